@@ -1,0 +1,1 @@
+"""Hustle Hub directory service."""

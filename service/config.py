@@ -1,0 +1,96 @@
+"""Settings: read once from the environment (prefix HUSTLEHUB_), frozen, passed down."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Mode = Literal["production", "dev", "test"]
+
+# A development-only HMAC key; production refuses to start with it (see the validator).
+_DEV_CURSOR_SECRET = "dev-only-cursor-secret-change-me"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUSTLEHUB_", frozen=True, extra="ignore")
+
+    mode: Mode = "production"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    aws_region: str = "us-east-1"
+    dynamodb_endpoint: str | None = None
+    table_name: str = "HustleHubDirectory"
+    # botocore's own socket timeouts are 60 s; these bound one attempt and the whole call.
+    dynamodb_connect_timeout_s: float = Field(default=1.0, gt=0)
+    dynamodb_read_timeout_s: float = Field(default=2.0, gt=0)
+    dynamodb_call_deadline_s: float = Field(default=3.0, gt=0)
+    dynamodb_retry_base_s: float = Field(default=0.025, gt=0)
+    dynamodb_retry_cap_s: float = Field(default=0.5, gt=0)
+    dynamodb_max_pool_connections: int = Field(default=64, ge=1)
+
+    redis_url: str | None = "redis://127.0.0.1:6379/0"
+    redis_timeout_s: float = Field(default=0.05, gt=0)
+    redis_prefix: str = "hh"
+
+    cache_memory_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    cache_fresh_ttl_s: float = Field(default=300.0, gt=0)
+    cache_stale_window_s: float = Field(default=3600.0, ge=0)
+    cache_negative_ttl_s: float = Field(default=30.0, gt=0)
+    cache_http_max_age_s: int = Field(default=5, ge=0)
+
+    cognito_region: str = "us-east-1"
+    cognito_user_pool_id: str = "us-east-1_example"
+    cognito_app_client_ids: Annotated[tuple[str, ...], NoDecode] = ()
+    # Never derived from a token's `iss`: a token must not choose where its keys come from.
+    cognito_jwks_url: str | None = None
+    jwks_ttl_s: float = Field(default=3600.0, gt=0)
+    jwks_min_refresh_interval_s: float = Field(default=10.0, ge=0)
+    jwt_leeway_s: int = Field(default=30, ge=0, le=30)
+
+    cursor_secret: SecretStr = SecretStr(_DEV_CURSOR_SECRET)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+
+    metrics_multiproc_dir: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_client_ids(cls, data: object) -> object:
+        if isinstance(data, dict):
+            raw = data.get("cognito_app_client_ids")
+            if isinstance(raw, str):
+                data = {
+                    **data,
+                    "cognito_app_client_ids": tuple(
+                        part.strip() for part in raw.split(",") if part.strip()
+                    ),
+                }
+        return data
+
+    @model_validator(mode="after")
+    def _production_is_explicit(self) -> Self:
+        if self.mode == "production":
+            if self.cursor_secret.get_secret_value() == _DEV_CURSOR_SECRET:
+                raise ValueError("HUSTLEHUB_CURSOR_SECRET must be set in production")
+            if not self.cognito_app_client_ids:
+                raise ValueError("HUSTLEHUB_COGNITO_APP_CLIENT_IDS must be set in production")
+            if self.cognito_jwks_url is not None and not self.cognito_jwks_url.startswith(
+                "https://"
+            ):
+                raise ValueError("HUSTLEHUB_COGNITO_JWKS_URL must be https in production")
+        return self
+
+    @property
+    def cognito_issuer(self) -> str:
+        return (
+            f"https://cognito-idp.{self.cognito_region}.amazonaws.com/{self.cognito_user_pool_id}"
+        )
+
+    @property
+    def jwks_url(self) -> str:
+        return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"

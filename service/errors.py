@@ -1,0 +1,80 @@
+"""The service's one error hierarchy.
+
+Nothing here knows HTTP: `service.api.problems` maps each class to a status once. Vendor
+errors (botocore, redis, jwt) are translated at their adapter and chained with `from exc`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ServiceError(Exception):
+    """Root of every error the service raises on purpose."""
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class Conflict(ServiceError):
+    """A uniqueness rule or a state rule refused the write (taken slug, non-empty category)."""
+
+
+class VersionMismatch(ServiceError):
+    """An optimistic-locking write named a version that is no longer current."""
+
+
+class PreconditionRequired(ServiceError):
+    """A write that must name the version it read did not."""
+
+
+class BadInput(ServiceError):
+    """Input that is malformed as a whole (a tampered cursor, a bad limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    loc: tuple[str | int, ...]
+    msg: str
+
+
+class InvalidFields(ServiceError):
+    """Input that parses but breaks a field rule (422)."""
+
+    def __init__(self, message: str, errors: Sequence[FieldError]) -> None:
+        super().__init__(message)
+        self.errors = tuple(errors)
+
+
+class Unauthenticated(ServiceError):
+    """No valid access token. `reason` is one of a small fixed set, safe to count."""
+
+    def __init__(self, reason: str, message: str = "invalid or missing access token") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Forbidden(ServiceError):
+    pass
+
+
+class StoreError(ServiceError):
+    """DynamoDB failed in a way the caller cannot fix. `code` is the AWS error code."""
+
+    def __init__(self, message: str, *, code: str = "Unknown") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class StoreUnavailable(StoreError):
+    """DynamoDB is unreachable, throttling past the retry budget, or past its deadline."""
+
+    def __init__(self, message: str, *, code: str = "Unavailable", retry_after: int = 1) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class RequestTimeout(ServiceError):
+    """The request ran past its deadline."""

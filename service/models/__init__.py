@@ -1,0 +1,1 @@
+"""Domain models (pydantic): one module per entity; camelCase on the wire, snake_case in code."""

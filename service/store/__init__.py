@@ -1,0 +1,1 @@
+"""The DynamoDB data access layer over the single table (see TABLE.md)."""

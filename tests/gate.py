@@ -1,0 +1,75 @@
+"""The one gate command (`make test`, and so `.ci/run`): lint, types, then the whole suite.
+
+It starts the machine's Redis when nothing answers on its port, because the suite talks to a
+real Redis; everything else the tests need (moto's server, Prometheus) they start themselves.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+REDIS_ADDR = ("127.0.0.1", 6379)
+REDIS_START = [
+    "redis-server",
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "-::1",
+    "--port",
+    "6379",
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    "/tmp",
+    "--logfile",
+    "/tmp/hustlehub-redis.log",
+]
+
+
+def _listening(addr: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(addr, timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def ensure_redis() -> None:
+    if _listening(REDIS_ADDR):
+        return
+    if shutil.which("redis-server") is None:
+        sys.exit("gate: Redis is not running on 127.0.0.1:6379 and redis-server is not installed")
+    print("gate: starting redis-server on 127.0.0.1:6379", flush=True)
+    subprocess.run(REDIS_START, check=True)
+    deadline = time.monotonic() + 10
+    while not _listening(REDIS_ADDR):
+        if time.monotonic() > deadline:
+            sys.exit("gate: redis-server did not start within 10 s")
+        time.sleep(0.1)
+
+
+def run(step: str, argv: list[str]) -> None:
+    print(f"gate: {step}: {' '.join(argv)}", flush=True)
+    code = subprocess.call(argv)
+    if code != 0:
+        sys.exit(f"gate: {step} failed with exit code {code}")
+
+
+def main() -> None:
+    py = sys.executable
+    ensure_redis()
+    run("ruff check", [py, "-m", "ruff", "check", "."])
+    run("ruff format", [py, "-m", "ruff", "format", "--check", "."])
+    run("mypy", [py, "-m", "mypy"])
+    run("pytest", [py, "-m", "pytest", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

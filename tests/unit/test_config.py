@@ -1,0 +1,31 @@
+import pytest
+from pydantic import ValidationError
+
+from service.config import Settings
+
+
+def test_production_refuses_the_development_cursor_secret() -> None:
+    with pytest.raises(ValidationError, match="CURSOR_SECRET"):
+        Settings(mode="production", cognito_app_client_ids=("abc",))
+
+
+def test_production_refuses_a_plain_http_jwks_url() -> None:
+    with pytest.raises(ValidationError, match="https"):
+        Settings(
+            mode="production",
+            cursor_secret="x" * 32,
+            cognito_app_client_ids=("abc",),
+            cognito_jwks_url="http://127.0.0.1:5000/pool/.well-known/jwks.json",
+        )
+
+
+def test_client_ids_come_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUSTLEHUB_COGNITO_APP_CLIENT_IDS", "one, two,,three")
+    settings = Settings(mode="dev")
+    assert settings.cognito_app_client_ids == ("one", "two", "three")
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings(mode="dev")
+    with pytest.raises(ValidationError):
+        settings.port = 1  # type: ignore[misc]
