@@ -1,15 +1,66 @@
-"""Suite-wide fixtures: one moto server (DynamoDB and Cognito over HTTP) per test session."""
+"""Suite-wide fixtures: one moto server (DynamoDB and Cognito over HTTP) per test session; the
+real app over HTTP (aiohttp_client) on a session table, the machine's Redis under a prefix of
+each test's own, and a token mint whose JWKS is served over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 
+from service.app import create_app
+from service.appkeys import STORES
+from service.config import Settings
 from service.devserver import moto_server
+from service.store.client import dynamodb_client
+from service.store.schema import ensure_table
+from tests.support.app import AiohttpClient, make_settings
+from tests.support.tokens import TokenMint
 
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     with moto_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+async def mint() -> AsyncIterator[TokenMint]:
+    token_mint = TokenMint()
+    await token_mint.start()
+    yield token_mint
+    await token_mint.close()
+
+
+@pytest.fixture(scope="session")
+async def api_table(moto_endpoint: str) -> str:
+    name = f"hh-api-{uuid.uuid4().hex[:8]}"
+    settings = Settings(mode="test", dynamodb_endpoint=moto_endpoint, table_name=name)
+    async with dynamodb_client(settings) as client:
+        await ensure_table(client, name, production=False)
+    return name
+
+
+@pytest.fixture
+def settings(moto_endpoint: str, api_table: str, mint: TokenMint) -> Settings:
+    return make_settings(moto_endpoint, api_table, mint)
+
+
+@pytest.fixture
+async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def admin_token(client: TestClient[Any, Any], mint: TokenMint) -> str:
+    sub = f"admin-{uuid.uuid4()}"
+    await client.app[STORES].users.grant_admin(sub, actor="test-setup")
+    return mint.token(sub)
+
+
+@pytest.fixture
+def user_token(mint: TokenMint) -> str:
+    return mint.token(f"user-{uuid.uuid4()}")

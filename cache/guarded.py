@@ -1,0 +1,115 @@
+"""Redis behind the breaker and the queue of invalidations it has not taken yet.
+
+Every method fails open: errors are counted (observer + breaker) and reported as "no answer"
+(None / False), never raised. Rule: while invalidations are pending, Redis is neither read
+nor written by this instance; `ready()` flushes them first (see `cache.invalidation` for the
+resulting bound on leftover stale data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+
+from cache.breaker import Breaker
+from cache.entry import Entry
+from cache.errors import CacheBackendError
+from cache.invalidation import PendingInvalidations, encode_message
+from cache.observer import CacheObserver, Operation
+from cache.redis_layer import RedisLayer, RedisRead
+
+
+class GuardedRedis:
+    def __init__(
+        self,
+        layer: RedisLayer,
+        *,
+        breaker: Breaker,
+        observer: CacheObserver,
+        origin: str,
+        gen_ttl_ms: int,
+        pending_limit: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.layer = layer
+        self.breaker = breaker
+        self._observer = observer
+        self._origin = origin
+        self._gen_ttl_ms = gen_ttl_ms
+        self._clock = clock
+        self.pending = PendingInvalidations(limit=pending_limit)
+        self._flush_lock = asyncio.Lock()
+        breaker.on_change(observer.breaker_state)
+
+    @property
+    def ok(self) -> bool:
+        return self.breaker.state == "closed" and not self.pending
+
+    async def ready(self) -> bool:
+        """May this instance use Redis right now? Flushes pending invalidations first."""
+        if self.pending:
+            # While another task flushes, skip Redis rather than wait for it.
+            return not self._flush_lock.locked() and await self.flush()
+        return self.breaker.allow()
+
+    async def read(self, key: str, tags: tuple[str, ...]) -> RedisRead | None:
+        try:
+            found = await self.layer.read(key, tags)
+        except CacheBackendError:
+            self._failed("get")
+            return None
+        self.breaker.success()
+        if found.corrupt:
+            self._observer.error("redis", "decode")
+        return found
+
+    async def store(
+        self, key: str, tags: tuple[str, ...], gens: bytes, entry: Entry, *, ttl_ms: int
+    ) -> None:
+        if self.pending:
+            return  # rule: no writes while our own invalidations are missing from Redis
+        try:
+            await self.layer.store(key, tags, gens, entry, ttl_ms=ttl_ms)
+        except CacheBackendError:
+            self._failed("set")
+        else:
+            self.breaker.success()
+
+    async def invalidate(self, tags: Iterable[str]) -> None:
+        self.pending.add(tags)
+        await self.flush()
+
+    async def flush(self) -> bool:
+        """Push pending invalidations (moving generations and publishing, in one script).
+        True if none remain and Redis may be used."""
+        async with self._flush_lock:
+            if not self.pending:
+                return self.breaker.allow()
+            if not self.breaker.allow():
+                return False
+            tags, everything = self.pending.snapshot()
+            message = encode_message(
+                sent_at=self._clock(), origin=self._origin, everything=bool(everything), tags=tags
+            )
+            try:
+                await self.layer.invalidate(
+                    tuple(tags),
+                    everything=bool(everything),
+                    message=message,
+                    gen_ttl_ms=self._gen_ttl_ms,
+                )
+            except CacheBackendError:
+                self._failed("invalidate")
+                return False
+            self.breaker.success()
+            self.pending.done(tags, everything)
+            return not self.pending
+
+    async def aclose(self) -> None:
+        if self.pending:
+            await self.flush()  # last chance, bounded by the Redis timeout
+        await self.layer.aclose()
+
+    def _failed(self, operation: Operation) -> None:
+        self._observer.error("redis", operation)
+        self.breaker.failure()

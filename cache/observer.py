@@ -1,0 +1,48 @@
+"""The observer the cache reports to. `metrics` implements it structurally; names are fixed."""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+# Bounded label values: metrics may use these as Prometheus label values.
+Layer = Literal["memory", "redis"]
+Operation = Literal["get", "set", "invalidate", "subscribe", "decode"]
+LoadOutcome = Literal["ok", "error"]
+BreakerState = Literal["closed", "open", "half_open"]
+
+
+class CacheObserver(Protocol):
+    def hit(self, layer: str) -> None: ...
+    def miss(self, layer: str) -> None: ...
+    def error(self, layer: str, operation: str) -> None: ...
+    def eviction(self, layer: str, count: int) -> None: ...
+    def load_finished(self, seconds: float, outcome: str) -> None: ...
+    def stale_served(self, layer: str) -> None: ...
+    def breaker_state(self, state: str) -> None: ...
+    def invalidation_delay(self, seconds: float) -> None: ...
+
+
+class NullObserver:
+    def hit(self, layer: str) -> None:
+        pass
+
+    def miss(self, layer: str) -> None:
+        pass
+
+    def error(self, layer: str, operation: str) -> None:
+        pass
+
+    def eviction(self, layer: str, count: int) -> None:
+        pass
+
+    def load_finished(self, seconds: float, outcome: str) -> None:
+        pass
+
+    def stale_served(self, layer: str) -> None:
+        pass
+
+    def breaker_state(self, state: str) -> None:
+        pass
+
+    def invalidation_delay(self, seconds: float) -> None:
+        pass

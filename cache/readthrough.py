@@ -1,0 +1,316 @@
+"""The read-through cache: memory -> Redis -> loader, with invalidation by tag.
+
+Ordering rules that make "no stale read after a write" and "no stale set" hold (see also
+`cache.invalidation` for the bounds across instances and through a Redis outage):
+
+1. A fill takes the local generation mark BEFORE its Redis read and its load, and stores into
+   memory only if none of its tags moved since (`TagGenerations`); into Redis only with the
+   generations it read before the load (the store script compares them).
+2. `invalidate` drops local entries, moves the local generations and detaches in-flight loads
+   before its first await; then moves the Redis generations and publishes, in one script; then
+   does the local part again, because a read whose Redis script ran just before ours may have
+   fetched the old value in between.
+3. While invalidations are pending (Redis did not take them), this instance does not read or
+   store Redis at all; they are flushed first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from types import TracebackType
+
+from cache.breaker import Breaker
+from cache.entry import Entry, Loaded, Lookup, Source
+from cache.errors import CacheBackendError
+from cache.generations import TagGenerations
+from cache.guarded import GuardedRedis
+from cache.health import CacheHealth
+from cache.invalidation import ChannelListener, ChannelSettings, decode_message
+from cache.keys import check_name, normalize_tags
+from cache.memory_layer import MemoryLayer
+from cache.observer import CacheObserver
+from cache.redis_layer import RedisLayer
+from cache.singleflight import SingleFlight, cancel_and_wait
+
+
+class ReadThroughCache:
+    """Owns the layers it is given: `aclose()` closes the Redis layer."""
+
+    def __init__(
+        self,
+        *,
+        memory: MemoryLayer | None,
+        redis: RedisLayer | None,
+        observer: CacheObserver,
+        fresh_ttl: float,
+        stale_window: float,
+        stale_on: tuple[type[BaseException], ...] = (),
+        clock: Callable[[], float] = time.time,
+        breaker: Breaker | None = None,
+        channel: ChannelSettings | None = None,
+        pending_limit: int = 10_000,
+    ) -> None:
+        if fresh_ttl <= 0 or stale_window < 0:
+            raise ValueError("fresh_ttl must be > 0 and stale_window >= 0")
+        self._memory = memory
+        self._observer = observer
+        self._fresh_ttl = fresh_ttl
+        self._stale_window = stale_window
+        self._stale_on = stale_on
+        self._clock = clock
+        self._channel = channel if channel is not None else ChannelSettings()
+        self._gens = TagGenerations()
+        self._flights: SingleFlight[Lookup] = SingleFlight()
+        self._origin = uuid.uuid4().hex
+        self._redis: GuardedRedis | None = None
+        if redis is not None:
+            self._redis = GuardedRedis(
+                redis,
+                breaker=breaker if breaker is not None else Breaker(),
+                observer=observer,
+                origin=self._origin,
+                # Generation keys must outlive every value (see redis_layer); values live at
+                # most fresh_ttl + stale_window because Loaded.ttl is capped at fresh_ttl.
+                gen_ttl_ms=int((fresh_ttl + stale_window) * 2000) + 60_000,
+                pending_limit=pending_limit,
+                clock=clock,
+            )
+        self._channel_up = False
+        self._channel_event = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+        self._listener_loop: ChannelListener | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the invalidation listener. Until it is subscribed, local entries are degraded."""
+        if self._redis is None or self._listener is not None:
+            return
+        self._listener_loop = listener = ChannelListener(
+            self._redis.layer,
+            self._channel,
+            on_message=self._on_message,
+            on_up=self._on_channel_up,
+            on_down=self._on_channel_down,
+            on_error=lambda: self._observer.error("redis", "subscribe"),
+        )
+        self._listener = asyncio.create_task(listener.run(), name="cache-invalidation-listener")
+
+    async def wait_connected(self, within: float) -> bool:
+        """Wait (bounded) until the invalidation channel is subscribed; False on timeout."""
+        try:
+            async with asyncio.timeout(within):
+                await self._channel_event.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        if self._listener is not None and self._listener_loop is not None:
+            self._listener_loop.stop()
+            await cancel_and_wait([self._listener], within=5.0)
+            self._listener = None
+        await self._flights.aclose()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+    async def __aenter__(self) -> ReadThroughCache:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def peek(self, key: str) -> Lookup | None:
+        """The hot path: a fresh in-process hit, or None. No await, no I/O."""
+        memory = self._memory
+        if memory is None:
+            return None
+        entry = memory.get_fresh(key, self._clock())
+        if entry is None:
+            return None
+        self._observer.hit("memory")
+        return Lookup(entry, Source.MEMORY)
+
+    async def get_or_load(
+        self, key: str, tags: Sequence[str], loader: Callable[[], Awaitable[Loaded]]
+    ) -> Lookup:
+        """Memory, then Redis, then `loader` (once per key per process). Redis errors are
+        counted and skipped; loader errors propagate unless a stale copy may be served."""
+        hit = self.peek(key)
+        if hit is not None:
+            return hit
+        if self._memory is not None:
+            self._observer.miss("memory")
+        check_name(key)
+        tagset = normalize_tags(tags)
+        return await self._flights.run(
+            key, frozenset(tagset), lambda: self._fill(key, tagset, loader)
+        )
+
+    async def _fill(
+        self, key: str, tags: tuple[str, ...], loader: Callable[[], Awaitable[Loaded]]
+    ) -> Lookup:
+        mark = self._gens.mark()  # before any read: see rule 1
+        gens: bytes | None = None
+        stale: Entry | None = None
+        redis = self._redis
+        found = await redis.read(key, tags) if redis is not None and await redis.ready() else None
+        if found is not None:
+            gens = found.gens
+            now = self._clock()
+            if found.entry is not None and now < found.entry.fresh_until:
+                self._observer.hit("redis")
+                self._remember(key, tags, found.entry, mark, now)
+                return Lookup(found.entry, Source.REDIS)
+            self._observer.miss("redis")
+            stale = found.entry
+        return await self._load(key, tags, loader, mark, gens, stale)
+
+    async def _load(
+        self,
+        key: str,
+        tags: tuple[str, ...],
+        loader: Callable[[], Awaitable[Loaded]],
+        mark: int,
+        gens: bytes | None,
+        redis_stale: Entry | None,
+    ) -> Lookup:
+        started = time.perf_counter()
+        try:
+            loaded = await loader()
+        except Exception as exc:
+            self._observer.load_finished(time.perf_counter() - started, "error")
+            if isinstance(exc, self._stale_on):
+                fallback = self._stale_copy(key, tags, mark, redis_stale)
+                if fallback is not None:
+                    return fallback
+            raise
+        self._observer.load_finished(time.perf_counter() - started, "ok")
+        now = self._clock()
+        ttl = self._fresh_ttl if loaded.ttl is None else min(loaded.ttl, self._fresh_ttl)
+        entry = Entry.build(loaded.body, status=loaded.status, now=now, ttl=ttl, etag=loaded.etag)
+        self._remember(key, tags, entry, mark, now)
+        if gens is not None and self._redis is not None:
+            ttl_ms = int((entry.fresh_until - now + self._stale_window) * 1000)
+            await self._redis.store(key, tags, gens, entry, ttl_ms=ttl_ms)
+        return Lookup(entry, Source.MISS)
+
+    def _remember(
+        self, key: str, tags: tuple[str, ...], entry: Entry, mark: int, now: float
+    ) -> None:
+        memory = self._memory
+        if memory is None or self._gens.moved(tags, mark):
+            return  # an invalidation happened since this fill began: its data may be old
+        fresh_until = entry.fresh_until
+        keep_until = fresh_until + self._stale_window
+        if self._redis is not None and not self._channel_up:
+            # No channel, no word of other instances' writes: keep it briefly, never as stale.
+            fresh_until = keep_until = min(fresh_until, now + self._channel.degraded_ttl)
+        _, evicted = memory.put(key, tags, entry, fresh_until=fresh_until, keep_until=keep_until)
+        if evicted:
+            self._observer.eviction("memory", evicted)
+
+    def _stale_copy(
+        self, key: str, tags: tuple[str, ...], mark: int, redis_stale: Entry | None
+    ) -> Lookup | None:
+        now = self._clock()
+        if self._memory is not None:
+            # Present in memory means not invalidated: invalidation removes it.
+            entry = self._memory.get_stale(key, now)
+            if entry is not None:
+                self._observer.stale_served("memory")
+                return Lookup(entry, Source.STALE)
+        if (
+            redis_stale is not None
+            and not self._gens.moved(tags, mark)
+            and now < redis_stale.fresh_until + self._stale_window
+        ):
+            self._observer.stale_served("redis")
+            return Lookup(redis_stale, Source.STALE)
+        return None
+
+    # -- invalidation ------------------------------------------------------------------------
+
+    async def invalidate(self, tags: Iterable[str]) -> None:
+        """Drop every entry carrying any of `tags`, here at once and in Redis before returning
+        (or, if Redis does not answer, as soon as it does). Never raises a cache error."""
+        tagset = normalize_tags(tags)
+        if not tagset:
+            return
+        self._drop_local(tagset)
+        if self._redis is None:
+            return
+        try:
+            await self._redis.invalidate(tagset)
+        finally:
+            self._drop_local(tagset)  # rule 2: the second pass
+
+    def _drop_local(self, tags: Iterable[str]) -> None:
+        self._gens.bump(tags)
+        if self._memory is not None:
+            self._memory.invalidate(tags)
+        self._flights.detach(tags)
+
+    def _drop_all(self) -> None:
+        self._gens.bump_all()
+        if self._memory is not None:
+            self._memory.clear()
+        self._flights.detach_all()
+
+    def _on_message(self, raw: bytes) -> None:
+        try:
+            message = decode_message(raw)
+        except ValueError:
+            self._observer.error("redis", "decode")
+            self._drop_all()  # we cannot tell what it invalidated: assume everything
+            return
+        if message.origin == self._origin:
+            return  # already applied locally, synchronously
+        self._observer.invalidation_delay(max(0.0, self._clock() - message.sent_at))
+        if message.everything:
+            self._drop_all()
+        else:
+            self._drop_local(message.tags)
+
+    async def _on_channel_up(self) -> None:
+        assert self._redis is not None
+        if self._redis.pending and not await self._redis.flush():
+            raise CacheBackendError("pending invalidations could not be flushed")
+        self._drop_all()  # messages may have been missed while unsubscribed
+        self._channel_up = True
+        self._channel_event.set()
+
+    def _on_channel_down(self) -> None:
+        if self._channel_up:
+            self._channel_up = False
+            self._channel_event.clear()
+            self._drop_all()
+
+    # -- introspection -----------------------------------------------------------------------
+
+    def health(self) -> CacheHealth:
+        redis = self._redis
+        return CacheHealth(
+            redis_configured=redis is not None,
+            redis_ok=redis is not None and redis.ok,
+            breaker=redis.breaker.state if redis is not None else "closed",
+            channel_connected=self._channel_up,
+            pending_invalidations=len(redis.pending) if redis is not None else 0,
+            memory_entries=len(self._memory) if self._memory is not None else 0,
+            memory_bytes=self._memory.bytes_used if self._memory is not None else 0,
+            loads_in_flight=len(self._flights),
+        )
+
+    def redis_ok(self) -> bool:
+        return self.health().redis_ok

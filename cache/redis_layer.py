@@ -1,0 +1,168 @@
+"""The Redis layer: generation-checked reads and stores, and invalidate-and-publish.
+
+Keys under `prefix`:
+  {p}:seq          one counter; every invalidation draws a new generation from it
+  {p}:G            the generation of "everything" (bumped when pending invalidations overflow)
+  {p}:g:{tag}      the generation of a tag (absent means "0")
+  {p}:v:{key}:{G}.{g1}.{g2}...   a value, addressed by the generations it was loaded under
+  {p}:inval        the pub/sub channel
+
+Invalidating bumps the tags' generations, so a reader computes a new value key and never sees
+the old value again, and a store made with the generations read before its load (the Facebook
+"lease" idea, with generations as the lease token) is refused once they moved. Generations
+come from one shared sequence, so they never repeat even after a generation key expires; a
+generation key lives at least as long as any value (`gen_ttl_ms`), which rules out a value
+stored under "0" reappearing. Each operation is one Lua script: one round trip, atomic.
+
+Every call is bounded twice: the socket timeouts of the client and an `asyncio.timeout`
+around the call (which also covers connecting and the script's first EVALSHA/LOAD). The client
+is built without retries: a retry would multiply the bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from cache.codec import decode_entry, encode_entry
+from cache.entry import Entry
+from cache.errors import CacheBackendError, CacheDecodeError, CacheTimeoutError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisRead:
+    gens: bytes  # the generations read; a later store must present them unchanged
+    entry: Entry | None
+    corrupt: bool = False  # a value was there but could not be decoded (counted, treated as a miss)
+
+
+_GENS = """
+local g = {}
+for i, k in ipairs(KEYS) do g[i] = redis.call('GET', k) or '0' end
+return table.concat(g, '.')
+"""
+
+_READ = (
+    "local gens = (function()"
+    + _GENS
+    + """end)()
+local v = redis.call('GET', ARGV[1] .. gens)
+if v then return {gens, v} end
+return {gens}
+"""
+)
+
+_STORE = (
+    "local gens = (function()"
+    + _GENS
+    + """end)()
+if gens ~= ARGV[2] then return 0 end
+redis.call('SET', ARGV[1] .. gens, ARGV[3], 'PX', ARGV[4])
+return 1
+"""
+)
+
+# KEYS[1] is the sequence; the rest are the generation keys to move.
+_INVALIDATE = """
+local n = redis.call('INCR', KEYS[1])
+for i = 2, #KEYS do redis.call('SET', KEYS[i], n, 'PX', ARGV[1]) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return n
+"""
+
+
+class RedisLayer:
+    def __init__(self, client: Redis, *, prefix: str, timeout: float = 0.05) -> None:
+        if not prefix or timeout <= 0:
+            raise ValueError("prefix must be non-empty and timeout > 0")
+        self._client = client
+        self._prefix = prefix
+        self._timeout = timeout
+        self._read = client.register_script(_READ)
+        self._store = client.register_script(_STORE)
+        self._invalidate = client.register_script(_INVALIDATE)
+        self.channel = f"{prefix}:inval"
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str, timeout: float = 0.05) -> RedisLayer:
+        client = Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_error=[],
+            decode_responses=False,
+        )
+        return cls(client, prefix=prefix, timeout=timeout)
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
+
+    def pubsub(self) -> PubSub:
+        return self._client.pubsub()
+
+    async def read(self, key: str, tags: Sequence[str]) -> RedisRead:
+        """One round trip: the generations of the tags and the value stored under them."""
+        reply = await self._call(
+            lambda: self._read(keys=self._gen_keys(tags), args=[self._value_base(key)])
+        )
+        gens = bytes(reply[0])
+        if len(reply) < 2:
+            return RedisRead(gens, None)
+        try:
+            return RedisRead(gens, decode_entry(bytes(reply[1])))
+        except CacheDecodeError:
+            return RedisRead(gens, None, corrupt=True)
+
+    async def store(
+        self, key: str, tags: Sequence[str], gens: bytes, entry: Entry, *, ttl_ms: int
+    ) -> bool:
+        """Store only if the generations are still `gens` (read before the load)."""
+        args: list[bytes | str | int] = [
+            self._value_base(key),
+            gens,
+            encode_entry(entry),
+            max(1, ttl_ms),
+        ]
+        stored = await self._call(lambda: self._store(keys=self._gen_keys(tags), args=args))
+        return bool(stored)
+
+    async def invalidate(
+        self, tags: Sequence[str], *, everything: bool, message: bytes, gen_ttl_ms: int
+    ) -> None:
+        """Move the generations and publish `message`, atomically, in one round trip."""
+        keys = [f"{self._prefix}:seq"]
+        if everything:
+            keys.append(f"{self._prefix}:G")
+        keys.extend(f"{self._prefix}:g:{tag}" for tag in tags)
+        args: list[bytes | str | int] = [max(1, gen_ttl_ms), self.channel, message]
+        await self._call(lambda: self._invalidate(keys=keys, args=args))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _gen_keys(self, tags: Sequence[str]) -> list[str]:
+        return [f"{self._prefix}:G", *(f"{self._prefix}:g:{tag}" for tag in tags)]
+
+    def _value_base(self, key: str) -> str:
+        return f"{self._prefix}:v:{key}:"
+
+    async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await op()
+        except TimeoutError as exc:  # asyncio's, and redis' TimeoutError subclasses neither
+            raise CacheTimeoutError(f"redis call exceeded {self._timeout * 1000:.0f} ms") from exc
+        except (RedisError, OSError) as exc:
+            raise CacheBackendError(f"redis call failed: {exc}") from exc

@@ -1,0 +1,125 @@
+"""Read-through cache metrics: implements `cache`'s observer Protocol structurally."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from metrics.labels import OTHER, clamp
+
+LAYERS = frozenset({"memory", "redis"})
+# cache.observer.Operation's values, plus a few Redis calls it may add without a new series.
+OPERATIONS = frozenset(
+    {"get", "set", "invalidate", "subscribe", "decode", "delete", "publish", "ping", "script"}
+)
+LOAD_OUTCOMES = frozenset({"ok", "error"})
+BREAKER_STATES = ("closed", "open", "half_open", OTHER)
+
+# A load is one DynamoDB query plus rendering: milliseconds normally, up to the call deadline.
+LOAD_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Invalidation reaches other instances over Redis pub/sub: expected well under 100 ms.
+INVALIDATION_BUCKETS = (
+    0.001,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
+
+
+class CacheMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._hits = Counter(
+            "hustlehub_cache_hits_total",
+            "Lookups answered by a layer.",
+            ["layer"],
+            registry=registry,
+        )
+        self._misses = Counter(
+            "hustlehub_cache_misses_total",
+            "Lookups a layer could not answer.",
+            ["layer"],
+            registry=registry,
+        )
+        self._errors = Counter(
+            "hustlehub_cache_errors_total",
+            "Cache calls that failed (the cache fails open: the request went on without it).",
+            ["layer", "operation"],
+            registry=registry,
+        )
+        self._evictions = Counter(
+            "hustlehub_cache_evictions_total",
+            "Entries dropped to stay within the layer's size bound.",
+            ["layer"],
+            registry=registry,
+        )
+        self._stale = Counter(
+            "hustlehub_cache_stale_served_total",
+            "Expired entries served because the loader failed (stale-if-error).",
+            ["layer"],
+            registry=registry,
+        )
+        self._load = Histogram(
+            "hustlehub_cache_load_duration_seconds",
+            "Time to run a loader on a miss (one per key per process at a time).",
+            ["outcome"],
+            buckets=LOAD_BUCKETS,
+            registry=registry,
+        )
+        self._invalidation_delay = Histogram(
+            "hustlehub_cache_invalidation_delay_seconds",
+            "Time from a write's invalidation being published to this process applying it.",
+            buckets=INVALIDATION_BUCKETS,
+            registry=registry,
+        )
+        # One series per state, 1 for the current one. livemax across workers: state="open"
+        # reads 1 while any live worker's breaker is open.
+        self._breaker = Gauge(
+            "hustlehub_cache_breaker_state",
+            "Redis circuit breaker state (1 for the current state, else 0).",
+            ["state"],
+            registry=registry,
+            multiprocess_mode="livemax",
+        )
+        # Zero-valued series from the start, so rate() and absent() see them before the
+        # first event (the Prometheus naming guide's advice for known label values).
+        for layer in sorted(LAYERS):
+            for counter in (self._hits, self._misses, self._evictions, self._stale):
+                counter.labels(layer)
+        for state in BREAKER_STATES:
+            self._breaker.labels(state).set(0)
+
+    def hit(self, layer: str) -> None:
+        self._hits.labels(clamp(layer, LAYERS)).inc()
+
+    def miss(self, layer: str) -> None:
+        self._misses.labels(clamp(layer, LAYERS)).inc()
+
+    def error(self, layer: str, operation: str) -> None:
+        self._errors.labels(clamp(layer, LAYERS), clamp(operation, OPERATIONS)).inc()
+
+    def eviction(self, layer: str, count: int) -> None:
+        if count > 0:
+            self._evictions.labels(clamp(layer, LAYERS)).inc(count)
+
+    def load_finished(self, seconds: float, outcome: str) -> None:
+        self._load.labels(clamp(outcome, LOAD_OUTCOMES)).observe(seconds)
+
+    def stale_served(self, layer: str) -> None:
+        self._stale.labels(clamp(layer, LAYERS)).inc()
+
+    def breaker_state(self, state: str) -> None:
+        current = clamp(state, frozenset(BREAKER_STATES))
+        for candidate in BREAKER_STATES:
+            self._breaker.labels(candidate).set(1 if candidate == current else 0)
+
+    def invalidation_delay(self, seconds: float) -> None:
+        # Clocks of two hosts can disagree by a little: a negative delay means "immediate".
+        self._invalidation_delay.observe(max(seconds, 0.0))

@@ -1,0 +1,136 @@
+"""HTTP server metrics and the aiohttp middleware that records them.
+
+Install the middleware first in `app.middlewares` (outermost), so it times the whole request
+and sees the status the error middleware finally chose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from metrics.labels import OTHER, clamp
+from metrics.slo import ALERTS, OBJECTIVES
+
+if TYPE_CHECKING:
+    from metrics.registry import Metrics
+
+# Fine around the SLO numbers, so histogram_quantile() interpolates within a narrow bucket
+# there; the SLO values themselves are edges, so "share of requests under 50 ms" is exact.
+LATENCY_BUCKETS: tuple[float, ...] = tuple(
+    sorted(
+        {
+            0.001,
+            0.0025,
+            0.005,
+            0.01,
+            0.02,
+            0.03,
+            0.04,
+            0.06,
+            0.075,
+            0.15,
+            0.25,
+            0.5,
+            1.0,
+            2.5,
+            5.0,
+            10.0,
+            OBJECTIVES.read_p99_seconds,
+            OBJECTIVES.write_p99_seconds,
+            ALERTS.p99_seconds,
+        }
+    )
+)
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.request_duration = Histogram(
+            "hustlehub_http_request_duration_seconds",
+            "Time from the request reaching the app to the response being ready.",
+            ["route", "method", "status_class"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.requests = Counter(
+            "hustlehub_http_requests_total",
+            "HTTP requests answered, by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        # livesum: the in-flight count of the whole server is the sum over live workers; a
+        # dead worker's requests are gone with it (mark_worker_dead drops its file).
+        self.in_flight = Gauge(
+            "hustlehub_http_requests_in_flight",
+            "HTTP requests being handled right now.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+
+    def observe(self, request: web.Request, status: int, seconds: float) -> None:
+        route = route_label(request)
+        method = clamp(request.method, METHODS)
+        self.request_duration.labels(route, method, status_class(status)).observe(seconds)
+        self.requests.labels(route, method, status_label(status)).inc()
+
+
+def route_label(request: web.Request) -> str:
+    """The matched route's template ("/listings/{id}"), never the raw path.
+
+    A request that matched no route (404, 405) gets "unmatched": its path is chosen by
+    whoever sent it, so using it would let anyone create series without bound.
+    """
+    match_info = request.match_info
+    if match_info.http_exception is not None:
+        return UNMATCHED
+    resource = match_info.route.resource
+    if resource is None:
+        return UNMATCHED
+    return resource.canonical
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status <= 599 else OTHER
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else OTHER
+
+
+def http_metrics_middleware(metrics: Metrics) -> Middleware:
+    http = metrics.http
+
+    @web.middleware
+    async def record_http_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        http.in_flight.inc()
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            # Raised 4xx/5xx (and redirects): aiohttp sends them as the response.
+            http.observe(request, exc.status, time.perf_counter() - started)
+            raise
+        except asyncio.CancelledError:
+            # The client went away or the server is shutting down: nothing was answered, so
+            # neither latency nor status would mean anything (and a 5xx would burn budget).
+            raise
+        except Exception:
+            # aiohttp turns any other escaping exception into a 500.
+            http.observe(request, 500, time.perf_counter() - started)
+            raise
+        else:
+            http.observe(request, response.status, time.perf_counter() - started)
+            return response
+        finally:
+            http.in_flight.dec()
+
+    return record_http_metrics

@@ -1,0 +1,48 @@
+"""Error translation and request deadlines: every failure leaves as problem+json."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from service import errors
+from service.api.problems import from_http_exception, from_service_error, problem
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except errors.ServiceError as exc:
+        if isinstance(exc, errors.StoreError) and not isinstance(exc, errors.StoreUnavailable):
+            log.exception("store failure on %s %s", request.method, request.path)
+        return from_service_error(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return from_http_exception(exc)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem(500, "Internal Server Error", "an unexpected error occurred")
+
+
+def deadline_middleware(seconds: float) -> Middleware:
+    @web.middleware
+    async def deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+        scope = asyncio.timeout(seconds)
+        try:
+            async with scope:
+                return await handler(request)
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise  # someone else's timeout: not the request deadline
+            raise errors.RequestTimeout(f"the request did not finish within {seconds:g} s") from exc
+
+    return deadline

@@ -1,0 +1,95 @@
+"""The URL table on one screen. The router and /openapi.json are both built from it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from service.api import admin, me, ops, public
+from service.models.audit import AuditEvent
+from service.models.category import Category, CategoryCreate, CategoryPatch
+from service.models.favourite import Favourite
+from service.models.listing import Listing, ListingCreate, ListingPatch
+from service.models.user import ProfileUpdate, UserProfile
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Auth = Literal["public", "user", "admin"]
+# What a 2xx body is: a model, a list of models ({"items"}), a page ({"items", "nextCursor"}),
+# or a raw document described elsewhere.
+Shape = Literal["one", "list", "page", "none", "text", "json"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    auth: Auth = "public"
+    success: tuple[int, ...] = (200,)
+    model: type[BaseModel] | None = None
+    shape: Shape = "one"
+    body: type[BaseModel] | None = None
+    paged: bool = False
+    cached: bool = False
+    conditional: bool = False  # If-Match required
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/v1/categories", public.list_categories, "All categories, sorted",
+          model=Category, shape="list", cached=True),
+    Route("GET", "/v1/categories/{ref}", public.get_category, "A category by id or slug",
+          model=Category, cached=True),
+    Route("GET", "/v1/categories/{ref}/listings", public.list_category_listings,
+          "A page of a category's listings, newest first", model=Listing, shape="page",
+          paged=True, cached=True),
+    Route("GET", "/v1/listings/{ref}", public.get_listing, "A listing by id or slug",
+          model=Listing, cached=True),
+    Route("GET", "/v1/me", me.get_me, "The caller's profile", auth="user", model=UserProfile),
+    Route("PUT", "/v1/me", me.put_me, "Create the caller's profile if absent; set displayName",
+          auth="user", success=(200, 201), model=UserProfile, body=ProfileUpdate),
+    Route("GET", "/v1/me/favourites", me.list_favourites, "The caller's saved listings",
+          auth="user", model=Favourite, shape="page", paged=True),
+    Route("GET", "/v1/me/favourites/{listing_id}", me.get_favourite, "Is this listing saved",
+          auth="user", model=Favourite),
+    Route("PUT", "/v1/me/favourites/{listing_id}", me.put_favourite, "Save a listing",
+          auth="user", success=(200, 201), model=Favourite),
+    Route("DELETE", "/v1/me/favourites/{listing_id}", me.delete_favourite, "Unsave a listing",
+          auth="user", success=(204,), shape="none"),
+    Route("POST", "/v1/admin/categories", admin.create_category, "Create a category",
+          auth="admin", success=(201,), model=Category, body=CategoryCreate),
+    Route("PATCH", "/v1/admin/categories/{id}", admin.update_category, "Update a category",
+          auth="admin", model=Category, body=CategoryPatch, conditional=True),
+    Route("DELETE", "/v1/admin/categories/{id}", admin.delete_category,
+          "Delete an empty category", auth="admin", success=(204,), shape="none"),
+    Route("POST", "/v1/admin/listings", admin.create_listing, "Create a listing",
+          auth="admin", success=(201,), model=Listing, body=ListingCreate),
+    Route("PATCH", "/v1/admin/listings/{id}", admin.update_listing,
+          "Update a listing (may move it to another category)", auth="admin", model=Listing,
+          body=ListingPatch, conditional=True),
+    Route("DELETE", "/v1/admin/listings/{id}", admin.delete_listing,
+          "Delete a listing and its favourites", auth="admin", success=(204,), shape="none"),
+    Route("PUT", "/v1/admin/admins/{sub}", admin.grant_admin, "Grant admin", auth="admin",
+          success=(204,), shape="none"),
+    Route("DELETE", "/v1/admin/admins/{sub}", admin.revoke_admin, "Revoke admin",
+          auth="admin", success=(204,), shape="none"),
+    Route("GET", "/v1/admin/audit", admin.list_audit, "Audit events, newest first",
+          auth="admin", model=AuditEvent, shape="page", paged=True),
+    Route("GET", "/metrics", ops.metrics, "Prometheus metrics", shape="text"),
+    Route("GET", "/healthz", ops.healthz, "The process is alive", shape="json"),
+    Route("GET", "/readyz", ops.readyz, "Redis and DynamoDB are reachable", shape="json"),
+    Route("GET", "/openapi.json", ops.openapi, "This document", shape="json"),
+)  # fmt: skip
+
+
+def add_routes(app: web.Application) -> None:
+    for route in ROUTES:
+        if route.method == "GET":
+            # GET routes answer HEAD too (aiohttp's allow_head); OpenAPI lists GET only.
+            app.router.add_get(route.path, route.handler)
+        else:
+            app.router.add_route(route.method, route.path, route.handler)

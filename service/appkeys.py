@@ -1,0 +1,30 @@
+"""Every app-scoped object, behind a typed key. Set in `create_app`, read by handlers."""
+
+from __future__ import annotations
+
+from aiohttp import ClientSession, web
+
+from cache.readthrough import ReadThroughCache
+from metrics.registry import Metrics
+from service.auth.principal import Principal
+from service.auth.tokens import TokenVerifier
+from service.config import Settings
+from service.health import Readiness
+from service.reads import Reads
+from service.store.stores import Stores
+from service.store.table import Table
+from service.writes import Writes
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+HTTP_SESSION = web.AppKey("http_session", ClientSession)
+STORES = web.AppKey("stores", Stores)
+TABLE = web.AppKey("table", Table)
+CACHE = web.AppKey("cache", ReadThroughCache)
+VERIFIER = web.AppKey("verifier", TokenVerifier)
+READS = web.AppKey("reads", Reads)
+WRITES = web.AppKey("writes", Writes)
+READINESS = web.AppKey("readiness", Readiness)
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+OPENAPI = web.AppKey("openapi", bytes)

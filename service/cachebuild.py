@@ -1,0 +1,46 @@
+"""The read-through cache, built from settings: the in-process layer, Redis when configured,
+and DynamoDB unavailability as the one failure a stale copy may cover."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from cache.memory_layer import MemoryLayer
+from cache.observer import CacheObserver
+from cache.readthrough import ReadThroughCache
+from cache.redis_layer import RedisLayer
+from service.config import Settings
+from service.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def open_cache(
+    settings: Settings, *, observer: CacheObserver
+) -> AsyncIterator[ReadThroughCache]:
+    redis = None
+    if settings.redis_url:
+        redis = RedisLayer.from_url(
+            settings.redis_url, prefix=settings.redis_prefix, timeout=settings.redis_timeout_s
+        )
+    else:
+        log.warning("no Redis configured: in-process cache only, no cross-instance invalidation")
+    cache = ReadThroughCache(
+        memory=MemoryLayer(max_bytes=settings.cache_memory_max_bytes),
+        redis=redis,
+        observer=observer,
+        fresh_ttl=settings.cache_fresh_ttl_s,
+        stale_window=settings.cache_stale_window_s,
+        # Only an unavailable database may be papered over with a stale copy; a bad request
+        # or a bug must surface.
+        stale_on=(StoreUnavailable,),
+    )
+    async with cache:
+        # Until the invalidation channel is subscribed, local entries live only for the short
+        # degraded TTL; waiting briefly at startup avoids that slow first second.
+        if redis is not None:
+            await cache.wait_connected(2.0)
+        yield cache

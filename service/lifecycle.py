@@ -1,0 +1,94 @@
+"""Cleanup contexts: each opens one long-lived resource with `async with`, publishes it under
+its app key, and closes it on shutdown. Registered in dependency order by `create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from service.appkeys import (
+    CACHE,
+    HTTP_SESSION,
+    METRICS,
+    READINESS,
+    READS,
+    SETTINGS,
+    STORES,
+    TABLE,
+    VERIFIER,
+    WRITES,
+)
+from service.auth.jwks import JwksCache
+from service.auth.tokens import TokenVerifier
+from service.cachebuild import open_cache
+from service.health import Probe, Readiness
+from service.reads import Reads
+from service.store.client import dynamodb_client
+from service.store.cursor import CursorCodec
+from service.store.stores import build_stores
+from service.store.table import Table
+from service.writes import Writes
+
+
+async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
+    # One session for the JWKS fetches; its own short timeouts live in JwksCache.
+    async with aiohttp.ClientSession(raise_for_status=False) as session:
+        app[HTTP_SESSION] = session
+        yield
+
+
+async def dynamodb_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    async with dynamodb_client(settings) as client:
+        table = Table.from_settings(client, settings, observer=app[METRICS].dynamodb)
+        cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+        app[STORES] = build_stores(table, cursors)
+        app[TABLE] = table
+        yield
+
+
+async def cache_ctx(app: web.Application) -> AsyncIterator[None]:
+    async with open_cache(app[SETTINGS], observer=app[METRICS].cache) as cache:
+        app[CACHE] = cache
+        yield
+
+
+async def use_cases_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings, stores, cache = app[SETTINGS], app[STORES], app[CACHE]
+    app[READS] = Reads(stores, cache, negative_ttl=settings.cache_negative_ttl_s)
+    app[WRITES] = Writes(stores, cache)
+    jwks = JwksCache(
+        app[HTTP_SESSION],
+        settings.jwks_url,
+        ttl_s=settings.jwks_ttl_s,
+        min_refresh_interval_s=settings.jwks_min_refresh_interval_s,
+        observer=app[METRICS].auth,
+        # moto's fixed signing key is trusted only where moto is the identity provider.
+        allow_dev_keys=settings.mode != "production",
+    )
+    app[VERIFIER] = TokenVerifier(
+        jwks,
+        issuer=settings.cognito_issuer,
+        client_ids=settings.cognito_app_client_ids,
+        leeway=settings.jwt_leeway_s,
+        observer=app[METRICS].auth,
+    )
+    table = app[TABLE]
+
+    async def dynamodb_reachable() -> bool:
+        await table.call("DescribeTable", TableName=table.name)
+        return True
+
+    async def redis_reachable() -> bool:
+        # The invalidation listener pings Redis every second, so its state is a live probe
+        # that costs readiness checks nothing.
+        health = cache.health()
+        return health.redis_ok and health.channel_connected
+
+    probes: dict[str, Probe] = {"dynamodb": dynamodb_reachable}
+    if settings.redis_url:
+        probes["redis"] = redis_reachable
+    app[READINESS] = Readiness(probes=probes)
+    yield

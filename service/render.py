@@ -1,0 +1,48 @@
+"""Bodies and ETags, rendered once per load: a cache hit sends these bytes as they are."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import orjson
+from pydantic import BaseModel
+
+
+def body(model: BaseModel) -> bytes:
+    return orjson.dumps(model.model_dump(mode="json", by_alias=True))
+
+
+def item_list(models: Sequence[BaseModel]) -> bytes:
+    return orjson.dumps({"items": [m.model_dump(mode="json", by_alias=True) for m in models]})
+
+
+def page(models: Sequence[BaseModel], next_cursor: str | None) -> bytes:
+    return orjson.dumps(
+        {
+            "items": [m.model_dump(mode="json", by_alias=True) for m in models],
+            "nextCursor": next_cursor,
+        }
+    )
+
+
+def problem_body(status: int, title: str, detail: str) -> bytes:
+    return orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+
+
+def entity_etag(version: int, payload: bytes) -> str:
+    """Strong ETag that names the entity's version (for If-Match) and its exact bytes.
+
+    The version alone is not enough: a category's listing count and a listing's denormalised
+    category name change without a version bump, and a 304 must never hide that.
+    """
+    return f'"v{version}-{hashlib.blake2b(payload, digest_size=8).hexdigest()}"'
+
+
+def version_from_etag(etag: str) -> int | None:
+    """The version an If-Match value names, or None when it names none we issued."""
+    value = etag.strip()
+    if value.startswith("W/") or not (value.startswith('"v') and value.endswith('"')):
+        return None
+    digits = value[2:-1].split("-", 1)[0]
+    return int(digits) if digits.isdigit() and len(digits) <= 12 else None

@@ -1,0 +1,130 @@
+"""Running the app: one process, or N worker processes sharing one listening socket.
+
+Shutdown on SIGTERM/SIGINT, in this order: readiness turns 503 (a load balancer stops sending),
+`drain_s` passes, the listener closes, requests in flight finish (up to `shutdown_grace_s`),
+then the cleanup contexts close the clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+
+from service.appkeys import READINESS
+from service.config import Settings
+
+log = logging.getLogger(__name__)
+
+AppFactory = Callable[[Settings], web.Application]
+
+
+def bind(settings: Settings) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(
+    settings: Settings, factory: AppFactory, sock: socket.socket, *, drain_s: float
+) -> None:
+    app = factory(settings)
+    runner = web.AppRunner(
+        app, handle_signals=False, shutdown_timeout=settings.shutdown_grace_s, access_log=None
+    )
+    await runner.setup()
+    site = web.SockSite(runner, sock)
+    await site.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+        app[READINESS].draining = True
+        await asyncio.sleep(drain_s)
+    finally:
+        await runner.cleanup()
+
+
+def run_one(
+    settings: Settings, factory: AppFactory, sock: socket.socket, *, drain_s: float
+) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        asyncio.run(serve(settings, factory, sock, drain_s=drain_s))
+    else:
+        uvloop.run(serve(settings, factory, sock, drain_s=drain_s))
+
+
+def run_workers(
+    settings: Settings,
+    factory: AppFactory,
+    *,
+    drain_s: float,
+    on_worker_exit: Callable[[int], None],
+) -> None:
+    """Fork `settings.workers` processes onto one socket and keep that many alive."""
+    sock = bind(settings)
+    children: set[int] = set()
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                run_one(settings, factory, sock, drain_s=drain_s)
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+                code = 1
+            finally:
+                os._exit(code)
+        children.add(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for _ in range(settings.workers):
+        spawn()
+    restarts: list[float] = []
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
+            continue
+        children.discard(pid)
+        on_worker_exit(pid)
+        if stopping:
+            continue
+        log.warning("worker %d exited (status %d); starting another", pid, status)
+        now = time.monotonic()
+        restarts = [t for t in restarts if now - t < 60] + [now]
+        if len(restarts) > 10 * settings.workers:
+            log.error("workers keep dying; giving up")
+            forward(signal.SIGTERM, None)
+            sys.exit(1)
+        spawn()
+    sock.close()

@@ -1,0 +1,86 @@
+"""Models <-> DynamoDB items in the low-level typed form ({"S": ...}, {"N": ...}).
+
+Attributes are the models' camelCase aliases; datetimes are stored as `keys.iso` strings so
+that stored values and key strings sort alike; numbers go through Decimal strings, never
+floats. Reading keeps only the model's own fields: items also carry keys and bookkeeping
+attributes (`type`, `categoryVersion`, ...) that the models refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from service.store.keys import iso
+
+Item = dict[str, Any]
+M = TypeVar("M", bound=BaseModel)
+
+
+def serialize(value: object) -> dict[str, Any]:
+    # bool before int: bool is an int subclass.
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, int | Decimal):
+        return {"N": str(value)}
+    if isinstance(value, float):
+        return {"N": str(Decimal(repr(value)))}
+    if isinstance(value, datetime):
+        return {"S": iso(value)}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): serialize(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [serialize(v) for v in value]}
+    raise TypeError(f"cannot store {type(value).__name__}")
+
+
+def deserialize(value: Mapping[str, Any]) -> Any:
+    (tag, raw), *_ = value.items()
+    match tag:
+        case "S" | "BOOL":
+            return raw
+        case "NULL":
+            return None
+        case "N":
+            number = Decimal(raw)
+            return int(number) if number == number.to_integral_value() else number
+        case "M":
+            return {k: deserialize(v) for k, v in raw.items()}
+        case "L":
+            return [deserialize(v) for v in raw]
+        case "SS":
+            return list(raw)
+    raise TypeError(f"unsupported attribute type {tag}")
+
+
+def to_item(attributes: Mapping[str, object]) -> Item:
+    return {name: serialize(value) for name, value in attributes.items() if value is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: deserialize(value) for name, value in item.items()}
+
+
+def attributes(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(by_alias=True, exclude_none=True)
+
+
+def load(model: type[M], item: Mapping[str, Any], **extra: object) -> M:
+    fields = {info.alias or name for name, info in model.model_fields.items()}
+    plain = {name: deserialize(value) for name, value in item.items() if name in fields}
+    return model.model_validate({**plain, **extra})
+
+
+def entity_item(
+    model: BaseModel, entity_type: str, key: Mapping[str, Any], **extra: object
+) -> Item:
+    """The full item of an entity: its typed key, `type`, index keys and the model's fields."""
+    return {**key, **to_item({"type": entity_type, **extra, **attributes(model)})}

@@ -1,0 +1,115 @@
+"""Every key string of the single table, in one place.
+
+item          PK                          SK                              GSI1PK / GSI1SK
+User profile  USER#<sub>                  METADATA#<sub>
+Admin grant   USER#<sub>                  RELATION#ADMIN                  ADMINS / USER#<sub>
+Category      CATEGORY#<id>               METADATA#<id>                   CATEGORIES /
+                                                                          <sortOrder:06d>#<slug>
+Listing       LISTING#<id>                METADATA#<id>                   CATEGORY#<categoryId> /
+                                                                  LISTING#<createdAt ISO>#<id>
+Favourite     USER#<sub>                  RELATION#FAVOURITE#<listingId>  LISTING#<listingId> /
+                                                                          FAVOURITE#<sub>
+Slug mapping  SLUG#<CATEGORY|LISTING>#<s> METADATA#<slug>
+Audit event   AUDIT#<yyyy-mm>             <at ISO>#<eventId>
+
+Audit partitioning: one partition per UTC month. Admin writes are rare (a hot partition is
+not a risk) and a month keeps the newest-first walk short: `AuditStore.list` queries the
+current month backwards (ScanIndexForward=False) and then earlier months, at most
+`AUDIT_LOOKBACK_MONTHS` of them; older events stay in the table but are not listed.
+
+Timestamps in keys use `iso()`: UTC, fixed width, microseconds, so that string order is time
+order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+Key = dict[str, dict[str, str]]
+SlugKind = Literal["CATEGORY", "LISTING"]
+
+PK, SK, GSI1PK, GSI1SK = "PK", "SK", "GSI1PK", "GSI1SK"
+GSI1 = "GSI1"
+TABLE_KEYS = (PK, SK)
+GSI1_KEYS = (PK, SK, GSI1PK, GSI1SK)
+
+CATEGORIES = "CATEGORIES"
+ADMINS = "ADMINS"
+FAVOURITE_PREFIX = "RELATION#FAVOURITE#"
+ADMIN_SK = "RELATION#ADMIN"
+AUDIT_LOOKBACK_MONTHS = 24
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def key(pk: str, sk: str) -> Key:
+    return {PK: {"S": pk}, SK: {"S": sk}}
+
+
+def user(sub: str) -> Key:
+    return key(f"USER#{sub}", f"METADATA#{sub}")
+
+
+def admin(sub: str) -> Key:
+    return key(f"USER#{sub}", ADMIN_SK)
+
+
+def admin_index(sub: str) -> dict[str, str]:
+    return {GSI1PK: ADMINS, GSI1SK: f"USER#{sub}"}
+
+
+def category(category_id: str) -> Key:
+    return key(f"CATEGORY#{category_id}", f"METADATA#{category_id}")
+
+
+def category_index(sort_order: int, slug: str) -> dict[str, str]:
+    return {GSI1PK: CATEGORIES, GSI1SK: f"{sort_order:06d}#{slug}"}
+
+
+def listing(listing_id: str) -> Key:
+    return key(f"LISTING#{listing_id}", f"METADATA#{listing_id}")
+
+
+def listings_of(category_id: str) -> str:
+    return f"CATEGORY#{category_id}"
+
+
+def listing_index(category_id: str, created_at: datetime, listing_id: str) -> dict[str, str]:
+    return {GSI1PK: listings_of(category_id), GSI1SK: f"LISTING#{iso(created_at)}#{listing_id}"}
+
+
+def favourites_of(sub: str) -> str:
+    return f"USER#{sub}"
+
+
+def favourite(sub: str, listing_id: str) -> Key:
+    return key(favourites_of(sub), f"{FAVOURITE_PREFIX}{listing_id}")
+
+
+def favourited_by(listing_id: str) -> str:
+    return f"LISTING#{listing_id}"
+
+
+def favourite_index(sub: str, listing_id: str) -> dict[str, str]:
+    return {GSI1PK: favourited_by(listing_id), GSI1SK: f"FAVOURITE#{sub}"}
+
+
+def slug(kind: SlugKind, value: str) -> Key:
+    return key(f"SLUG#{kind}#{value}", f"METADATA#{value}")
+
+
+def audit_partition(at: datetime) -> str:
+    return f"AUDIT#{at.astimezone(UTC):%Y-%m}"
+
+
+def audit(at: datetime, event_id: str) -> Key:
+    return key(audit_partition(at), f"{iso(at)}#{event_id}")
+
+
+def previous_month(partition: str) -> str:
+    year, month = (int(part) for part in partition.removeprefix("AUDIT#").split("-"))
+    year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return f"AUDIT#{year:04d}-{month:02d}"

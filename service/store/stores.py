@@ -1,0 +1,39 @@
+"""The five repositories over one Table, built in one place for the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.config import Settings
+from service.store.audit import AuditStore
+from service.store.categories import CategoryStore
+from service.store.cursor import CursorCodec
+from service.store.favourites import FavouriteStore
+from service.store.listings import ListingStore
+from service.store.table import Table
+from service.store.users import UserStore
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    table: Table
+    categories: CategoryStore
+    listings: ListingStore
+    users: UserStore
+    favourites: FavouriteStore
+    audit: AuditStore
+
+
+def cursor_codec(settings: Settings) -> CursorCodec:
+    return CursorCodec(settings.cursor_secret.get_secret_value().encode())
+
+
+def build_stores(table: Table, cursors: CursorCodec) -> Stores:
+    return Stores(
+        table=table,
+        categories=CategoryStore(table, cursors),
+        listings=ListingStore(table, cursors),
+        users=UserStore(table, cursors),
+        favourites=FavouriteStore(table, cursors),
+        audit=AuditStore(table, cursors),
+    )

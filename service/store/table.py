@@ -1,0 +1,237 @@
+"""The client wrapper: every DynamoDB data call goes through `Table.call`.
+
+It retries what is worth retrying (throttles, transient server errors, connection failures,
+transactions cancelled only by conflicts or throttles) with exponential backoff and full jitter
+inside one deadline, reports to the StoreObserver, and translates botocore errors exactly once,
+with the botocore error chained as `__cause__`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore import xform_name
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from types_aiobotocore_dynamodb import DynamoDBClient
+
+from service.config import Settings
+from service.errors import StoreError, StoreUnavailable
+from service.store.codec import Item
+from service.store.observer import StoreObserver
+
+Operation = Literal[
+    "GetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "Scan",
+    "BatchGetItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "TransactGetItems",
+    "DescribeTable",
+]
+_MULTI_TABLE: frozenset[str] = frozenset(
+    {"BatchGetItem", "BatchWriteItem", "TransactWriteItems", "TransactGetItems"}
+)
+_READS: frozenset[str] = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+THROTTLES = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+_TRANSIENT = THROTTLES | {"InternalServerError", "ServiceUnavailable"}
+# A transaction cancelled only because of these can simply be run again; ClientRequestToken
+# makes the rerun idempotent should an earlier attempt have committed after all.
+_RETRYABLE_REASONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+_TIMEOUTS = frozenset({"Timeout", "ReadTimeoutError", "ConnectTimeoutError"})
+DEFAULT_MAX_ATTEMPTS = 10
+
+
+class ConditionFailed(StoreError):
+    """A single-item condition failed; `old_item` is set when ALL_OLD was requested."""
+
+    def __init__(self, old_item: Item | None) -> None:
+        super().__init__("condition failed", code="ConditionalCheckFailedException")
+        self.old_item = old_item
+
+
+@dataclass(frozen=True, slots=True)
+class CancellationReason:
+    code: str
+    item: Item | None = None
+
+
+class TransactionCancelled(StoreError):
+    """One reason per transaction item, in request order ("None" for items that passed)."""
+
+    def __init__(self, reasons: tuple[CancellationReason, ...]) -> None:
+        codes = ", ".join(reason.code for reason in reasons)
+        super().__init__(f"transaction cancelled [{codes}]", code="TransactionCanceledException")
+        self.reasons = reasons
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def cancellation_reasons(exc: ClientError) -> tuple[CancellationReason, ...]:
+    raw: Any = exc.response.get("CancellationReasons")
+    if isinstance(raw, list):
+        return tuple(CancellationReason(str(r.get("Code", "None")), r.get("Item")) for r in raw)
+    # Some emulators only put the reasons in the message: "... reasons [None, ConditionalCheck...]"
+    found = re.search(r"\[([^\]]*)\]", str(exc.response.get("Error", {}).get("Message", "")))
+    codes = found.group(1).split(",") if found else []
+    return tuple(CancellationReason(code.strip() or "None") for code in codes)
+
+
+def _retryable_cancel(reasons: tuple[CancellationReason, ...]) -> bool:
+    codes = {reason.code for reason in reasons} - {"None"}
+    return bool(codes) and codes <= _RETRYABLE_REASONS
+
+
+def _outcome(code: str) -> str:
+    if code in THROTTLES:
+        return "throttled"
+    return "timeout" if code in _TIMEOUTS else "error"
+
+
+class Table:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        name: str,
+        *,
+        observer: StoreObserver,
+        retry_base_s: float,
+        retry_cap_s: float,
+        deadline_s: float,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    ) -> None:
+        self.client = client
+        self.name = name
+        self.observer = observer
+        self.deadline_s = deadline_s
+        self.max_attempts = max_attempts
+        self._base = retry_base_s
+        self._cap = retry_cap_s
+
+    @classmethod
+    def from_settings(
+        cls, client: DynamoDBClient, settings: Settings, *, observer: StoreObserver
+    ) -> Table:
+        return cls(
+            client,
+            settings.table_name,
+            observer=observer,
+            retry_base_s=settings.dynamodb_retry_base_s,
+            retry_cap_s=settings.dynamodb_retry_cap_s,
+            deadline_s=settings.dynamodb_call_deadline_s,
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt))."""
+        return random.uniform(0, min(self._cap, self._base * 2 ** min(attempt, 30)))
+
+    async def call(self, operation: Operation, **kwargs: Any) -> dict[str, Any]:
+        if operation not in _MULTI_TABLE:
+            kwargs.setdefault("TableName", self.name)
+        if operation != "DescribeTable":
+            kwargs.setdefault("ReturnConsumedCapacity", "INDEXES")
+        if operation == "TransactWriteItems":
+            kwargs.setdefault("ClientRequestToken", random.randbytes(16).hex())
+        method: Callable[..., Awaitable[dict[str, Any]]] = getattr(
+            self.client, xform_name(operation)
+        )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        last: list[BaseException] = []
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                response = await self._attempts(operation, method, kwargs, started, last)
+        except TimeoutError as exc:
+            self.observer.call_finished(operation, loop.time() - started, "timeout", "Timeout")
+            raise StoreUnavailable(
+                f"DynamoDB {operation} passed its {self.deadline_s} s deadline", code="Timeout"
+            ) from (last[-1] if last else exc)
+        except StoreError as exc:
+            self.observer.call_finished(
+                operation, loop.time() - started, _outcome(exc.code), exc.code
+            )
+            raise
+        self.observer.call_finished(operation, loop.time() - started, "ok", None)
+        self._report_capacity(operation, response.get("ConsumedCapacity"))
+        return response
+
+    async def _attempts(
+        self,
+        operation: str,
+        method: Callable[..., Awaitable[dict[str, Any]]],
+        kwargs: dict[str, Any],
+        started: float,
+        last: list[BaseException],
+    ) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return await method(**kwargs)
+            except ClientError as exc:
+                code = self._retryable_code(operation, exc)
+                last.append(exc)
+            except (BotoConnectionError, HTTPClientError) as exc:
+                code = type(exc).__name__
+                last.append(exc)
+            delay = self.backoff(attempt)
+            # Sleeping past the deadline only to be cancelled would hide the real cause.
+            if attempt == self.max_attempts or loop.time() + delay >= started + self.deadline_s:
+                break
+            self.observer.retried(operation, code)
+            await asyncio.sleep(delay)
+        raise StoreUnavailable(f"DynamoDB {operation} failed: {code}", code=code) from last[-1]
+
+    def _retryable_code(self, operation: str, exc: ClientError) -> str:
+        """The error code when `exc` is worth another attempt; otherwise raise it, translated."""
+        code = error_code(exc)
+        if code in THROTTLES:
+            self.observer.throttled(operation)
+            return code
+        if code in _TRANSIENT:
+            return code
+        if code == "TransactionCanceledException":
+            reasons = cancellation_reasons(exc)
+            if _retryable_cancel(reasons):
+                return "TransactionConflict"
+            raise TransactionCancelled(reasons) from exc
+        if code == "ConditionalCheckFailedException":
+            old: Any = exc.response.get("Item")
+            raise ConditionFailed(old) from exc
+        raise StoreError(f"DynamoDB {operation} failed: {code}", code=code) from exc
+
+    def _report_capacity(self, operation: str, consumed: object) -> None:
+        entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
+        reads = operation in _READS
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue
+            table = str(entry.get("TableName", self.name))
+            part = entry.get("Table") or {"CapacityUnits": entry.get("CapacityUnits", 0.0)}
+            self.observer.consumed(table, None, *_units(part, reads=reads))
+            for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+                for index, units in (entry.get(kind) or {}).items():
+                    self.observer.consumed(table, str(index), *_units(units, reads=reads))
+
+
+def _units(part: Mapping[str, Any], *, reads: bool) -> tuple[float, float]:
+    read = part.get("ReadCapacityUnits")
+    write = part.get("WriteCapacityUnits")
+    if read is None and write is None:
+        total = float(part.get("CapacityUnits", 0.0))
+        return (total, 0.0) if reads else (0.0, total)
+    return float(read or 0.0), float(write or 0.0)

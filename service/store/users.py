@@ -1,0 +1,112 @@
+"""User profiles and admin grants, both in the user's partition and both read consistently:
+they decide what a signed-in caller may do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from service.errors import NotFound, ServiceError
+from service.models.base import utcnow
+from service.models.user import UserProfile
+from service.store import audit, keys
+from service.store.batch import batch_get
+from service.store.codec import Item, load, to_item
+from service.store.common import get_item
+from service.store.cursor import CursorCodec
+from service.store.table import ConditionFailed, Table
+from service.store.txn import Transaction
+
+
+class _Unchanged(ServiceError):
+    pass
+
+
+def profile_item(profile: UserProfile) -> Item:
+    attrs = profile.model_dump(by_alias=True, exclude={"is_admin"})
+    return {**keys.user(profile.sub), **to_item({"type": "User", **attrs})}
+
+
+def admin_item(sub: str, granted_at: datetime, actor: str) -> Item:
+    attrs = {"type": "Admin", "sub": sub, "grantedAt": granted_at, "grantedBy": actor}
+    return {**keys.admin(sub), **to_item({**attrs, **keys.admin_index(sub)})}
+
+
+class UserStore:
+    def __init__(
+        self, table: Table, cursors: CursorCodec, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._table = table
+        self._clock = clock
+
+    async def create_profile(
+        self, sub: str, *, email: str, display_name: str
+    ) -> tuple[UserProfile, bool]:
+        """Idempotent: an existing profile is returned untouched, with created=False."""
+        profile = UserProfile(
+            sub=sub, email=email, display_name=display_name, created_at=self._clock()
+        )
+        try:
+            await self._table.call(
+                "PutItem",
+                Item=profile_item(profile),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ConditionFailed:
+            return await self.get_profile(sub), False
+        return profile.model_copy(update={"is_admin": await self.is_admin(sub)}), True
+
+    async def get_profile(self, sub: str) -> UserProfile:
+        found = await batch_get(self._table, [keys.user(sub), keys.admin(sub)], consistent=True)
+        by_sk = {item[keys.SK]["S"]: item for item in found}
+        profile = by_sk.get(keys.user(sub)[keys.SK]["S"])
+        if profile is None:
+            raise NotFound(f"no profile for {sub!r}")
+        return load(UserProfile, profile, is_admin=keys.ADMIN_SK in by_sk)
+
+    async def update_display_name(self, sub: str, name: str) -> UserProfile:
+        try:
+            response = await self._table.call(
+                "UpdateItem",
+                Key=keys.user(sub),
+                UpdateExpression="SET displayName = :name",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":name": {"S": name}},
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed as exc:
+            raise NotFound(f"no profile for {sub!r}") from exc
+        return load(UserProfile, response["Attributes"], is_admin=await self.is_admin(sub))
+
+    async def is_admin(self, sub: str) -> bool:
+        return await get_item(self._table, keys.admin(sub), consistent=True) is not None
+
+    async def grant_admin(self, sub: str, *, actor: str) -> bool:
+        """Idempotent; True when this call granted (and audited) it."""
+        now = self._clock()
+        txn = Transaction()
+        txn.put(
+            admin_item(sub, now, actor),
+            condition="attribute_not_exists(PK)",
+            on_fail=lambda _r: _Unchanged(),
+        )
+        audit.record(txn, at=now, actor=actor, action="grant", entity_type="Admin", entity_id=sub)
+        return await self._commit(txn)
+
+    async def revoke_admin(self, sub: str, *, actor: str) -> bool:
+        """Idempotent; True when this call revoked (and audited) it."""
+        txn = Transaction()
+        txn.delete(
+            keys.admin(sub), condition="attribute_exists(PK)", on_fail=lambda _r: _Unchanged()
+        )
+        audit.record(
+            txn, at=self._clock(), actor=actor, action="revoke", entity_type="Admin", entity_id=sub
+        )
+        return await self._commit(txn)
+
+    async def _commit(self, txn: Transaction) -> bool:
+        try:
+            await txn.commit(self._table)
+        except _Unchanged:
+            return False
+        return True

@@ -1,0 +1,138 @@
+"""A randomised linearisability check of the read path across two app instances.
+
+Writers PATCH a listing and a category through either instance; readers on both instances read
+them continuously. Every operation's start and end is recorded. A read that starts after a
+write was acknowledged must not return an older version: on the instance that took the write,
+never; on the other instance, not once the stated propagation bound has passed (the in-process
+layer there learns of the write through Redis pub/sub).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service.app import create_app
+from service.config import Settings
+from tests.api.factories import create_category, create_listing
+from tests.support.app import AiohttpClient, bearer
+
+# The README's stated cross-instance bound for the in-process layer (p99 target 100 ms; the
+# checker allows this much to stay robust on a loaded 2-core machine).
+CROSS_INSTANCE_BOUND_S = 0.5
+RUN_S = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    instance: int
+    version: int
+    started: float
+    acked: float
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    instance: int
+    version: int
+    started: float
+    ended: float
+    source: str
+
+
+async def _writer(
+    clients: list[TestClient[Any, Any]], path: str, token: str, log: list[Write], stop: float
+) -> None:
+    rng = random.Random(7)
+    etag: str | None = None
+    for n in range(100_000):  # bounded by count and by time
+        if time.monotonic() >= stop:
+            return
+        which = rng.randrange(2)
+        started = time.monotonic()
+        if etag is None:
+            etag = (await clients[which].get(path.replace("/admin", ""))).headers["ETag"]
+        response = await clients[which].patch(
+            path, json={"description": f"write {n}"}, headers={**bearer(token), "If-Match": etag}
+        )
+        acked = time.monotonic()
+        assert response.status == 200, await response.text()
+        etag = response.headers["ETag"]
+        log.append(Write(which, (await response.json())["version"], started, acked))
+        await asyncio.sleep(rng.uniform(0, 0.05))
+
+
+async def _reader(
+    client: TestClient[Any, Any], instance: int, path: str, log: list[Read], stop: float
+) -> None:
+    for _ in range(1_000_000):
+        if time.monotonic() >= stop:
+            return
+        started = time.monotonic()
+        response = await client.get(path)
+        ended = time.monotonic()
+        assert response.status == 200
+        body = await response.json()
+        log.append(Read(instance, body["version"], started, ended, response.headers["X-Cache"]))
+        await asyncio.sleep(0)
+
+
+class _Acked:
+    """Writes in acknowledgement order. One writer: versions rise in that order, so the newest
+    version acknowledged before a time is the last one acknowledged before it."""
+
+    def __init__(self, writes: list[Write]) -> None:
+        self.times = [w.acked for w in writes]
+        self.versions = [w.version for w in writes]
+
+    def newest_before(self, moment: float) -> int:
+        index = bisect.bisect_left(self.times, moment)
+        return self.versions[index - 1] if index else 0
+
+
+def _violations(writes: list[Write], reads: list[Read]) -> list[str]:
+    anywhere = _Acked(writes)
+    on = {i: _Acked([w for w in writes if w.instance == i]) for i in (0, 1)}
+    found = []
+    for read in reads:
+        required = max(
+            on[read.instance].newest_before(read.started),
+            anywhere.newest_before(read.started - CROSS_INSTANCE_BOUND_S),
+        )
+        if read.version < required:
+            found.append(f"{read} returned v{read.version}, v{required} was acknowledged")
+    return found
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("entity", ["listing", "category"])
+async def test_no_read_returns_a_version_older_than_an_acknowledged_write(
+    aiohttp_client: AiohttpClient, settings: Settings, admin_token: str, entity: str
+) -> None:
+    # Two instances of the app sharing the table and Redis (same settings, same prefix).
+    first = await aiohttp_client(create_app(settings))
+    second = await aiohttp_client(create_app(settings))
+    category = await create_category(first, admin_token)
+    listing = await create_listing(first, admin_token, category["id"])
+    target = listing if entity == "listing" else category
+    read_path = f"/v1/{entity.replace('category', 'categorie')}s/{target['slug']}"
+    write_path = f"/v1/admin/{entity.replace('category', 'categorie')}s/{target['id']}"
+    writes: list[Write] = []
+    reads: list[Read] = []
+    stop = time.monotonic() + RUN_S
+    await asyncio.gather(
+        _writer([first, second], write_path, admin_token, writes, stop),
+        *(_reader(c, i, read_path, reads, stop) for i, c in enumerate((first, second))
+          for _ in range(3)),
+    )  # fmt: skip
+    assert len(writes) >= 50, "too few writes to mean anything"
+    assert len(reads) >= 1000, "too few reads to mean anything"
+    assert {r.source for r in reads} >= {"memory", "miss"}
+    assert _violations(writes, reads) == []

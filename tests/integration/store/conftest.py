@@ -1,0 +1,68 @@
+"""Fixtures for the data access layer: one table per session on the moto server, fresh
+repositories (with a recording observer) per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import pytest
+from types_aiobotocore_dynamodb import DynamoDBClient
+
+from service.config import Settings
+from service.store.client import dynamodb_client
+from service.store.schema import ensure_table
+from service.store.stores import Stores, build_stores, cursor_codec
+from service.store.table import Table
+from tests.integration.store.support import RecordingObserver
+
+
+@pytest.fixture(scope="session")
+def store_settings(moto_endpoint: str) -> Settings:
+    return Settings(
+        mode="test",
+        dynamodb_endpoint=moto_endpoint,
+        table_name=f"hh-test-{uuid4().hex[:8]}",
+        # moto serves one request at a time; concurrent tests must not trip the deadline.
+        dynamodb_call_deadline_s=15.0,
+    )
+
+
+@pytest.fixture(scope="session")
+async def dynamodb(store_settings: Settings) -> AsyncIterator[DynamoDBClient]:
+    async with dynamodb_client(store_settings) as client:
+        await ensure_table(client, store_settings.table_name, production=False)
+        yield client
+
+
+@pytest.fixture
+async def private_client(
+    store_settings: Settings, dynamodb: DynamoDBClient
+) -> AsyncIterator[DynamoDBClient]:
+    """A client of the test's own, for event hooks that must not leak into other tests.
+    (Depends on `dynamodb` for the table it creates.)"""
+    async with dynamodb_client(store_settings) as client:
+        yield client
+
+
+@pytest.fixture
+def gated_stores(
+    private_client: DynamoDBClient, store_settings: Settings, observer: RecordingObserver
+) -> Stores:
+    table = Table.from_settings(private_client, store_settings, observer=observer)
+    return build_stores(table, cursor_codec(store_settings))
+
+
+@pytest.fixture
+def observer() -> RecordingObserver:
+    return RecordingObserver()
+
+
+@pytest.fixture
+def table(dynamodb: DynamoDBClient, store_settings: Settings, observer: RecordingObserver) -> Table:
+    return Table.from_settings(dynamodb, store_settings, observer=observer)
+
+
+@pytest.fixture
+def stores(table: Table, store_settings: Settings) -> Stores:
+    return build_stores(table, cursor_codec(store_settings))

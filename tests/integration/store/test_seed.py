@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from service.seed.demo import DEMO_LISTINGS, demo_categories, seed_demo
+from service.seed.synthetic import seed_synthetic
+from service.store.stores import Stores
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_seed_demo_is_idempotent(stores: Stores) -> None:
+    first = await seed_demo(stores)
+    assert (first.categories_written, first.listings_written) == (12, DEMO_LISTINGS)
+    second = await seed_demo(stores)
+    assert (second.categories_written, second.listings_written, second.skipped_slugs) == (0, 0, 0)
+
+    counts: Counter[str] = Counter()
+    for expected in demo_categories():
+        category = await stores.categories.get_by_slug(expected.slug)
+        cursor, seen = None, []
+        for _ in range(5):
+            page = await stores.listings.list_by_category(category.id, limit=100, cursor=cursor)
+            seen.extend(page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert len({item.id for item in seen}) == len(seen) == category.listing_count
+        counts[category.slug] = len(seen)
+    assert sum(counts.values()) == DEMO_LISTINGS
+    assert min(counts.values()) >= DEMO_LISTINGS // 12
+    sample = await stores.listings.get_by_slug(seen[0].slug)
+    assert sample.income_potential.min <= sample.income_potential.max
+    assert sample.skills
+    assert sample.summary
+
+
+async def test_seed_synthetic_counts_and_favourites(stores: Stores) -> None:
+    reported: list[tuple[str, int, int]] = []
+    for _ in range(2):  # a re-run overwrites: same counts, no duplicates
+        await seed_synthetic(
+            stores.table, users=20, listings=30, categories=4, favourites_per_user=2,
+            progress=lambda phase, done, total: reported.append((phase, done, total)),
+        )  # fmt: skip
+    finals = {phase: (done, total) for phase, done, total in reported}
+    assert finals == {"categories": (8, 8), "listings": (60, 60), "users": (60, 60)}
+    category = await stores.categories.get_by_slug("syn-category-0001")
+    page = await stores.listings.list_by_category(category.id, limit=100, cursor=None)
+    assert category.listing_count == len(page.items) == 8  # 30 round-robin over 4 -> 8,8,7,7
+    favourites = await stores.favourites.list("syn-user-000003", limit=10, cursor=None)
+    assert len(favourites.items) == 2

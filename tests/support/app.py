@@ -1,0 +1,34 @@
+"""Helpers for tests that drive the app: settings for a test instance, bearer headers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from service.config import Settings
+from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
+
+AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
+
+
+def make_settings(moto_endpoint: str, table: str, mint: TokenMint, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "mode": "test",
+        "dynamodb_endpoint": moto_endpoint,
+        "table_name": table,
+        "redis_url": "redis://127.0.0.1:6379/0",
+        "redis_prefix": f"hh-test-{uuid.uuid4().hex[:10]}",
+        "cognito_user_pool_id": POOL_ID,
+        "cognito_app_client_ids": (CLIENT_ID,),
+        "cognito_jwks_url": mint.jwks_url,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

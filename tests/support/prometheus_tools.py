@@ -1,0 +1,200 @@
+"""Prometheus's own tools for the tests: promtool, and a real server to scrape the service.
+
+`find_or_install()` finds both binaries on PATH, else installs Debian's `prometheus` package
+(the machines here run as root and reach Debian's archive). `run_prometheus()` starts a
+server on a free loopback port that scrapes one target and evaluates the given rule files.
+Every wait here is bounded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+APT_PACKAGE = "prometheus"
+APT_TIMEOUT_S = 600
+
+
+class ToolsUnavailable(RuntimeError):
+    """promtool or prometheus could not be found or installed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    promtool: Path
+    prometheus: Path
+
+
+def _on_path() -> Tools | None:
+    promtool, prometheus = shutil.which("promtool"), shutil.which("prometheus")
+    if promtool is None or prometheus is None:
+        return None
+    return Tools(promtool=Path(promtool), prometheus=Path(prometheus))
+
+
+def _apt(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = ["apt-get", *args]
+    try:
+        return subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=APT_TIMEOUT_S,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolsUnavailable(f"`{' '.join(argv)}` could not run: {exc}") from exc
+
+
+def find_or_install() -> Tools:
+    """promtool and prometheus from PATH, installing Debian's package if either is missing."""
+    found = _on_path()
+    if found is not None:
+        return found
+    if shutil.which("apt-get") is None:
+        raise ToolsUnavailable(
+            "promtool/prometheus are not on PATH and apt-get is not available to install "
+            f"Debian's {APT_PACKAGE!r} package"
+        )
+    install = ("install", "-y", "--no-install-recommends", APT_PACKAGE)
+    result = _apt(*install)
+    if result.returncode != 0:
+        # A fresh machine has no package lists yet: fetch them once and try again.
+        update = _apt("update")
+        if update.returncode != 0:
+            raise ToolsUnavailable(
+                f"`apt-get update` failed with exit code {update.returncode}: "
+                f"{update.stderr.strip()[-2000:]}"
+            )
+        result = _apt(*install)
+    if result.returncode != 0:
+        raise ToolsUnavailable(
+            f"`apt-get {' '.join(install)}` failed with exit code {result.returncode}: "
+            f"{result.stderr.strip()[-2000:]}"
+        )
+    found = _on_path()
+    if found is None:
+        raise ToolsUnavailable(
+            f"Debian's {APT_PACKAGE!r} package installed, yet promtool and prometheus are "
+            "still not both on PATH"
+        )
+    return found
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrometheusServer:
+    def __init__(self, url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.url = url
+        self.process = process
+        self.log = log
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """The instant vector `promql` evaluates to now (`data.result` of /api/v1/query)."""
+        address = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+        with urllib.request.urlopen(address, timeout=5) as response:
+            body = json.load(response)
+        if body.get("status") != "success":
+            raise RuntimeError(f"query {promql!r} failed: {body}")
+        return cast(list[dict[str, Any]], body["data"]["result"])
+
+    def wait_for(
+        self,
+        promql: str,
+        done: Callable[[list[dict[str, Any]]], bool],
+        *,
+        timeout_s: float = 30.0,
+    ) -> list[dict[str, Any]]:
+        """Poll `promql` until `done(result)`; raise TimeoutError with the last result."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            result = self.query(promql)
+            if done(result):
+                return result
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{promql!r} not done after {timeout_s} s; last: {result}")
+            time.sleep(0.25)
+
+    def log_tail(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+
+def _wait_ready(server: PrometheusServer, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"prometheus exited early:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise TimeoutError(f"prometheus not ready after {timeout_s} s:\n{server.log_tail()}")
+
+
+@contextmanager
+def run_prometheus(
+    tools: Tools,
+    workdir: Path,
+    *,
+    target: str,
+    rule_files: Sequence[Path] = (),
+    metrics_path: str = "/metrics",
+    interval: str = "1s",
+    startup_timeout_s: float = 30.0,
+) -> Iterator[PrometheusServer]:
+    """A Prometheus on 127.0.0.1 scraping `target` ("host:port") every `interval`."""
+    config = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "rule_files": [str(path.resolve()) for path in rule_files],
+        "scrape_configs": [
+            {
+                "job_name": "hustlehub",
+                "metrics_path": metrics_path,
+                "static_configs": [{"targets": [target]}],
+            }
+        ],
+    }
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_file = workdir / "prometheus.yml"
+    # JSON is YAML: no YAML writer needed.
+    config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    port = free_port()
+    log = workdir / "prometheus.log"
+    argv = [
+        str(tools.prometheus),
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
+    server = PrometheusServer(f"http://127.0.0.1:{port}", process, log)
+    try:
+        _wait_ready(server, startup_timeout_s)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
