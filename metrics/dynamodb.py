@@ -53,6 +53,7 @@ ERROR_CODES = frozenset(
         "IncompleteSignature",
         "InternalFailure",
         "InternalServerError",
+        "ServerError",
         "InvalidSignatureException",
         "ItemCollectionSizeLimitExceededException",
         "LimitExceededException",

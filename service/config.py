@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     cursor_secret: SecretStr = SecretStr(_DEV_CURSOR_SECRET)
     request_timeout_s: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    http_max_line_bytes: int = Field(default=32 * 1024, ge=8190)
+    http_max_field_bytes: int = Field(default=16 * 1024, ge=8190)
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
     metrics_multiproc_dir: str | None = None

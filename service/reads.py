@@ -1,10 +1,10 @@
-"""Public read use cases: each answer is a cache lookup whose loader queries DynamoDB once and
-renders the body once."""
+"""Public read use cases: each answer is a cache lookup whose loader reads DynamoDB once
+(strongly consistent) and renders the body once."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from cache.entry import Loaded, Lookup
 from cache.readthrough import ReadThroughCache
@@ -16,6 +16,11 @@ from service.models.listing import Listing
 from service.store.stores import Stores
 
 T = TypeVar("T", Category, Listing)
+T_co = TypeVar("T_co", Category, Listing, covariant=True)
+
+
+class EntityFetch(Protocol[T_co]):
+    def __call__(self, ref: str, /, *, consistent: bool) -> Awaitable[T_co]: ...
 
 
 class Reads:
@@ -25,76 +30,81 @@ class Reads:
         self._negative_ttl = negative_ttl
 
     async def categories(self) -> Lookup:
+        async def load() -> Loaded:
+            return Loaded(body=render.item_list(await self._stores.categories.list_all()))
+
         return await self._cache.get_or_load(
-            cachekeys.categories_key(), [cachekeys.CATEGORIES], self._load_categories
+            cachekeys.categories_key(), [cachekeys.CATEGORIES], load
         )
 
     async def category(self, ref: str) -> Lookup:
-        async def load() -> Loaded:
-            try:
-                category = await self._resolve(
-                    ref, self._stores.categories.get, self._stores.categories.get_by_slug
-                )
-            except NotFound:
-                return self._not_found("category", ref)
-            return _entity(category)
-
         return await self._cache.get_or_load(
-            cachekeys.category_key(ref), cachekeys.category_tags(ref), load
+            cachekeys.category_key(ref),
+            cachekeys.category_tags(ref),
+            self._loader("category", ref, self._category, _entity),
         )
 
     async def category_listings(self, ref: str, *, limit: int, cursor: str | None) -> Lookup:
-        async def load() -> Loaded:
-            try:
-                category = await self._resolve(
-                    ref, self._stores.categories.get, self._stores.categories.get_by_slug
-                )
-            except NotFound:
-                return self._not_found("category", ref)
+        async def page(category: Category) -> Loaded:
             # A bad cursor raises BadInput here: an error, never a cached answer.
-            listings = await self._stores.listings.list_by_category(
+            found = await self._stores.listings.list_by_category(
                 category.id, limit=limit, cursor=cursor
             )
-            return Loaded(body=render.page(listings.items, listings.next_cursor))
+            return Loaded(body=render.page(found.items, found.next_cursor))
 
         return await self._cache.get_or_load(
-            cachekeys.category_page_key(ref, limit, cursor), cachekeys.category_tags(ref), load
+            cachekeys.category_page_key(ref, limit, cursor),
+            cachekeys.category_tags(ref),
+            self._loader("category", ref, self._category, page),
         )
 
     async def listing(self, ref: str) -> Lookup:
-        async def load() -> Loaded:
-            try:
-                listing = await self._resolve(
-                    ref, self._stores.listings.get, self._stores.listings.get_by_slug
-                )
-            except NotFound:
-                return self._not_found("listing", ref)
-            return _entity(listing)
-
         return await self._cache.get_or_load(
-            cachekeys.listing_key(ref), cachekeys.listing_entry_tags(ref), load
+            cachekeys.listing_key(ref),
+            cachekeys.listing_entry_tags(ref),
+            self._loader("listing", ref, self._listing, _entity),
         )
 
-    async def _load_categories(self) -> Loaded:
-        return Loaded(body=render.item_list(await self._stores.categories.list_all()))
+    def _loader(
+        self,
+        kind: str,
+        ref: str,
+        find: Callable[[str], Awaitable[T]],
+        render_found: Callable[[T], Awaitable[Loaded]],
+    ) -> Callable[[], Awaitable[Loaded]]:
+        async def load() -> Loaded:
+            try:
+                found = await find(ref)
+            except NotFound:
+                body = render.problem_body(
+                    404, "Not Found", f"no {kind} has the id or slug {ref!r}"
+                )
+                return Loaded(body=body, status=404, ttl=self._negative_ttl)
+            return await render_found(found)
 
-    @staticmethod
-    async def _resolve(
-        ref: str, by_id: Callable[[str], Awaitable[T]], by_slug: Callable[[str], Awaitable[T]]
-    ) -> T:
-        # Ids come first: ULIDs never look like slugs, but the old Supabase UUIDs do.
-        try:
-            return await by_id(ref)
-        except NotFound:
-            if not is_slug(ref):
-                raise
-            return await by_slug(ref)
+        return load
 
-    def _not_found(self, kind: str, ref: str) -> Loaded:
-        body = render.problem_body(404, "Not Found", f"no {kind} has the id or slug {ref!r}")
-        return Loaded(body=body, status=404, ttl=self._negative_ttl)
+    async def _category(self, ref: str) -> Category:
+        categories = self._stores.categories
+        return await _resolve(ref, categories.get, categories.get_by_slug)
+
+    async def _listing(self, ref: str) -> Listing:
+        listings = self._stores.listings
+        return await _resolve(ref, listings.get, listings.get_by_slug)
 
 
-def _entity(model: Category | Listing) -> Loaded:
+async def _resolve(ref: str, by_id: EntityFetch[T], by_slug: EntityFetch[T]) -> T:
+    # Strongly consistent: what a loader reads becomes a fresh cache entry, so an eventually
+    # consistent read just after a write could cache pre-write data.
+    # Ids come first: ULIDs never look like slugs, but the old Supabase UUIDs do.
+    try:
+        return await by_id(ref, consistent=True)
+    except NotFound:
+        if not is_slug(ref):
+            raise
+        return await by_slug(ref, consistent=True)
+
+
+async def _entity(model: Category | Listing) -> Loaded:
     body = render.body(model)
     return Loaded(body=body, etag=render.entity_etag(model.version, body))

@@ -41,7 +41,15 @@ async def serve(
 ) -> None:
     app = factory(settings)
     runner = web.AppRunner(
-        app, handle_signals=False, shutdown_timeout=settings.shutdown_grace_s, access_log=None
+        app,
+        handle_signals=False,
+        shutdown_timeout=settings.shutdown_grace_s,
+        access_log=None,
+        # aiohttp's parser answers lines past its limits (8190 bytes by default) with a
+        # text/plain 400 before any handler runs; with room for the longest request line and
+        # token the API accepts, such input reaches the app and gets a problem+json answer.
+        max_line_size=settings.http_max_line_bytes,
+        max_field_size=settings.http_max_field_bytes,
     )
     await runner.setup()
     site = web.SockSite(runner, sock)

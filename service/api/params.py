@@ -10,7 +10,7 @@ from service import errors
 from service.render import version_from_etag
 
 _REF_RE = re.compile(r"^[A-Za-z0-9-]{1,80}$")
-MAX_CURSOR_CHARS = 2048
+MAX_CURSOR_CHARS = 1024
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 

@@ -2,8 +2,9 @@
 
 Idempotent: ids, slugs and timestamps derive from fixed seeds, an entity is written only while
 its slug mapping is absent (so an admin's edits to a demo item survive a re-seed, and a slug an
-admin took for something else is left alone), and each demo category's listingCount is then
-recounted from its GSI1 partition rather than incremented.
+admin took for something else is left alone), a listing is written together with its copy in
+its category's partition, and each demo category's listingCount is then recounted from those
+copies rather than incremented, and written to the category and its CATEGORIES entry alike.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from service.seed.words import ADJECTIVES, AUDIENCES, CITIES, CURRENCIES, THEMES
 from service.store import keys
 from service.store.batch import batch_get, batch_write, put_request
 from service.store.categories import category_item
-from service.store.codec import Item
+from service.store.codec import Item, load
 from service.store.common import slug_item
+from service.store.copies import entry_item, listing_copy_item
 from service.store.listings import listing_item
 from service.store.stores import Stores
 from service.store.table import ConditionFailed, Table
@@ -103,46 +105,52 @@ async def seed_demo(target: Stores | Table, *, listings: int = DEMO_LISTINGS) ->
     table = target.table if isinstance(target, Stores) else target
     categories = demo_categories()
     demo = [demo_listing(i, categories) for i in range(listings)]
+    # The CATEGORIES entries are written by `recount`, once the count is known.
     cat_items, skipped_c = await _missing(
-        table, "CATEGORY", [(c.slug, c.id, category_item(c)) for c in categories]
+        table, "CATEGORY", [(c.slug, c.id, [category_item(c)]) for c in categories]
     )
     list_items, skipped_l = await _missing(
-        table, "LISTING", [(item.slug, item.id, listing_item(item, 1)) for item in demo]
+        table,
+        "LISTING",
+        [(i.slug, i.id, [listing_item(i, 1), listing_copy_item(i, 1)]) for i in demo],
     )
     skipped = skipped_c + skipped_l
     await batch_write(table, [put_request(item) for item in cat_items + list_items])
     for category in categories:
         await recount(table, category.id)
-    return SeedReport(len(cat_items) // 2, len(list_items) // 2, skipped)
+    return SeedReport(len(cat_items) // 2, len(list_items) // 3, skipped)
 
 
 async def _missing(
-    table: Table, kind: keys.SlugKind, entities: list[tuple[str, str, Item]]
+    table: Table, kind: keys.SlugKind, entities: list[tuple[str, str, list[Item]]]
 ) -> tuple[list[Item], int]:
-    """Entity and slug-mapping items for the entities whose slug is not yet mapped."""
+    """Entity items and slug mappings for the entities whose slug is not yet mapped."""
     found = await batch_get(table, [keys.slug(kind, slug) for slug, _, _ in entities])
     mapped = {item[keys.PK]["S"]: item["targetId"]["S"] for item in found}
     items: list[Item] = []
     skipped = 0
-    for slug, entity_id, item in entities:
+    for slug, entity_id, entity_items in entities:
         target = mapped.get(keys.slug(kind, slug)[keys.PK]["S"])
         if target is None:
-            items += [item, slug_item(kind, slug, entity_id)]
+            items += [*entity_items, slug_item(kind, slug, entity_id)]
         elif target != entity_id:
             skipped += 1
     return items, skipped
 
 
 async def recount(table: Table, category_id: str) -> int:
-    """Set listingCount from the category's GSI1 partition (bounded by the page budget)."""
+    """Set listingCount from the category's listing copies, on the category and its entry."""
     count = 0
     start: dict[str, Any] | None = None
     for _ in range(10_000):
         query: dict[str, Any] = {
-            "IndexName": keys.GSI1,
-            "KeyConditionExpression": "GSI1PK = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": keys.listings_of(category_id)}},
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": keys.listings_of(category_id)},
+                ":prefix": {"S": keys.LISTING_PREFIX},
+            },
             "Select": "COUNT",
+            "ConsistentRead": True,
         }
         if start is not None:
             query["ExclusiveStartKey"] = start
@@ -152,13 +160,16 @@ async def recount(table: Table, category_id: str) -> int:
         if start is None:
             break
     try:
-        await table.call(
+        response = await table.call(
             "UpdateItem",
             Key=keys.category(category_id),
             UpdateExpression="SET listingCount = :n",
             ConditionExpression="attribute_exists(PK)",
             ExpressionAttributeValues={":n": {"N": str(count)}},
+            ReturnValues="ALL_NEW",
         )
     except ConditionFailed:
         return 0  # the category is not there (its slug was taken): nothing to count on
+    # The entry is rebuilt from the category as it now is (an admin may have edited it).
+    await table.call("PutItem", Item=entry_item(load(Category, response["Attributes"])))
     return count

@@ -2,6 +2,8 @@
 
 Ids are derived from indexes (`syn-user-000042`), so a re-run overwrites rather than
 duplicates, and listingCount is computed here from the same round-robin that places listings.
+Categories and listings are written with their list copies (copies.py), which the public
+pages read.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from service.store.batch import WRITE_CHUNK, batch_write, put_request
 from service.store.categories import category_item
 from service.store.codec import Item
 from service.store.common import slug_item
+from service.store.copies import entry_item, listing_copy_item
 from service.store.favourites import favourite_item
 from service.store.listings import listing_item
 from service.store.table import Table
@@ -51,6 +54,7 @@ def _category_items(categories: int, listings: int) -> Iterator[Item]:
     for c in range(categories):
         category = _category(c, len(range(c, listings, categories)))
         yield category_item(category)
+        yield entry_item(category)
         yield slug_item("CATEGORY", category.slug, category.id)
 
 
@@ -59,6 +63,7 @@ def _listing_items(categories: int, listings: int) -> Iterator[Item]:
     for i in range(listings):
         listing = _listing(i, cats[i % categories])
         yield listing_item(listing, 1)
+        yield listing_copy_item(listing, 1)
         yield slug_item("LISTING", listing.slug, listing.id)
 
 
@@ -84,8 +89,8 @@ async def seed_synthetic(
     if categories < 1 and listings > 0:
         raise ValueError("listings need at least one category")
     phases: list[tuple[str, int, Iterator[Item]]] = [
-        ("categories", categories * 2, _category_items(categories, listings)),
-        ("listings", listings * 2, _listing_items(categories, listings)),
+        ("categories", categories * 3, _category_items(categories, listings)),
+        ("listings", listings * 3, _listing_items(categories, listings)),
         (
             "users",
             users * (1 + min(favourites_per_user, listings)),

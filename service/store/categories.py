@@ -1,4 +1,5 @@
-"""Categories: one item each, GSI1 partition CATEGORIES for the sorted list, a slug mapping."""
+"""Categories: one item each, a slug mapping, and an entry in the CATEGORIES collection
+(copies.py) that the sorted list is read from with ConsistentRead."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from service.store.common import (
     stored_version,
     version_guard,
 )
+from service.store.copies import entry_item, entry_key, missing_copy
 from service.store.cursor import CursorCodec
 from service.store.denorm import refresh_listings_of
 from service.store.paging import query_all
@@ -35,8 +37,7 @@ log = logging.getLogger(__name__)
 
 
 def category_item(category: Category) -> Item:
-    index = keys.category_index(category.sort_order, category.slug)
-    return entity_item(category, "Category", keys.category(category.id), **index)
+    return entity_item(category, "Category", keys.category(category.id))
 
 
 class CategoryStore:
@@ -51,12 +52,12 @@ class CategoryStore:
         async for page in query_all(
             self._table,
             max_items=MAX_CATEGORIES,
-            IndexName=keys.GSI1,
-            KeyConditionExpression="GSI1PK = :pk",
+            KeyConditionExpression="PK = :pk",
             ExpressionAttributeValues={":pk": {"S": keys.CATEGORIES}},
+            ConsistentRead=True,
         ):
             categories.extend(load(Category, item) for item in page)
-        # GSI1SK orders by sortOrder then slug; the contract is sortOrder then name.
+        # The SK orders by sortOrder then id; the contract is sortOrder then name.
         return sorted(categories, key=lambda c: (c.sort_order, c.name.casefold(), c.id))
 
     async def get(self, category_id: str, *, consistent: bool = False) -> Category:
@@ -65,8 +66,9 @@ class CategoryStore:
             self._table, Category, keys.category(category_id), what, consistent=consistent
         )
 
-    async def get_by_slug(self, slug: str) -> Category:
-        return await self.get(await resolve_slug(self._table, "CATEGORY", slug))
+    async def get_by_slug(self, slug: str, *, consistent: bool = False) -> Category:
+        category_id = await resolve_slug(self._table, "CATEGORY", slug, consistent=consistent)
+        return await self.get(category_id, consistent=consistent)
 
     async def create(self, data: CategoryCreate, *, actor: str) -> Category:
         now = self._clock()
@@ -84,6 +86,7 @@ class CategoryStore:
             condition="attribute_not_exists(PK)",
             on_fail=lambda _r: Conflict("category id is taken"),
         )
+        txn.put(entry_item(category))
         claim_slug(txn, "CATEGORY", category.slug, category.id)
         audit.record(
             txn,
@@ -100,6 +103,22 @@ class CategoryStore:
     async def update(
         self, category_id: str, patch: CategoryPatch, *, expected_version: int, actor: str
     ) -> tuple[Category, Category]:
+        before, after = await retry_stale(
+            lambda: self._update_once(category_id, patch, expected_version, actor),
+            f"category {category_id!r}",
+        )
+        if (after.slug, after.name) != (before.slug, before.name):
+            try:
+                await refresh_listings_of(self._table, after)
+            except StoreError:
+                # The rename is committed; failing the request now would invite a retry that
+                # can only 412. Re-running refresh_listings_of later is safe (idempotent).
+                log.warning("listings of category %s keep the old name for now", category_id)
+        return before, after
+
+    async def _update_once(
+        self, category_id: str, patch: CategoryPatch, expected_version: int, actor: str
+    ) -> tuple[Category, Category]:
         before = await self.get(category_id, consistent=True)
         if before.version != expected_version:
             raise VersionMismatch(f"category {category_id!r} is at another version")
@@ -115,7 +134,6 @@ class CategoryStore:
             "sortOrder": after.sort_order,
             "version": after.version,
             "updatedAt": after.updated_at,
-            **keys.category_index(after.sort_order, after.slug),
         }
         expression, names, values = set_expression(attrs)
         # listingCount is not part of the SET: listing writes ADD to it concurrently.
@@ -128,6 +146,17 @@ class CategoryStore:
             values={**values, ":expected": expected_version},
             on_fail=version_guard(f"category {category_id!r}"),
         )
+        if after.sort_order == before.sort_order:
+            txn.update(
+                entry_key(before),
+                expression,
+                condition="attribute_exists(PK)",
+                names=names,
+                values=values,
+                on_fail=missing_copy(f"category {category_id!r}"),
+            )
+        else:
+            _move_entry(txn, before, after)
         if after.slug != before.slug:
             release_slug(txn, "CATEGORY", before.slug, category_id)
             claim_slug(txn, "CATEGORY", after.slug, category_id)
@@ -141,13 +170,6 @@ class CategoryStore:
             version=after.version,
         )
         await txn.commit(self._table)
-        if (after.slug, after.name) != (before.slug, before.name):
-            try:
-                await refresh_listings_of(self._table, after)
-            except StoreError:
-                # The rename is committed; failing the request now would invite a retry that
-                # can only 412. Re-running refresh_listings_of later is safe (idempotent).
-                log.warning("listings of category %s keep the old name for now", category_id)
         return before, after
 
     async def delete(self, category_id: str, *, actor: str) -> Category:
@@ -174,6 +196,8 @@ class CategoryStore:
             values={":v": before.version, ":zero": 0},
             on_fail=refused,
         )
+        # No condition of its own: the version condition above proves this is its key.
+        txn.delete(entry_key(before))
         release_slug(txn, "CATEGORY", before.slug, category_id)
         audit.record(
             txn,
@@ -186,3 +210,23 @@ class CategoryStore:
         )
         await txn.commit(self._table)
         return before
+
+
+def _move_entry(txn: Transaction, before: Category, after: Category) -> None:
+    """A new sortOrder is a new key for the entry: delete the old one, put the new one.
+
+    The new entry takes the count the old one holds at commit: a listing write in between
+    ADDs to the old entry and fails the condition here, so we read again.
+    """
+    count = before.listing_count or 0
+    condition = "listingCount = :n"
+    if count == 0:
+        condition += " OR attribute_not_exists(listingCount)"
+
+    def on_fail(reason: CancellationReason) -> ServiceError:
+        if reason.item is None:
+            return missing_copy(f"category {before.id!r}")(reason)
+        return StaleRead()
+
+    txn.delete(entry_key(before), condition=condition, values={":n": count}, on_fail=on_fail)
+    txn.put(entry_item(after.model_copy(update={"listing_count": count})))

@@ -36,8 +36,8 @@ async def read(table: Table, model: type[M], key: Key, what: str, *, consistent:
     return load(model, item)
 
 
-async def resolve_slug(table: Table, kind: SlugKind, slug: str) -> str:
-    item = await get_item(table, keys.slug(kind, slug))
+async def resolve_slug(table: Table, kind: SlugKind, slug: str, *, consistent: bool = False) -> str:
+    item = await get_item(table, keys.slug(kind, slug), consistent=consistent)
     if item is None:
         raise NotFound(f"{kind.lower()} {slug!r} not found")
     return str(item["targetId"]["S"])

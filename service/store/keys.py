@@ -1,16 +1,31 @@
 """Every key string of the single table, in one place.
 
-item          PK                          SK                              GSI1PK / GSI1SK
-User profile  USER#<sub>                  METADATA#<sub>
-Admin grant   USER#<sub>                  RELATION#ADMIN                  ADMINS / USER#<sub>
-Category      CATEGORY#<id>               METADATA#<id>                   CATEGORIES /
-                                                                          <sortOrder:06d>#<slug>
-Listing       LISTING#<id>                METADATA#<id>                   CATEGORY#<categoryId> /
-                                                                  LISTING#<createdAt ISO>#<id>
-Favourite     USER#<sub>                  RELATION#FAVOURITE#<listingId>  LISTING#<listingId> /
-                                                                          FAVOURITE#<sub>
-Slug mapping  SLUG#<CATEGORY|LISTING>#<s> METADATA#<slug>
-Audit event   AUDIT#<yyyy-mm>             <at ISO>#<eventId>
+item              PK                          SK                              GSI1PK / GSI1SK
+User profile      USER#<sub>                  METADATA#<sub>
+Admin grant       USER#<sub>                  RELATION#ADMIN                  ADMINS / USER#<sub>
+Category          CATEGORY#<id>               METADATA#<id>
+Category entry    CATEGORIES                  <sortOrder:06d>#<id>
+Listing           LISTING#<id>                METADATA#<id>
+Category listing  CATEGORY#<categoryId>       LISTING#<createdAt ISO>#<id>
+Favourite         USER#<sub>                  RELATION#FAVOURITE#<listingId>  LISTING#<listingId> /
+                                                                              FAVOURITE#<sub>
+Slug mapping      SLUG#<CATEGORY|LISTING>#<s> METADATA#<slug>
+Audit event       AUDIT#<yyyy-mm>             <at ISO>#<eventId>
+
+access pattern                    operation
+category / listing by id          GetItem (ConsistentRead when a cache loader asks)
+category / listing by slug        GetItem on the slug mapping, then GetItem (both consistent
+                                  when asked)
+all categories, sorted            Query PK = CATEGORIES, ConsistentRead
+listings of a category, newest    Query PK = CATEGORY#<id>, begins_with(SK, LISTING#),
+first, paged                      ScanIndexForward=False, ConsistentRead
+a user's favourites               Query PK = USER#<sub>, begins_with(SK, RELATION#FAVOURITE#)
+who favourited a listing          Query GSI1 LISTING#<id> (cleanup only: eventual is fine)
+admin writes                      TransactWriteItems: entity, its copies, slug mappings, audit
+
+Category entries and category listings are copies of their entity in the base table (see
+copies.py): public pages are cached, and a loader that runs just after a write's invalidation
+must read the write, which a GSI (never strongly consistent) cannot promise.
 
 Audit partitioning: one partition per UTC month. Admin writes are rare (a hot partition is
 not a risk) and a month keeps the newest-first walk short: `AuditStore.list` queries the
@@ -32,12 +47,12 @@ SlugKind = Literal["CATEGORY", "LISTING"]
 PK, SK, GSI1PK, GSI1SK = "PK", "SK", "GSI1PK", "GSI1SK"
 GSI1 = "GSI1"
 TABLE_KEYS = (PK, SK)
-GSI1_KEYS = (PK, SK, GSI1PK, GSI1SK)
 
 CATEGORIES = "CATEGORIES"
 ADMINS = "ADMINS"
 FAVOURITE_PREFIX = "RELATION#FAVOURITE#"
 ADMIN_SK = "RELATION#ADMIN"
+LISTING_PREFIX = "LISTING#"
 AUDIT_LOOKBACK_MONTHS = 24
 
 
@@ -65,8 +80,8 @@ def category(category_id: str) -> Key:
     return key(f"CATEGORY#{category_id}", f"METADATA#{category_id}")
 
 
-def category_index(sort_order: int, slug: str) -> dict[str, str]:
-    return {GSI1PK: CATEGORIES, GSI1SK: f"{sort_order:06d}#{slug}"}
+def category_entry(sort_order: int, category_id: str) -> Key:
+    return key(CATEGORIES, f"{sort_order:06d}#{category_id}")
 
 
 def listing(listing_id: str) -> Key:
@@ -77,8 +92,8 @@ def listings_of(category_id: str) -> str:
     return f"CATEGORY#{category_id}"
 
 
-def listing_index(category_id: str, created_at: datetime, listing_id: str) -> dict[str, str]:
-    return {GSI1PK: listings_of(category_id), GSI1SK: f"LISTING#{iso(created_at)}#{listing_id}"}
+def category_listing(category_id: str, created_at: datetime, listing_id: str) -> Key:
+    return key(listings_of(category_id), f"{LISTING_PREFIX}{iso(created_at)}#{listing_id}")
 
 
 def favourites_of(sub: str) -> str:

@@ -1,9 +1,10 @@
-"""Listings: one item each, paged newest first in their category's GSI1 partition.
+"""Listings: one item each, a slug mapping, and a copy in their category's partition
+(copies.py) that pages are read from, newest first, with ConsistentRead.
 
 A listing carries its category's slug and name (what a list page shows). Every write that
 reads a category to copy them also conditions the transaction on that category's version,
-so a concurrent rename either lands first (and we read again) or finds this listing when it
-refreshes the category's listings afterwards (denorm.py).
+so a concurrent rename either lands first (and we read again) or finds this listing's copy
+when it refreshes the category's listings afterwards (denorm.py).
 """
 
 from __future__ import annotations
@@ -14,14 +15,7 @@ from typing import Any
 
 from ulid import ULID
 
-from service.errors import (
-    BadInput,
-    Conflict,
-    FieldError,
-    InvalidFields,
-    ServiceError,
-    VersionMismatch,
-)
+from service.errors import BadInput, Conflict, VersionMismatch
 from service.models.base import utcnow
 from service.models.category import Category
 from service.models.listing import Listing, ListingCreate, ListingPatch
@@ -30,7 +24,6 @@ from service.store import audit, keys
 from service.store.batch import batch_write, delete_request
 from service.store.codec import Item, entity_item, load
 from service.store.common import (
-    StaleRead,
     claim_slug,
     get_item,
     read,
@@ -40,52 +33,26 @@ from service.store.common import (
     set_expression,
     version_guard,
 )
+from service.store.copies import (
+    count_in,
+    listing_copy_item,
+    listing_copy_key,
+    missing_copy,
+    unknown_category,
+)
 from service.store.cursor import CursorCodec
+from service.store.keys import Key
 from service.store.paging import query_all, query_page
-from service.store.table import CancellationReason, Table
+from service.store.table import Table
 from service.store.txn import Transaction
 
 MAX_FAVOURITES_PER_LISTING = 1_000_000
 _NULLABLE = ("url", "imageUrl")
 
 
-def unknown_category(category_id: str) -> InvalidFields:
-    return InvalidFields(
-        "unknown category",
-        [FieldError(loc=("categoryId",), msg=f"category {category_id!r} does not exist")],
-    )
-
-
 def listing_item(listing: Listing, category_version: int) -> Item:
-    index = keys.listing_index(listing.category_id, listing.created_at, listing.id)
     return entity_item(
-        listing, "Listing", keys.listing(listing.id), categoryVersion=category_version, **index
-    )
-
-
-def count_in(txn: Transaction, category: Category, delta: int) -> None:
-    """ADD to listingCount, guarded on the category version whose slug and name we copied."""
-
-    def on_fail(reason: CancellationReason) -> ServiceError:
-        return unknown_category(category.id) if reason.item is None else StaleRead()
-
-    txn.update(
-        keys.category(category.id),
-        "ADD listingCount :delta",
-        condition="version = :cv",
-        values={":delta": delta, ":cv": category.version},
-        on_fail=on_fail,
-    )
-
-
-def uncount(txn: Transaction, category_id: str) -> None:
-    # The condition stops ADD from conjuring a stub item should the category be gone.
-    txn.update(
-        keys.category(category_id),
-        "ADD listingCount :delta",
-        condition="attribute_exists(PK)",
-        values={":delta": -1},
-        on_fail=lambda _r: StaleRead(),
+        listing, "Listing", keys.listing(listing.id), categoryVersion=category_version
     )
 
 
@@ -103,8 +70,9 @@ class ListingStore:
             self._table, Listing, keys.listing(listing_id), what, consistent=consistent
         )
 
-    async def get_by_slug(self, slug: str) -> Listing:
-        return await self.get(await resolve_slug(self._table, "LISTING", slug))
+    async def get_by_slug(self, slug: str, *, consistent: bool = False) -> Listing:
+        listing_id = await resolve_slug(self._table, "LISTING", slug, consistent=consistent)
+        return await self.get(listing_id, consistent=consistent)
 
     async def list_by_category(
         self, category_id: str, *, limit: int, cursor: str | None
@@ -114,29 +82,38 @@ class ListingStore:
             raise BadInput("limit out of range")
         partition = keys.listings_of(category_id)
         scope = f"listings:{partition}"
-        start = None
-        if cursor is not None:
-            start = self._cursors.decode_key(scope, cursor, attrs=keys.GSI1_KEYS)
-            if start[keys.GSI1PK]["S"] != partition:
-                raise BadInput("invalid cursor")
+        start = self._start_key(scope, partition, cursor) if cursor is not None else None
         items, next_key = await query_page(
             self._table,
             limit=limit,
             start=start,
-            key_attrs=keys.GSI1_KEYS,
-            IndexName=keys.GSI1,
-            KeyConditionExpression="GSI1PK = :pk AND begins_with(GSI1SK, :prefix)",
-            ExpressionAttributeValues={":pk": {"S": partition}, ":prefix": {"S": "LISTING#"}},
+            key_attrs=keys.TABLE_KEYS,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": partition},
+                ":prefix": {"S": keys.LISTING_PREFIX},
+            },
             ScanIndexForward=False,
+            ConsistentRead=True,
         )
         next_cursor = self._cursors.encode_key(scope, next_key) if next_key else None
         return Page(items=[load(Listing, item) for item in items], next_cursor=next_cursor)
 
+    def _start_key(self, scope: str, partition: str, cursor: str) -> Key:
+        start = self._cursors.decode_key(scope, cursor, attrs=keys.TABLE_KEYS)
+        if start[keys.PK]["S"] != partition:
+            raise BadInput("invalid cursor")
+        return start
+
     async def _category(self, category_id: str) -> Category:
-        item = await get_item(self._table, keys.category(category_id), consistent=True)
-        if item is None:
+        category = await self._category_or_none(category_id)
+        if category is None:
             raise unknown_category(category_id)
-        return load(Category, item)
+        return category
+
+    async def _category_or_none(self, category_id: str) -> Category | None:
+        item = await get_item(self._table, keys.category(category_id), consistent=True)
+        return None if item is None else load(Category, item)
 
     async def create(self, data: ListingCreate, *, actor: str) -> Listing:
         listing_id = str(ULID())
@@ -163,6 +140,7 @@ class ListingStore:
             condition="attribute_not_exists(PK)",
             on_fail=lambda _r: Conflict("listing id is taken"),
         )
+        txn.put(listing_copy_item(listing, category.version))
         claim_slug(txn, "LISTING", listing.slug, listing.id)
         audit.record(
             txn,
@@ -180,7 +158,8 @@ class ListingStore:
         self, listing_id: str, patch: ListingPatch, *, expected_version: int, actor: str
     ) -> tuple[Listing, Listing]:
         return await retry_stale(
-            lambda: self._update_once(listing_id, patch, expected_version, actor), "category"
+            lambda: self._update_once(listing_id, patch, expected_version, actor),
+            f"listing {listing_id!r}",
         )
 
     async def _update_once(
@@ -194,6 +173,8 @@ class ListingStore:
         changes = {k: v for k, v in sent.items() if v is not None or k in ("url", "image_url")}
         moving = changes.get("category_id", before.category_id) != before.category_id
         target = await self._category(changes["category_id"]) if moving else None
+        # Gone (a stray listing) means there is no count to take it out of.
+        source = await self._category_or_none(before.category_id) if moving else None
         now = self._clock()
         denormalised = (
             {"category_slug": target.slug, "category_name": target.name} if target else {}
@@ -211,7 +192,8 @@ class ListingStore:
         self._put_changes(txn, before, after, target, expected_version)
         if target is not None:
             count_in(txn, target, +1)
-            uncount(txn, before.category_id)
+            if source is not None:
+                count_in(txn, source, -1)
         if after.slug != before.slug:
             release_slug(txn, "LISTING", before.slug, listing_id)
             claim_slug(txn, "LISTING", after.slug, listing_id)
@@ -243,7 +225,6 @@ class ListingStore:
         }
         if target is not None:
             attrs["categoryVersion"] = target.version
-            attrs.update(keys.listing_index(target.id, after.created_at, after.id))
         remove = tuple(n for n in _NULLABLE if new.get(n) is None and old.get(n) is not None)
         expression, names, values = set_expression(attrs, remove=remove)
         txn.update(
@@ -253,6 +234,21 @@ class ListingStore:
             names=names,
             values={**values, ":expected": expected_version},
             on_fail=version_guard(f"listing {after.id!r}"),
+        )
+        if target is not None:
+            # Another partition: the old copy goes, a whole new one (target's names) comes.
+            txn.delete(listing_copy_key(before))
+            txn.put(listing_copy_item(after, target.version))
+            return
+        # The same changes, not a Put of `after`: a rename's refresh may have reached the copy
+        # since we read, and a Put would write the old category name back over it.
+        txn.update(
+            listing_copy_key(before),
+            expression,
+            condition="attribute_exists(PK)",
+            names=names,
+            values=values,
+            on_fail=missing_copy(f"listing {after.id!r}"),
         )
 
     async def delete(self, listing_id: str, *, actor: str) -> Listing:
@@ -264,6 +260,7 @@ class ListingStore:
 
     async def _delete_once(self, listing_id: str, actor: str) -> Listing:
         before = await self.get(listing_id, consistent=True)
+        category = await self._category_or_none(before.category_id)
         txn = Transaction()
         txn.delete(
             keys.listing(listing_id),
@@ -271,8 +268,10 @@ class ListingStore:
             values={":v": before.version},
             on_fail=version_guard(f"listing {listing_id!r}", stale_is_retry=True),
         )
+        txn.delete(listing_copy_key(before))
         release_slug(txn, "LISTING", before.slug, listing_id)
-        uncount(txn, before.category_id)
+        if category is not None:
+            count_in(txn, category, -1)
         audit.record(
             txn,
             at=self._clock(),

@@ -204,6 +204,10 @@ class Table:
             return code
         if code in _TRANSIENT:
             return code
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            # A server error with no AWS code (a proxy or an emulator failing) is as transient
+            # as InternalServerError; retrying inside the deadline is the right answer.
+            return "ServerError"
         if code == "TransactionCanceledException":
             reasons = cancellation_reasons(exc)
             if _retryable_cancel(reasons):

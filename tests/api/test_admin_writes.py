@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -29,16 +28,14 @@ async def test_create_category_answers_201_with_etag_and_location(
     assert response.headers["Location"] == f"/v1/categories/{body['id']}"
 
 
-async def test_taken_slug_is_409_and_concurrent_creates_have_one_winner(
-    client: Client, admin_token: str
-) -> None:
-    slug = unique_slug("taken")
-    body = {"slug": slug, "name": "Once"}
-    results = await asyncio.gather(
-        *(client.post("/v1/admin/categories", json=body, headers=bearer(admin_token))
-          for _ in range(4))
-    )  # fmt: skip
-    assert sorted(r.status for r in results) == [201, 409, 409, 409]
+async def test_a_taken_slug_is_409(client: Client, admin_token: str) -> None:
+    # Concurrent creates race inside DynamoDB's transaction, which moto does not serialise;
+    # the one-winner property is tested at the store with commits ordered (CommitGate).
+    body = {"slug": unique_slug("taken"), "name": "Once"}
+    first = await client.post("/v1/admin/categories", json=body, headers=bearer(admin_token))
+    second = await client.post("/v1/admin/categories", json=body, headers=bearer(admin_token))
+    assert (first.status, second.status) == (201, 409)
+    assert second.content_type == "application/problem+json"
 
 
 async def test_invalid_fields_are_422_with_field_errors(client: Client, admin_token: str) -> None:
@@ -83,18 +80,6 @@ async def test_patch_needs_if_match_and_refuses_a_stale_version(
     assert stale.status == 412
     current = await (await client.get(f"/v1/categories/{category['id']}")).json()
     assert current["name"] == "New"
-
-
-async def test_concurrent_patches_from_one_version_have_one_winner(
-    client: Client, admin_token: str
-) -> None:
-    category = await create_category(client, admin_token)
-    headers = {**bearer(admin_token), "If-Match": '"v1-x"'}
-    results = await asyncio.gather(
-        *(client.patch(f"/v1/admin/categories/{category['id']}", json={"name": f"N{i}"},
-                       headers=headers) for i in range(4))
-    )  # fmt: skip
-    assert sorted(r.status for r in results) == [200, 412, 412, 412]
 
 
 async def test_slug_change_to_a_taken_slug_is_409(client: Client, admin_token: str) -> None:

@@ -115,3 +115,36 @@ async def test_bad_page_parameters_are_400(client: Client, admin_token: str) -> 
         response = await client.get(f"{base}?{query}")
         assert response.status == 400, query
         assert response.content_type == "application/problem+json"
+
+
+async def test_every_read_a_cache_loader_makes_is_strongly_consistent(
+    client: Client, admin_token: str
+) -> None:
+    from service.appkeys import TABLE
+
+    category = await create_category(client, admin_token)
+    listing = await create_listing(client, admin_token, category["id"])
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        seen.append((model.name, params))
+
+    events = client.app[TABLE].client.meta.events
+    events.register("provide-client-params.dynamodb.*", record)
+    paths = [
+        "/v1/categories",
+        f"/v1/categories/{category['slug']}",
+        f"/v1/categories/{category['id']}/listings",
+        f"/v1/listings/{listing['slug']}",
+        f"/v1/listings/{listing['id']}",
+    ]
+    try:
+        for path in paths:
+            assert (await client.get(path)).status == 200
+    finally:
+        events.unregister("provide-client-params.dynamodb.*", record)
+    reads = [(op, p) for op, p in seen if op in {"GetItem", "Query", "BatchGetItem"}]
+    assert {op for op, _ in reads} >= {"GetItem", "Query"}
+    for operation, params in reads:
+        assert params.get("ConsistentRead") is True, (operation, params)
+        assert "IndexName" not in params, (operation, params)

@@ -27,7 +27,9 @@ from cache import (
 )
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
-TIMEOUT = 0.05  # the Redis layer's per-call bound used throughout these tests
+# The Redis layer's per-call bound in these tests: production uses 50 ms, but on a loaded
+# 2-core machine a healthy Redis can take longer, and these tests are about behaviour.
+TIMEOUT = 0.25
 FAST_CHANNEL = ChannelSettings(
     ping_interval=0.1, dead_after=0.4, backoff_min=0.02, backoff_max=0.2, degraded_ttl=1.0
 )

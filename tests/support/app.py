@@ -22,6 +22,11 @@ def make_settings(moto_endpoint: str, table: str, mint: TokenMint, **overrides: 
         "table_name": table,
         "redis_url": "redis://127.0.0.1:6379/0",
         "redis_prefix": f"hh-test-{uuid.uuid4().hex[:10]}",
+        # moto answers slower than DynamoDB on a loaded machine, and it does not honour
+        # ClientRequestToken, so a retried transaction would conflict with its own first try.
+        "dynamodb_read_timeout_s": 10.0,
+        "dynamodb_call_deadline_s": 20.0,
+        "redis_timeout_s": 0.25,
         "cognito_user_pool_id": POOL_ID,
         "cognito_app_client_ids": (CLIENT_ID,),
         "cognito_jwks_url": mint.jwks_url,

@@ -78,6 +78,10 @@ def settings_env(
         "HUSTLEHUB_TABLE_NAME": table,
         "HUSTLEHUB_REDIS_URL": "redis://127.0.0.1:6379/0",
         "HUSTLEHUB_REDIS_PREFIX": prefix,
+        # moto slows down on a loaded machine and does not honour ClientRequestToken; see
+        # tests/support/app.py for why test processes get generous DynamoDB bounds.
+        "HUSTLEHUB_DYNAMODB_READ_TIMEOUT_S": "10",
+        "HUSTLEHUB_DYNAMODB_CALL_DEADLINE_S": "20",
         "HUSTLEHUB_COGNITO_USER_POOL_ID": pool_id,
         "HUSTLEHUB_COGNITO_APP_CLIENT_IDS": client_id,
         "HUSTLEHUB_COGNITO_JWKS_URL": jwks_url,

@@ -23,8 +23,11 @@ def store_settings(moto_endpoint: str) -> Settings:
         mode="test",
         dynamodb_endpoint=moto_endpoint,
         table_name=f"hh-test-{uuid4().hex[:8]}",
-        # moto serves one request at a time; concurrent tests must not trip the deadline.
-        dynamodb_call_deadline_s=15.0,
+        # moto serves one request at a time and slows down on a loaded machine; it also does
+        # not honour ClientRequestToken, so an attempt timed out and retried would conflict
+        # with its own first try. Generous bounds keep these tests about behaviour.
+        dynamodb_read_timeout_s=10.0,
+        dynamodb_call_deadline_s=20.0,
     )
 
 

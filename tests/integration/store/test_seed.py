@@ -18,6 +18,7 @@ async def test_seed_demo_is_idempotent(stores: Stores) -> None:
     assert (second.categories_written, second.listings_written, second.skipped_slugs) == (0, 0, 0)
 
     counts: Counter[str] = Counter()
+    entries = {c.id: c for c in await stores.categories.list_all()}
     for expected in demo_categories():
         category = await stores.categories.get_by_slug(expected.slug)
         cursor, seen = None, []
@@ -28,6 +29,7 @@ async def test_seed_demo_is_idempotent(stores: Stores) -> None:
             if cursor is None:
                 break
         assert len({item.id for item in seen}) == len(seen) == category.listing_count
+        assert entries[category.id] == category  # the CATEGORIES entry, count included
         counts[category.slug] = len(seen)
     assert sum(counts.values()) == DEMO_LISTINGS
     assert min(counts.values()) >= DEMO_LISTINGS // 12
@@ -45,9 +47,13 @@ async def test_seed_synthetic_counts_and_favourites(stores: Stores) -> None:
             progress=lambda phase, done, total: reported.append((phase, done, total)),
         )  # fmt: skip
     finals = {phase: (done, total) for phase, done, total in reported}
-    assert finals == {"categories": (8, 8), "listings": (60, 60), "users": (60, 60)}
+    # Each category and listing is three items: the entity, its list copy, its slug mapping.
+    assert finals == {"categories": (12, 12), "listings": (90, 90), "users": (60, 60)}
     category = await stores.categories.get_by_slug("syn-category-0001")
     page = await stores.listings.list_by_category(category.id, limit=100, cursor=None)
     assert category.listing_count == len(page.items) == 8  # 30 round-robin over 4 -> 8,8,7,7
+    entries = {c.slug: c for c in await stores.categories.list_all()}
+    assert [entries[f"syn-category-{i:04d}"].listing_count for i in range(4)] == [8, 8, 7, 7]
+    assert entries[category.slug] == category
     favourites = await stores.favourites.list("syn-user-000003", limit=10, cursor=None)
     assert len(favourites.items) == 2
