@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from tests.support.prometheus_tools import ToolsUnavailable, find_or_install
+
 REDIS_ADDR = ("127.0.0.1", 6379)
 REDIS_START = [
     "redis-server",
@@ -55,6 +57,16 @@ def ensure_redis() -> None:
         time.sleep(0.1)
 
 
+def ensure_prometheus_tools() -> None:
+    # The rule tests and the scrape test need promtool and prometheus; installing them here,
+    # once, keeps an apt-get run out of any test's own time limit.
+    try:
+        tools = find_or_install()
+    except ToolsUnavailable as exc:
+        sys.exit(f"gate: {exc}")
+    print(f"gate: promtool {tools.promtool}, prometheus {tools.prometheus}", flush=True)
+
+
 def run(step: str, argv: list[str]) -> None:
     print(f"gate: {step}: {' '.join(argv)}", flush=True)
     code = subprocess.call(argv)
@@ -65,6 +77,7 @@ def run(step: str, argv: list[str]) -> None:
 def main() -> None:
     py = sys.executable
     ensure_redis()
+    ensure_prometheus_tools()
     run("ruff check", [py, "-m", "ruff", "check", "."])
     run("ruff format", [py, "-m", "ruff", "format", "--check", "."])
     run("mypy", [py, "-m", "mypy"])

@@ -26,6 +26,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return from_http_exception(exc)
+    except ConnectionResetError:
+        # The client hung up mid-request (e.g. while sending its body): nobody will read an
+        # answer and it is not a server failure. 499 is nginx's "client closed request".
+        log.debug("client closed the connection during %s %s", request.method, request.path)
+        return web.Response(status=499, reason="Client Closed Request")
     except asyncio.CancelledError:
         raise
     except Exception:

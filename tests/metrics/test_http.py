@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -40,6 +41,10 @@ async def crash(request: web.Request) -> web.Response:
     raise Boom("handler bug")
 
 
+async def upload(request: web.Request) -> web.Response:
+    return web.json_response({"bytes": len(await request.read())})
+
+
 async def in_flight(request: web.Request) -> web.Response:
     registry = request.app[METRICS].registry
     return web.json_response({"in_flight": registry.get_sample_value(IN_FLIGHT)})
@@ -53,6 +58,7 @@ def make_app(metrics: Metrics) -> web.Application:
     app[METRICS] = metrics
     app.router.add_get("/listings/{id}", listing)
     app.router.add_post("/listings/{id}", listing)
+    app.router.add_put("/uploads/{id}", upload)
     app.router.add_get("/gone/{slug}", missing)
     app.router.add_get("/crash", crash)
     app.router.add_get("/in-flight", in_flight)
@@ -125,6 +131,48 @@ async def test_raised_http_exceptions_and_crashes_are_counted(
         DURATION_COUNT, {"route": "/crash", "method": "GET", "status_class": "5xx"}
     )
     assert crash_count == 1
+
+
+async def wait_until(done: Callable[[], bool]) -> None:
+    for _ in range(250):  # 5 s at most
+        if done():
+            return
+        await asyncio.sleep(0.02)
+
+
+async def test_a_client_hanging_up_mid_body_is_499_not_500(
+    metrics: Metrics, registry: CollectorRegistry
+) -> None:
+    # A runner of our own: the test server cancels handlers when the client goes away, the
+    # production server (AppRunner's default) lets request.read() raise instead.
+    runner = web.AppRunner(make_app(metrics))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"PUT /uploads/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 64\r\n\r\n{")
+        await writer.drain()
+        await wait_until(lambda: registry.get_sample_value(IN_FLIGHT) == 1)  # waiting for body
+        assert registry.get_sample_value(IN_FLIGHT) == 1
+        writer.close()
+        await writer.wait_closed()
+        await wait_until(lambda: registry.get_sample_value(IN_FLIGHT) == 0)
+
+        assert requests_for(registry, route="/uploads/{id}", method="PUT", status="499") == 1
+        assert requests_for(registry, route="/uploads/{id}", method="PUT", status="500") == 0
+        # A complete upload is still a 200, and a crash with its client still there a 500.
+        async with aiohttp.ClientSession() as session:
+            base = f"http://127.0.0.1:{port}"
+            async with session.put(f"{base}/uploads/b", data=b"{}") as response:
+                assert response.status == 200
+            async with session.get(f"{base}/crash") as response:
+                assert response.status == 500
+        assert requests_for(registry, route="/uploads/{id}", method="PUT", status="200") == 1
+        assert requests_for(registry, route="/crash", method="GET", status="500") == 1
+    finally:
+        await runner.cleanup()
 
 
 async def test_in_flight_counts_the_running_request(

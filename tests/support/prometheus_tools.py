@@ -8,6 +8,7 @@ Every wait here is bounded.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -16,14 +17,16 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 APT_PACKAGE = "prometheus"
 APT_TIMEOUT_S = 600
+# invoke-rc.d asks this script whether a package may start its service; 101 means no.
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
 
 
 class ToolsUnavailable(RuntimeError):
@@ -58,6 +61,25 @@ def _apt(*args: str) -> subprocess.CompletedProcess[str]:
         raise ToolsUnavailable(f"`{' '.join(argv)}` could not run: {exc}") from exc
 
 
+@contextmanager
+def _services_stay_stopped() -> Iterator[None]:
+    # Debian's package starts a prometheus daemon on install, listening on every interface at
+    # :9090, unless policy-rc.d forbids it (Docker images ship one; a fresh VM does not). The
+    # tests start their own servers on loopback: forbid it for the install, as images do.
+    if POLICY_RC_D.exists():
+        yield
+        return
+    try:
+        POLICY_RC_D.write_text("#!/bin/sh\nexit 101\n", encoding="ascii")
+        POLICY_RC_D.chmod(0o755)
+    except OSError as exc:
+        raise ToolsUnavailable(f"cannot write {POLICY_RC_D} to install quietly: {exc}") from exc
+    try:
+        yield
+    finally:
+        POLICY_RC_D.unlink(missing_ok=True)
+
+
 def find_or_install() -> Tools:
     """promtool and prometheus from PATH, installing Debian's package if either is missing."""
     found = _on_path()
@@ -69,16 +91,17 @@ def find_or_install() -> Tools:
             f"Debian's {APT_PACKAGE!r} package"
         )
     install = ("install", "-y", "--no-install-recommends", APT_PACKAGE)
-    result = _apt(*install)
-    if result.returncode != 0:
-        # A fresh machine has no package lists yet: fetch them once and try again.
-        update = _apt("update")
-        if update.returncode != 0:
-            raise ToolsUnavailable(
-                f"`apt-get update` failed with exit code {update.returncode}: "
-                f"{update.stderr.strip()[-2000:]}"
-            )
+    with _services_stay_stopped():
         result = _apt(*install)
+        if result.returncode != 0:
+            # A fresh machine has no package lists yet: fetch them once and try again.
+            update = _apt("update")
+            if update.returncode != 0:
+                raise ToolsUnavailable(
+                    f"`apt-get update` failed with exit code {update.returncode}: "
+                    f"{update.stderr.strip()[-2000:]}"
+                )
+            result = _apt(*install)
     if result.returncode != 0:
         raise ToolsUnavailable(
             f"`apt-get {' '.join(install)}` failed with exit code {result.returncode}: "
@@ -198,3 +221,18 @@ def run_prometheus(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@asynccontextmanager
+async def run_prometheus_async(
+    tools: Tools, workdir: Path, *, target: str, rule_files: Sequence[Path] = ()
+) -> AsyncIterator[PrometheusServer]:
+    """`run_prometheus` for a test whose event loop must keep running while Prometheus starts
+    and stops (it serves the token mint, a fault proxy, ...): the blocking parts run in a
+    thread. Query the server through `asyncio.to_thread` too."""
+    manager = run_prometheus(tools, workdir, target=target, rule_files=rule_files)
+    server = await asyncio.to_thread(manager.__enter__)
+    try:
+        yield server
+    finally:
+        await asyncio.to_thread(manager.__exit__, None, None, None)
