@@ -29,3 +29,9 @@ fmt: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+loadtest: $(STAMP)  ## dev mode + 10x synthetic data, the locust scenario headless, the SLO gate
+	$(BIN)/python -m loadtests.run $(LOADTEST_ARGS)
+
+benchmark: $(STAMP)  ## read-path throughput as ratios to a bare aiohttp ceiling (wrk)
+	$(BIN)/python -m loadtests.benchmark $(BENCHMARK_ARGS)

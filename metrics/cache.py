@@ -95,12 +95,17 @@ class CacheMetrics:
                 counter.labels(layer)
         for state in BREAKER_STATES:
             self._breaker.labels(state).set(0)
+        # hit() and miss() run on every cached read: resolve their children once.
+        self._hit_children = {layer: self._hits.labels(layer) for layer in LAYERS}
+        self._miss_children = {layer: self._misses.labels(layer) for layer in LAYERS}
 
     def hit(self, layer: str) -> None:
-        self._hits.labels(clamp(layer, LAYERS)).inc()
+        child = self._hit_children.get(layer)
+        (child or self._hits.labels(clamp(layer, LAYERS))).inc()
 
     def miss(self, layer: str) -> None:
-        self._misses.labels(clamp(layer, LAYERS)).inc()
+        child = self._miss_children.get(layer)
+        (child or self._misses.labels(clamp(layer, LAYERS))).inc()
 
     def error(self, layer: str, operation: str) -> None:
         self._errors.labels(clamp(layer, LAYERS), clamp(operation, OPERATIONS)).inc()

@@ -53,6 +53,7 @@ UNMATCHED = "unmatched"
 # nginx's "client closed request": recorded in place of the 500 a request gets when its
 # client hung up before the request could be read (see `outcome`).
 CLIENT_CLOSED = 499
+_MAX_CHILDREN = 4096
 
 
 class HttpMetrics:
@@ -79,12 +80,29 @@ class HttpMetrics:
             multiprocess_mode="livesum",
         )
 
+        # (route, raw method, status) -> the two children: label resolution is the costliest
+        # part of observing, and every request does it. Bounded like the series themselves.
+        self._children: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
+
     def observe(self, request: web.Request, status: int, seconds: float) -> None:
         status = outcome(request, status)
-        route = route_label(request)
-        method = clamp(request.method, METHODS)
-        self.request_duration.labels(route, method, status_class(status)).observe(seconds)
-        self.requests.labels(route, method, status_label(status)).inc()
+        key = (route_label(request), request.method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._resolve(*key)
+        duration, count = children
+        duration.observe(seconds)
+        count.inc()
+
+    def _resolve(self, route: str, raw_method: str, status: int) -> tuple[Histogram, Counter]:
+        method = clamp(raw_method, METHODS)
+        children = (
+            self.request_duration.labels(route, method, status_class(status)),
+            self.requests.labels(route, method, status_label(status)),
+        )
+        if len(self._children) < _MAX_CHILDREN:  # raw methods and statuses are caller-chosen
+            self._children[(route, raw_method, status)] = children
+        return children
 
 
 def route_label(request: web.Request) -> str:

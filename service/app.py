@@ -28,7 +28,10 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         middlewares=[
             http_metrics_middleware(metrics),
             error_middleware,
-            deadline_middleware(settings.request_timeout_s),
+            deadline_middleware(
+                settings.request_timeout_s,
+                own_deadline=frozenset(r.handler for r in ROUTES if r.cached),
+            ),
         ],
         client_max_size=settings.max_body_bytes,
     )

@@ -29,7 +29,12 @@ async def open_cache(
     else:
         log.warning("no Redis configured: in-process cache only, no cross-instance invalidation")
     cache = ReadThroughCache(
-        memory=MemoryLayer(max_bytes=settings.cache_memory_max_bytes),
+        # A budget of 0 turns the in-process layer off (Redis then serves every hit).
+        memory=(
+            MemoryLayer(max_bytes=settings.cache_memory_max_bytes)
+            if settings.cache_memory_max_bytes > 0
+            else None
+        ),
         redis=redis,
         observer=observer,
         fresh_ttl=settings.cache_fresh_ttl_s,

@@ -57,7 +57,12 @@ async def cache_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def use_cases_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, stores, cache = app[SETTINGS], app[STORES], app[CACHE]
-    app[READS] = Reads(stores, cache, negative_ttl=settings.cache_negative_ttl_s)
+    app[READS] = Reads(
+        stores,
+        cache,
+        negative_ttl=settings.cache_negative_ttl_s,
+        deadline_s=settings.request_timeout_s,
+    )
     app[WRITES] = Writes(stores, cache)
     jwks = JwksCache(
         app[HTTP_SESSION],

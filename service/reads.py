@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from cache.entry import Loaded, Lookup
 from cache.readthrough import ReadThroughCache
 from service import cachekeys, render
-from service.errors import NotFound
+from service.errors import NotFound, RequestTimeout
 from service.models.base import is_slug
 from service.models.category import Category
 from service.models.listing import Listing
@@ -24,22 +25,28 @@ class EntityFetch(Protocol[T_co]):
 
 
 class Reads:
-    def __init__(self, stores: Stores, cache: ReadThroughCache, *, negative_ttl: float) -> None:
+    """Each read first peeks at the in-process layer (no await, no allocation beyond the
+    answer): that is the hot path. Only a miss builds tags and a loader, and only a miss can
+    wait on I/O, so the request deadline is applied there."""
+
+    def __init__(
+        self, stores: Stores, cache: ReadThroughCache, *, negative_ttl: float, deadline_s: float
+    ) -> None:
         self._stores = stores
         self._cache = cache
         self._negative_ttl = negative_ttl
+        self._deadline_s = deadline_s
 
     async def categories(self) -> Lookup:
-        async def load() -> Loaded:
-            return Loaded(body=render.item_list(await self._stores.categories.list_all()))
-
-        return await self._cache.get_or_load(
-            cachekeys.categories_key(), [cachekeys.CATEGORIES], load
+        key = cachekeys.categories_key()
+        return self._cache.peek(key) or await self._fill(
+            key, [cachekeys.CATEGORIES], self._load_categories
         )
 
     async def category(self, ref: str) -> Lookup:
-        return await self._cache.get_or_load(
-            cachekeys.category_key(ref),
+        key = cachekeys.category_key(ref)
+        return self._cache.peek(key) or await self._fill(
+            key,
             cachekeys.category_tags(ref),
             self._loader("category", ref, self._category, _entity),
         )
@@ -52,18 +59,35 @@ class Reads:
             )
             return Loaded(body=render.page(found.items, found.next_cursor))
 
-        return await self._cache.get_or_load(
-            cachekeys.category_page_key(ref, limit, cursor),
-            cachekeys.category_tags(ref),
-            self._loader("category", ref, self._category, page),
+        key = cachekeys.category_page_key(ref, limit, cursor)
+        return self._cache.peek(key) or await self._fill(
+            key, cachekeys.category_tags(ref), self._loader("category", ref, self._category, page)
         )
 
     async def listing(self, ref: str) -> Lookup:
-        return await self._cache.get_or_load(
-            cachekeys.listing_key(ref),
+        key = cachekeys.listing_key(ref)
+        return self._cache.peek(key) or await self._fill(
+            key,
             cachekeys.listing_entry_tags(ref),
             self._loader("listing", ref, self._listing, _entity),
         )
+
+    async def _fill(
+        self, key: str, tags: list[str], loader: Callable[[], Awaitable[Loaded]]
+    ) -> Lookup:
+        scope = asyncio.timeout(self._deadline_s)
+        try:
+            async with scope:
+                return await self._cache.get_or_load(key, tags, loader)
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise
+            raise RequestTimeout(
+                f"the request did not finish within {self._deadline_s:g} s"
+            ) from exc
+
+    async def _load_categories(self) -> Loaded:
+        return Loaded(body=render.item_list(await self._stores.categories.list_all()))
 
     def _loader(
         self,

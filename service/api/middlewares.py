@@ -38,9 +38,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return problem(500, "Internal Server Error", "an unexpected error occurred")
 
 
-def deadline_middleware(seconds: float) -> Middleware:
+def deadline_middleware(seconds: float, *, own_deadline: frozenset[Handler]) -> Middleware:
+    """Bound every request by `seconds`, except handlers that bound their own I/O.
+
+    The cached public reads are answered from memory with no await on a hit; they apply the
+    deadline on their miss path only (`Reads`), which keeps a timer per request off the
+    hottest path of the service.
+    """
+
     @web.middleware
     async def deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.match_info.handler in own_deadline:
+            return await handler(request)
         scope = asyncio.timeout(seconds)
         try:
             async with scope:

@@ -10,6 +10,7 @@ from service.appkeys import READS, SETTINGS
 
 
 def _cc(request: web.Request) -> str:
+    # Memoised by max-age: no string formatting per request.
     return public_cache_control(request.app[SETTINGS].cache_http_max_age_s)
 
 

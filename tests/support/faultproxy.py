@@ -4,6 +4,8 @@ forward:   pipe bytes both ways to the upstream.
 blackhole: accept connections and swallow bytes in both directions, answering nothing (a
            partition: established connections go silent too).
 refuse:    stop listening and cut every connection: new connects get ECONNREFUSED.
+delay:     forward, but hold each chunk from the client for `delay_s` first (a slow network
+           or a slow service, as the client sees it: one request, one chunk, one delay).
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ class Mode(StrEnum):
     FORWARD = "forward"
     BLACKHOLE = "blackhole"
     REFUSE = "refuse"
+    DELAY = "delay"
+
+
+_FORWARDING = frozenset({Mode.FORWARD, Mode.DELAY})
 
 
 class FaultProxy:
-    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+    def __init__(self, upstream_host: str, upstream_port: int, *, delay_s: float = 0.0) -> None:
         self._upstream = (upstream_host, upstream_port)
+        self.delay_s = delay_s
         self._mode = Mode.FORWARD
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -87,12 +94,12 @@ class FaultProxy:
         self._writers.add(writer)
         upstream_writer: asyncio.StreamWriter | None = None
         try:
-            if self._mode is Mode.FORWARD:
+            if self._mode in _FORWARDING:
                 up_reader, upstream_writer = await asyncio.open_connection(*self._upstream)
                 self._writers.add(upstream_writer)
                 pump = asyncio.create_task(self._pipe(up_reader, writer))
                 self._track(pump)
-                await self._pipe(reader, upstream_writer)
+                await self._pipe(reader, upstream_writer, from_client=True)
                 pump.cancel()
             else:
                 await self._pipe(reader, None)
@@ -105,11 +112,17 @@ class FaultProxy:
                     w.transport.abort()
 
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter | None
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter | None,
+        *,
+        from_client: bool = False,
     ) -> None:
         with contextlib.suppress(OSError):
             while data := await reader.read(65536):
+                if from_client and self._mode is Mode.DELAY and self.delay_s > 0:
+                    await asyncio.sleep(self.delay_s)
                 # Checked per chunk, so switching to blackhole silences live connections too.
-                if writer is not None and self._mode is Mode.FORWARD:
+                if writer is not None and self._mode in _FORWARDING:
                     writer.write(data)
                     await writer.drain()
