@@ -188,7 +188,9 @@ class ChannelListener:
                     raise TimeoutError(f"no traffic on the channel for {settings.dead_after} s")
                 if now >= next_ping:
                     next_ping = now + settings.ping_interval
-                    async with asyncio.timeout(self._redis.timeout):
+                    # Bounded by dead_after, not by one command's timeout: the PONG (or any
+                    # message) arriving within dead_after is what proves the channel alive.
+                    async with asyncio.timeout(settings.dead_after):
                         await pubsub.ping()
         finally:
             with contextlib.suppress(RedisError, OSError):

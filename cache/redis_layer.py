@@ -82,10 +82,13 @@ return n
 
 
 class RedisLayer:
-    def __init__(self, client: Redis, *, prefix: str, timeout: float = 0.05) -> None:
+    def __init__(
+        self, client: Redis, *, prefix: str, timeout: float = 0.05, listener: Redis | None = None
+    ) -> None:
         if not prefix or timeout <= 0:
             raise ValueError("prefix must be non-empty and timeout > 0")
         self._client = client
+        self._listener = listener if listener is not None else client
         self._prefix = prefix
         self._timeout = timeout
         self._read = client.register_script(_READ)
@@ -103,14 +106,26 @@ class RedisLayer:
             retry_on_error=[],
             decode_responses=False,
         )
-        return cls(client, prefix=prefix, timeout=timeout)
+        # The invalidation listener waits for messages instead of answering requests, and its
+        # liveness is judged over ChannelSettings.dead_after. A socket timeout sized for one
+        # command would declare the channel lost (and drop every local entry) whenever a busy
+        # event loop reads a message late.
+        listener = Redis.from_url(
+            url,
+            socket_timeout=None,
+            socket_connect_timeout=max(timeout, 0.5),
+            retry=Retry(NoBackoff(), 0),
+            retry_on_error=[],
+            decode_responses=False,
+        )
+        return cls(client, prefix=prefix, timeout=timeout, listener=listener)
 
     @property
     def timeout(self) -> float:
         return self._timeout
 
     def pubsub(self) -> PubSub:
-        return self._client.pubsub()
+        return self._listener.pubsub()
 
     async def read(self, key: str, tags: Sequence[str]) -> RedisRead:
         """One round trip: the generations of the tags and the value stored under them."""
@@ -151,6 +166,8 @@ class RedisLayer:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+        if self._listener is not self._client:
+            await self._listener.aclose()
 
     def _gen_keys(self, tags: Sequence[str]) -> list[str]:
         return [f"{self._prefix}:G", *(f"{self._prefix}:g:{tag}" for tag in tags)]
