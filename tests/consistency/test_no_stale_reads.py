@@ -132,7 +132,8 @@ async def test_no_read_returns_a_version_older_than_an_acknowledged_write(
         *(_reader(c, i, read_path, reads, stop) for i, c in enumerate((first, second))
           for _ in range(3)),
     )  # fmt: skip
-    assert len(writes) >= 10, "too few writes to mean anything"
-    assert len(reads) >= 500, "too few reads to mean anything"
+    assert len(writes) >= 50, f"{len(writes)} writes: too few to mean anything"
+    assert len(reads) >= 1000, f"{len(reads)} reads: too few to mean anything"
     assert {r.source for r in reads} >= {"memory", "miss"}
     assert _violations(writes, reads) == []
+    print(f"{entity}: {len(writes)} writes, {len(reads)} reads, 0 stale")
