@@ -7,21 +7,18 @@ LastEvaluatedKey, so a listing can resume across month boundaries.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ulid import ULID
 
 from service.errors import BadInput
 from service.models.audit import AuditAction, AuditEntity, AuditEvent
-from service.models.base import utcnow
 from service.models.page import Page
 from service.store import keys
 from service.store.codec import entity_item, load
-from service.store.cursor import CursorCodec
+from service.store.common import Repository
 from service.store.keys import Key
 from service.store.paging import query_page
-from service.store.table import Table
 from service.store.txn import Transaction
 
 _SCOPE = "audit"
@@ -51,14 +48,7 @@ def record(
     return event
 
 
-class AuditStore:
-    def __init__(
-        self, table: Table, cursors: CursorCodec, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._table = table
-        self._cursors = cursors
-        self._clock = clock
-
+class AuditStore(Repository):
     async def list(self, *, limit: int, cursor: str | None) -> Page[AuditEvent]:
         now = self._clock()
         oldest = keys.audit_partition(now - timedelta(days=31 * keys.AUDIT_LOOKBACK_MONTHS))

@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from ulid import ULID
 
 from service.errors import Conflict, NotFound, ServiceError, StoreError, VersionMismatch
-from service.models.base import utcnow
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.store import audit, keys
 from service.store.codec import Item, entity_item, load
 from service.store.common import (
+    Repository,
     StaleRead,
     claim_slug,
     read,
@@ -26,10 +24,9 @@ from service.store.common import (
     version_guard,
 )
 from service.store.copies import entry_item, entry_key, missing_copy
-from service.store.cursor import CursorCodec
 from service.store.denorm import refresh_listings_of
 from service.store.paging import query_all
-from service.store.table import CancellationReason, Table
+from service.store.table import CancellationReason
 from service.store.txn import Transaction
 
 MAX_CATEGORIES = 10_000
@@ -40,13 +37,7 @@ def category_item(category: Category) -> Item:
     return entity_item(category, "Category", keys.category(category.id))
 
 
-class CategoryStore:
-    def __init__(
-        self, table: Table, cursors: CursorCodec, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._table = table
-        self._clock = clock
-
+class CategoryStore(Repository):
     async def list_all(self) -> list[Category]:
         categories: list[Category] = []
         async for page in query_all(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from service.errors import Conflict, NotFound, ServiceError, VersionMismatch
+from service.models.base import utcnow
 from service.store import keys
 from service.store.codec import Item, load, to_item
+from service.store.cursor import CursorCodec
 from service.store.keys import Key, SlugKind
 from service.store.table import CancellationReason, Table
 from service.store.txn import OnFail, Transaction
@@ -17,6 +20,17 @@ from service.store.txn import OnFail, Transaction
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 STALE_READ_ATTEMPTS = 3
+
+
+class Repository:
+    """What every store holds: the table, the cursor codec, and a clock tests can set."""
+
+    def __init__(
+        self, table: Table, cursors: CursorCodec, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self._table = table
+        self._cursors = cursors
+        self._clock = clock
 
 
 class StaleRead(ServiceError):

@@ -7,21 +7,17 @@ themselves (BatchGetItem) so a summary is never stale. A favourite whose listing
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from service.errors import BadInput, NotFound, ServiceError
-from service.models.base import utcnow
 from service.models.favourite import Favourite
 from service.models.listing import ListingSummary
 from service.models.page import Page
 from service.store import keys
 from service.store.batch import batch_get
 from service.store.codec import Item, deserialize, load, to_item
-from service.store.common import get_item
-from service.store.cursor import CursorCodec
+from service.store.common import Repository, get_item
 from service.store.paging import query_page
-from service.store.table import Table
 from service.store.txn import Transaction
 
 
@@ -35,14 +31,7 @@ def favourite_item(sub: str, listing_id: str, saved_at: datetime) -> Item:
     return {**keys.favourite(sub, listing_id), **to_item({**attrs, **index})}
 
 
-class FavouriteStore:
-    def __init__(
-        self, table: Table, cursors: CursorCodec, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._table = table
-        self._cursors = cursors
-        self._clock = clock
-
+class FavouriteStore(Repository):
     async def save(self, sub: str, listing_id: str) -> bool:
         """True when newly saved, False when it already was; NotFound for an unknown listing."""
         txn = Transaction()

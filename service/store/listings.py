@@ -9,14 +9,11 @@ when it refreshes the category's listings afterwards (denorm.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from ulid import ULID
 
 from service.errors import BadInput, Conflict, VersionMismatch
-from service.models.base import utcnow
 from service.models.category import Category
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.page import Page
@@ -24,6 +21,7 @@ from service.store import audit, keys
 from service.store.batch import batch_write, delete_request
 from service.store.codec import Item, entity_item, load
 from service.store.common import (
+    Repository,
     claim_slug,
     get_item,
     read,
@@ -40,10 +38,8 @@ from service.store.copies import (
     missing_copy,
     unknown_category,
 )
-from service.store.cursor import CursorCodec
 from service.store.keys import Key
 from service.store.paging import query_all, query_page
-from service.store.table import Table
 from service.store.txn import Transaction
 
 MAX_FAVOURITES_PER_LISTING = 1_000_000
@@ -56,14 +52,7 @@ def listing_item(listing: Listing, category_version: int) -> Item:
     )
 
 
-class ListingStore:
-    def __init__(
-        self, table: Table, cursors: CursorCodec, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._table = table
-        self._cursors = cursors
-        self._clock = clock
-
+class ListingStore(Repository):
     async def get(self, listing_id: str, *, consistent: bool = False) -> Listing:
         what = f"listing {listing_id!r}"
         return await read(

@@ -3,18 +3,15 @@ they decide what a signed-in caller may do."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from service.errors import NotFound, ServiceError
-from service.models.base import utcnow
 from service.models.user import UserProfile
 from service.store import audit, keys
 from service.store.batch import batch_get
 from service.store.codec import Item, load, to_item
-from service.store.common import get_item
-from service.store.cursor import CursorCodec
-from service.store.table import ConditionFailed, Table
+from service.store.common import Repository, get_item
+from service.store.table import ConditionFailed
 from service.store.txn import Transaction
 
 
@@ -32,13 +29,7 @@ def admin_item(sub: str, granted_at: datetime, actor: str) -> Item:
     return {**keys.admin(sub), **to_item({**attrs, **keys.admin_index(sub)})}
 
 
-class UserStore:
-    def __init__(
-        self, table: Table, cursors: CursorCodec, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._table = table
-        self._clock = clock
-
+class UserStore(Repository):
     async def create_profile(
         self, sub: str, *, email: str, display_name: str
     ) -> tuple[UserProfile, bool]:
