@@ -97,6 +97,10 @@ def _retryable_cancel(reasons: tuple[CancellationReason, ...]) -> bool:
     return bool(codes) and codes <= _RETRYABLE_REASONS
 
 
+def _code_of(exc: BaseException) -> str:
+    return error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+
+
 def _outcome(code: str) -> str:
     if code in THROTTLES:
         return "throttled"
@@ -157,9 +161,15 @@ class Table:
             async with asyncio.timeout(self.deadline_s):
                 response = await self._attempts(operation, method, kwargs, started, last)
         except TimeoutError as exc:
-            self.observer.call_finished(operation, loop.time() - started, "timeout", "Timeout")
+            # The deadline can pass during an attempt that follows failed ones (a slow answer
+            # to the fourth try after three throttles): the failures are the cause, and what
+            # the metrics and the caller should see, not the clock that ended the retries.
+            code = _code_of(last[-1]) if last else "Timeout"
+            outcome = _outcome(code) if last else "timeout"
+            self.observer.call_finished(operation, loop.time() - started, outcome, code)
             raise StoreUnavailable(
-                f"DynamoDB {operation} passed its {self.deadline_s} s deadline", code="Timeout"
+                f"DynamoDB {operation} passed its {self.deadline_s} s deadline ({code})",
+                code=code,
             ) from (last[-1] if last else exc)
         except StoreError as exc:
             self.observer.call_finished(
