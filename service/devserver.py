@@ -38,12 +38,13 @@ def _answers(url: str) -> bool:
 def moto_server(
     *, host: str = "127.0.0.1", port: int | None = None, log: Path | None = None
 ) -> Iterator[str]:
-    """Start `moto.server` on loopback, yield its endpoint URL, stop it on exit."""
+    """Start moto's server (`service.motoserver`) on loopback, yield its endpoint URL, stop it
+    on exit."""
     port = port or free_port(host)
     url = f"http://{host}:{port}"
     out = log.open("ab") if log else None
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        [sys.executable, "-m", "service.motoserver", "-H", host, "-p", str(port)],
         stdout=out or subprocess.DEVNULL,
         stderr=out or subprocess.DEVNULL,
     )

@@ -1,0 +1,213 @@
+"""moto's server (`python -m service.motoserver`, same arguments as `python -m moto.server`),
+with three costs that grow with the table made to grow with the request instead.
+
+moto 5.2 keeps a table as a dict of partitions, but:
+1. TransactWriteItems deep-copies every table it names, once per action, to restore on
+   failure. Here the backup is a copy of the items the transaction names; on failure they are
+   put back as they were (or deleted where they did not exist), which is the same state.
+   Transactions are also serialised with a lock (the server is threaded), so two of them no
+   longer interleave, as they cannot on DynamoDB.
+2. Query on the base table sorts every item of the table, then keeps one partition. Here it
+   is handed that partition only.
+3. Query on a global secondary index does the same. Here each index gets a map from its
+   partition key to items, built on first use and kept current by put, update and delete.
+moto's own query code still does the key conditions, ordering, filters, projection and
+paging on what it is handed, so answers are moto's, only found without the full sort. At the
+load test's 10x data set (~420k items) each of these cost seconds per call, enough to fail
+the write SLO and to stall every other call behind it on the emulator alone.
+
+Dev mode and the tests run this; nothing in the service depends on it, and real DynamoDB or
+DynamoDB Local need nothing of the kind.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import Table
+from moto.server import main as moto_main
+
+_moto_transact_write_items = DynamoDBBackend.transact_write_items
+_moto_update_item = DynamoDBBackend.update_item
+_moto_query = Table.query
+_moto_all_items = Table.all_items
+_moto_put_item = Table.put_item
+_moto_delete_item = Table.delete_item
+_QUERY = inspect.signature(Table.query)
+_transactions = threading.Lock()
+# One lock for the index maps; the candidates a query is handed are per thread.
+_indexing = threading.RLock()
+_handed = threading.local()
+
+PrimaryKey = tuple[DynamoType, DynamoType | None]
+
+
+class _GsiMaps:
+    """Per table: index name -> partition key value -> {primary key: item}, for the indexes
+    queried so far, and primary key -> {index name: value} to unindex an item."""
+
+    def __init__(self) -> None:
+        self.by_index: dict[str, dict[DynamoType, dict[PrimaryKey, Item]]] = {}
+        self.hash_attr: dict[str, str] = {}
+        self.entries: dict[PrimaryKey, dict[str, DynamoType]] = {}
+
+    def build(self, table: Table, index_name: str) -> dict[DynamoType, dict[PrimaryKey, Item]]:
+        found = self.by_index.get(index_name)
+        if found is not None:
+            return found
+        index = next(i for i in table.global_indexes if i.name == index_name)
+        (attr,) = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+        self.hash_attr[index_name] = attr
+        found = self.by_index[index_name] = {}
+        for item in _moto_all_items(table):
+            self._add(index_name, item)
+        return found
+
+    def _add(self, index_name: str, item: Item) -> None:
+        value = item.attrs.get(self.hash_attr[index_name])
+        if value is None:
+            return
+        key = (item.hash_key, item.range_key)
+        self.by_index[index_name].setdefault(value, {})[key] = item
+        self.entries.setdefault(key, {})[index_name] = value
+
+    def put(self, item: Item) -> None:
+        self.remove((item.hash_key, item.range_key))
+        for index_name in self.by_index:
+            self._add(index_name, item)
+
+    def remove(self, key: PrimaryKey) -> None:
+        for index_name, value in self.entries.pop(key, {}).items():
+            self.by_index[index_name].get(value, {}).pop(key, None)
+
+
+def _maps(table: Table) -> _GsiMaps:
+    maps: _GsiMaps | None = table.__dict__.get("_hh_gsi_maps")
+    if maps is None:
+        maps = table.__dict__["_hh_gsi_maps"] = _GsiMaps()
+    return maps
+
+
+def all_items(self: Table) -> list[Item]:
+    if getattr(_handed, "table", None) is self:
+        return list(_handed.items)
+    return _moto_all_items(self)
+
+
+def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+    bound = _QUERY.bind(self, *args, **kwargs)
+    hash_key: DynamoType | None = bound.arguments.get("hash_key")
+    index_name: str | None = bound.arguments.get("index_name")
+    conditions = bound.arguments.get("hash_key_conditions") or []
+    if index_name is not None and len(conditions) == 1:
+        hash_key = conditions[0][1]
+    if hash_key is None or (index_name is not None and len(conditions) > 1):
+        return _moto_query(self, *args, **kwargs)  # multi-attribute keys: moto's own way
+    with _indexing:
+        if index_name is None:
+            partition = self.items.get(hash_key)
+            if partition is None:
+                candidates: list[Item] = []
+            elif self.range_key_attr:
+                candidates = list(partition.values())
+            else:
+                candidates = [partition]  # type: ignore[list-item]
+        elif any(i.name == index_name for i in self.global_indexes):
+            candidates = list(_maps(self).build(self, index_name).get(hash_key, {}).values())
+        else:
+            return _moto_query(self, *args, **kwargs)  # a local index: moto's own way
+    _handed.table, _handed.items = self, candidates
+    try:
+        return _moto_query(self, *args, **kwargs)
+    finally:
+        _handed.table = _handed.items = None
+
+
+def put_item(self: Table, *args: Any, **kwargs: Any) -> Item:
+    item = _moto_put_item(self, *args, **kwargs)
+    with _indexing:
+        _maps(self).put(item)
+    return item
+
+
+def delete_item(self: Table, hash_key: DynamoType, range_key: DynamoType | None = None) -> Any:
+    item = _moto_delete_item(self, hash_key, range_key)
+    with _indexing:
+        _maps(self).remove((hash_key, range_key))
+    return item
+
+
+def update_item(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Item:
+    # moto updates the item in place: index it again as it now is.
+    item = _moto_update_item(self, table_name, *args, **kwargs)
+    with _indexing:
+        _maps(self.get_table(table_name)).put(item)
+    return item
+
+
+def _named_keys(
+    backend: DynamoDBBackend, actions: list[dict[str, Any]]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(table name, key) of every action whose table exists; moto validates the rest."""
+    for action in actions:
+        if len(action) != 1:
+            continue
+        op_type, op = next(iter(action.items()))
+        table = backend.tables.get(op.get("TableName", ""))
+        if table is None:
+            continue
+        if op_type == "Put":
+            attrs = op.get("Item", {})
+            names = [table.hash_key_attr, table.range_key_attr]
+            key = {name: attrs[name] for name in names if name is not None and name in attrs}
+        else:
+            key = op.get("Key", {})
+        yield table.name, key
+
+
+def _same_table(table: Table, memo: dict[int, Any]) -> Table:
+    return table
+
+
+def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    with _transactions:
+        backup: list[tuple[str, dict[str, Any], Any]] = []
+        for table_name, key in _named_keys(self, transact_items):
+            try:
+                before = self.get_item(table_name, key)
+            except Exception:  # noqa: BLE001, S112 - a malformed key: moto refuses the request
+                continue
+            backup.append((table_name, key, copy.deepcopy(before)))
+        # While moto's own method runs, its table "backup" is the table itself: the restore
+        # below is what undoes a failed transaction.
+        Table.__deepcopy__ = _same_table  # type: ignore[attr-defined]
+        try:
+            _moto_transact_write_items(self, transact_items)
+        except BaseException:
+            for table_name, key, before in reversed(backup):
+                if before is not None:
+                    self.put_item(table_name, before.to_json()["Attributes"])
+                elif self.get_item(table_name, key) is not None:
+                    self.delete_item(table_name, key)
+            raise
+        finally:
+            del Table.__deepcopy__  # type: ignore[attr-defined]
+
+
+DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+Table.query = query  # type: ignore[method-assign]
+Table.all_items = all_items  # type: ignore[method-assign]
+Table.put_item = put_item  # type: ignore[method-assign]
+Table.delete_item = delete_item  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    moto_main(sys.argv[1:])
