@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cache.entry import Entry
+from cache.entry import Entry, Lookup, Source
 
 # Rough per-item cost of the dict slot, the _Item, the Entry and the index sets.
 _OVERHEAD_BYTES = 256
@@ -25,6 +25,7 @@ class _Item:
     fresh_until: float  # local freshness; may be shorter than entry.fresh_until (degraded)
     keep_until: float  # kept past freshness only to serve stale-if-error
     size: int
+    hit: Lookup  # built once: a fresh hit returns it without allocating
 
 
 class MemoryLayer:
@@ -48,11 +49,16 @@ class MemoryLayer:
         return self._max_bytes
 
     def get_fresh(self, key: str, now: float) -> Entry | None:
+        hit = self.get_fresh_hit(key, now)
+        return None if hit is None else hit.entry
+
+    def get_fresh_hit(self, key: str, now: float) -> Lookup | None:
+        """The hot path: the item's prebuilt memory-hit Lookup, or None."""
         item = self._items.get(key)
         if item is None or now >= item.fresh_until:
             return None
         self._items.move_to_end(key)
-        return item.entry
+        return item.hit
 
     def get_stale(self, key: str, now: float) -> Entry | None:
         """A copy past its freshness but within its keep time; present means not invalidated."""
@@ -85,7 +91,9 @@ class MemoryLayer:
             oldest = next(iter(self._items))
             self._remove(oldest)
             evicted += 1
-        self._items[key] = _Item(entry, tags, fresh_until, keep_until, size)
+        self._items[key] = _Item(
+            entry, tags, fresh_until, keep_until, size, Lookup(entry, Source.MEMORY)
+        )
         self._bytes += size
         for tag in tags:
             self._by_tag.setdefault(tag, set()).add(key)

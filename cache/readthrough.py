@@ -136,11 +136,10 @@ class ReadThroughCache:
         memory = self._memory
         if memory is None:
             return None
-        entry = memory.get_fresh(key, self._clock())
-        if entry is None:
-            return None
-        self._observer.hit("memory")
-        return Lookup(entry, Source.MEMORY)
+        hit = memory.get_fresh_hit(key, self._clock())
+        if hit is not None:
+            self._observer.hit("memory")
+        return hit
 
     async def get_or_load(
         self, key: str, tags: Sequence[str], loader: Callable[[], Awaitable[Loaded]]

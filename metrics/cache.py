@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from metrics.labels import OTHER, clamp
+from metrics.tally import Tallies
 
 LAYERS = frozenset({"memory", "redis"})
 # cache.observer.Operation's values, plus a few Redis calls it may add without a new series.
@@ -35,7 +36,7 @@ INVALIDATION_BUCKETS = (
 
 
 class CacheMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, tallies: Tallies) -> None:
         self._hits = Counter(
             "hustlehub_cache_hits_total",
             "Lookups answered by a layer.",
@@ -95,17 +96,27 @@ class CacheMetrics:
                 counter.labels(layer)
         for state in BREAKER_STATES:
             self._breaker.labels(state).set(0)
-        # hit() and miss() run on every cached read: resolve their children once.
-        self._hit_children = {layer: self._hits.labels(layer) for layer in LAYERS}
-        self._miss_children = {layer: self._misses.labels(layer) for layer in LAYERS}
+        # hit() and miss() run on every cached read: tallies (metrics.tally), resolved once.
+        self._hit_tallies = {
+            layer: tallies.counter(self._hits.labels(layer)) for layer in sorted(LAYERS)
+        }
+        self._miss_tallies = {
+            layer: tallies.counter(self._misses.labels(layer)) for layer in sorted(LAYERS)
+        }
 
     def hit(self, layer: str) -> None:
-        child = self._hit_children.get(layer)
-        (child or self._hits.labels(clamp(layer, LAYERS))).inc()
+        tally = self._hit_tallies.get(layer)
+        if tally is None:
+            self._hits.labels(clamp(layer, LAYERS)).inc()
+        else:
+            tally.count += 1
 
     def miss(self, layer: str) -> None:
-        child = self._miss_children.get(layer)
-        (child or self._misses.labels(clamp(layer, LAYERS))).inc()
+        tally = self._miss_tallies.get(layer)
+        if tally is None:
+            self._misses.labels(clamp(layer, LAYERS)).inc()
+        else:
+            tally.count += 1
 
     def error(self, layer: str, operation: str) -> None:
         self._errors.labels(clamp(layer, LAYERS), clamp(operation, OPERATIONS)).inc()

@@ -1,24 +1,17 @@
-"""HTTP server metrics and the aiohttp middleware that records them.
+"""HTTP server metrics: requests by route template, method and status; latency; in flight.
 
-Install the middleware first in `app.middlewares` (outermost), so it times the whole request
-and sees the status the error middleware finally chose.
+`service.api.endpoint` records them around every handler, after errors have become
+responses, so the status recorded is the one sent.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from typing import TYPE_CHECKING
-
 from aiohttp import web
-from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from metrics.labels import OTHER, clamp
 from metrics.slo import ALERTS, OBJECTIVES
-
-if TYPE_CHECKING:
-    from metrics.registry import Metrics
+from metrics.tally import CounterTally, HistogramTally, Tallies
 
 # Fine around the SLO numbers, so histogram_quantile() interpolates within a narrow bucket
 # there; the SLO values themselves are edges, so "share of requests under 50 ms" is exact.
@@ -57,7 +50,10 @@ _MAX_CHILDREN = 4096
 
 
 class HttpMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    """Request counts, latency and in-flight level. Recorded by the endpoint wrapper
+    (`service.api.endpoint`) through tallies: plain numbers, flushed into these metrics."""
+
+    def __init__(self, registry: CollectorRegistry, tallies: Tallies) -> None:
         self.request_duration = Histogram(
             "hustlehub_http_request_duration_seconds",
             "Time from the request reaching the app to the response being ready.",
@@ -73,51 +69,52 @@ class HttpMetrics:
         )
         # livesum: the in-flight count of the whole server is the sum over live workers; a
         # dead worker's requests are gone with it (mark_worker_dead drops its file).
-        self.in_flight = Gauge(
+        gauge = Gauge(
             "hustlehub_http_requests_in_flight",
             "HTTP requests being handled right now.",
             registry=registry,
             multiprocess_mode="livesum",
         )
+        # `in_flight.value += 1` as a request starts, `-= 1` as it ends.
+        self.in_flight = tallies.gauge(gauge)
+        self._tallies = tallies
+        # (route template, raw method, status) -> the two tallies: label resolution is the
+        # costliest part of observing, and every request does it. Bounded like the series.
+        self._children: dict[tuple[str, str, int], tuple[HistogramTally, CounterTally]] = {}
+        # One tally per series: several raw methods clamp to "other", and two tallies of one
+        # child would still be correct but flush twice.
+        self._durations: dict[tuple[str, str, str], HistogramTally] = {}
+        self._counts: dict[tuple[str, str, str], CounterTally] = {}
 
-        # (route, raw method, status) -> the two children: label resolution is the costliest
-        # part of observing, and every request does it. Bounded like the series themselves.
-        self._children: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
-
-    def observe(self, request: web.Request, status: int, seconds: float) -> None:
-        status = outcome(request, status)
-        key = (route_label(request), request.method, status)
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One answered request. `route` is the matched template or UNMATCHED, never a raw
+        path: a path is chosen by whoever sent it, so it would let anyone create series."""
+        key = (route, method, status)
         children = self._children.get(key)
         if children is None:
-            children = self._resolve(*key)
+            children = self._resolve(route, method, status)
         duration, count = children
         duration.observe(seconds)
-        count.inc()
+        count.count += 1
 
-    def _resolve(self, route: str, raw_method: str, status: int) -> tuple[Histogram, Counter]:
+    def _resolve(
+        self, route: str, raw_method: str, status: int
+    ) -> tuple[HistogramTally, CounterTally]:
         method = clamp(raw_method, METHODS)
-        children = (
-            self.request_duration.labels(route, method, status_class(status)),
-            self.requests.labels(route, method, status_label(status)),
-        )
+        duration_labels = (route, method, status_class(status))
+        duration = self._durations.get(duration_labels)
+        if duration is None:
+            child = self.request_duration.labels(*duration_labels)
+            duration = self._durations[duration_labels] = self._tallies.histogram(child)
+        count_labels = (route, method, status_label(status))
+        count = self._counts.get(count_labels)
+        if count is None:
+            count = self._counts[count_labels] = self._tallies.counter(
+                self.requests.labels(*count_labels)
+            )
         if len(self._children) < _MAX_CHILDREN:  # raw methods and statuses are caller-chosen
-            self._children[(route, raw_method, status)] = children
-        return children
-
-
-def route_label(request: web.Request) -> str:
-    """The matched route's template ("/listings/{id}"), never the raw path.
-
-    A request that matched no route (404, 405) gets "unmatched": its path is chosen by
-    whoever sent it, so using it would let anyone create series without bound.
-    """
-    match_info = request.match_info
-    if match_info.http_exception is not None:
-        return UNMATCHED
-    resource = match_info.route.resource
-    if resource is None:
-        return UNMATCHED
-    return resource.canonical
+            self._children[(route, raw_method, status)] = (duration, count)
+        return duration, count
 
 
 def outcome(request: web.Request, status: int) -> int:
@@ -141,33 +138,3 @@ def status_class(status: int) -> str:
 
 def status_label(status: int) -> str:
     return str(status) if 100 <= status <= 599 else OTHER
-
-
-def http_metrics_middleware(metrics: Metrics) -> Middleware:
-    http = metrics.http
-
-    @web.middleware
-    async def record_http_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
-        http.in_flight.inc()
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            # Raised 4xx/5xx (and redirects): aiohttp sends them as the response.
-            http.observe(request, exc.status, time.perf_counter() - started)
-            raise
-        except asyncio.CancelledError:
-            # The client went away or the server is shutting down: nothing was answered, so
-            # neither latency nor status would mean anything (and a 5xx would burn budget).
-            raise
-        except Exception:
-            # aiohttp turns any other escaping exception into a 500.
-            http.observe(request, 500, time.perf_counter() - started)
-            raise
-        else:
-            http.observe(request, response.status, time.perf_counter() - started)
-            return response
-        finally:
-            http.in_flight.dec()
-
-    return record_http_metrics

@@ -31,6 +31,7 @@ from metrics.auth import AuthMetrics
 from metrics.cache import CacheMetrics
 from metrics.dynamodb import DynamoMetrics
 from metrics.http import HttpMetrics
+from metrics.tally import Tallies
 
 
 class Metrics:
@@ -38,9 +39,12 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.http = HttpMetrics(registry)
+        # Registered first: collecting the registry flushes the hot-path tallies before the
+        # metrics they feed are read.
+        self.tallies = Tallies(registry)
+        self.http = HttpMetrics(registry, self.tallies)
         self.dynamodb = DynamoMetrics(registry)
-        self.cache = CacheMetrics(registry)
+        self.cache = CacheMetrics(registry, self.tallies)
         self.auth = AuthMetrics(registry)
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from metrics.http import http_metrics_middleware
 from metrics.registry import Metrics
-from service.api.middlewares import deadline_middleware, error_middleware
 from service.api.openapi import render as render_openapi
+from service.api.responses import public_cache_control
 from service.api.routes import ROUTES, add_routes
-from service.appkeys import METRICS, OPENAPI, SETTINGS
+from service.appkeys import METRICS, OPENAPI, PUBLIC_CACHE_CONTROL, SETTINGS
 from service.config import Settings
-from service.lifecycle import cache_ctx, dynamodb_ctx, http_session_ctx, use_cases_ctx
+from service.lifecycle import (
+    cache_ctx,
+    dynamodb_ctx,
+    http_session_ctx,
+    metrics_ctx,
+    use_cases_ctx,
+)
 
 
 def create_app(settings: Settings, *, registry: CollectorRegistry | None = None) -> web.Application:
@@ -22,22 +27,13 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     fresh one (never prometheus_client's global registry).
     """
     metrics = Metrics(registry if registry is not None else CollectorRegistry(auto_describe=True))
-    app = web.Application(
-        # Outermost first: metrics see the final status, errors become problem+json, and the
-        # deadline wraps the handler alone.
-        middlewares=[
-            http_metrics_middleware(metrics),
-            error_middleware,
-            deadline_middleware(
-                settings.request_timeout_s,
-                own_deadline=frozenset(r.handler for r in ROUTES if r.cached),
-            ),
-        ],
-        client_max_size=settings.max_body_bytes,
-    )
+    # No middlewares: metrics, deadlines and error translation wrap each handler once, as
+    # the routes are added (service.api.endpoint says why).
+    app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[OPENAPI] = render_openapi(ROUTES)
-    add_routes(app)
-    app.cleanup_ctx.extend([http_session_ctx, dynamodb_ctx, cache_ctx, use_cases_ctx])
+    app[PUBLIC_CACHE_CONTROL] = public_cache_control(settings.cache_http_max_age_s)
+    add_routes(app, ROUTES, metrics=metrics.http, deadline_s=settings.request_timeout_s)
+    app.cleanup_ctx.extend([metrics_ctx, http_session_ctx, dynamodb_ctx, cache_ctx, use_cases_ctx])
     return app

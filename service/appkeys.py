@@ -26,5 +26,8 @@ READS = web.AppKey("reads", Reads)
 WRITES = web.AppKey("writes", Writes)
 READINESS = web.AppKey("readiness", Readiness)
 
+# The Cache-Control of every public read, from settings: built once, read per request.
+PUBLIC_CACHE_CONTROL = web.AppKey("public_cache_control", str)
+
 PRINCIPAL = web.RequestKey("principal", Principal)
 OPENAPI = web.AppKey("openapi", bytes)

@@ -3,11 +3,14 @@ its app key, and closes it on shutdown. Registered in dependency order by `creat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
+from cache.singleflight import cancel_and_wait
+from metrics.tally import run_flusher
 from service.appkeys import (
     CACHE,
     HTTP_SESSION,
@@ -30,6 +33,14 @@ from service.store.cursor import CursorCodec
 from service.store.stores import build_stores
 from service.store.table import Table
 from service.writes import Writes
+
+
+async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
+    # First in, last out: the flusher outlives every other resource, so what they record
+    # while closing is flushed too.
+    flusher = asyncio.create_task(run_flusher(app[METRICS].tallies), name="metrics-flusher")
+    yield
+    await cancel_and_wait([flusher], within=5.0)
 
 
 async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:

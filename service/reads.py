@@ -52,6 +52,10 @@ class Reads:
         )
 
     async def category_listings(self, ref: str, *, limit: int, cursor: str | None) -> Lookup:
+        key = cachekeys.category_page_key(ref, limit, cursor)
+        return self._cache.peek(key) or await self._fill_page(key, ref, limit, cursor)
+
+    async def _fill_page(self, key: str, ref: str, limit: int, cursor: str | None) -> Lookup:
         async def page(category: Category) -> Loaded:
             # A bad cursor raises BadInput here: an error, never a cached answer.
             found = await self._stores.listings.list_by_category(
@@ -59,8 +63,7 @@ class Reads:
             )
             return Loaded(body=render.page(found.items, found.next_cursor))
 
-        key = cachekeys.category_page_key(ref, limit, cursor)
-        return self._cache.peek(key) or await self._fill(
+        return await self._fill(
             key, cachekeys.category_tags(ref), self._loader("category", ref, self._category, page)
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -54,6 +55,10 @@ async def serve(
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
+    # Everything built so far (botocore's service models, the app, its clients) lives as long
+    # as the process. Frozen, the collector no longer scans it: a full collection of this heap
+    # was measured at up to ~100 ms, and one that runs under load stalls every request.
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

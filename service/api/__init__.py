@@ -1,2 +1,2 @@
-"""The HTTP edge: routes, handlers, middlewares, problem+json, OpenAPI. Only this package and
-the composition root import aiohttp.web."""
+"""The HTTP edge: routes, handlers, the endpoint wrapper, problem+json, OpenAPI. Only this
+package and the composition root import aiohttp.web."""

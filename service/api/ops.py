@@ -29,9 +29,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    registry = scrape_registry(
-        request.app[SETTINGS].metrics_multiproc_dir, request.app[METRICS].registry
-    )
+    own = request.app[METRICS]
+    # This worker's counts are current; other workers' are at most one flush interval old.
+    own.tallies.flush()
+    registry = scrape_registry(request.app[SETTINGS].metrics_multiproc_dir, own.registry)
     body, content_type = render(registry)
     response = web.Response(body=body, headers={"Cache-Control": "no-store"})
     response.headers["Content-Type"] = content_type

@@ -24,6 +24,9 @@ def ref(request: web.Request, name: str = "ref") -> str:
 
 
 def page(request: web.Request) -> tuple[int, str | None]:
+    if not request.query_string:
+        # The common first page: no query to parse (request.query builds a MultiDict).
+        return DEFAULT_LIMIT, None
     raw_limit = request.query.get("limit")
     if raw_limit is None:
         limit = DEFAULT_LIMIT

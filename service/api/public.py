@@ -5,13 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.api import params
-from service.api.responses import cached, public_cache_control
-from service.appkeys import READS, SETTINGS
+from service.api.responses import cached
+from service.appkeys import PUBLIC_CACHE_CONTROL, READS
 
 
 def _cc(request: web.Request) -> str:
-    # Memoised by max-age: no string formatting per request.
-    return public_cache_control(request.app[SETTINGS].cache_http_max_age_s)
+    return request.app[PUBLIC_CACHE_CONTROL]
 
 
 async def list_categories(request: web.Request) -> web.Response:

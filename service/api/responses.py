@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from cache.entry import Lookup, Source
@@ -31,9 +31,8 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 @lru_cache(maxsize=_HEADER_SETS)
-def _fresh_headers(
-    etag: str, source: str, cache_control: str, *, body: bool
-) -> CIMultiDictProxy[str]:
+def _fresh_headers(etag: str, source: str, cache_control: str, body: bool) -> CIMultiDictProxy[str]:
+    # Positional parameters only: lru_cache builds its key faster without keywords.
     headers = CIMultiDict({"Cache-Control": cache_control, "X-Cache": source, "ETag": etag})
     if body:
         # As aiohttp would set it from content_type=; a 304 carries no Content-Type.
@@ -46,14 +45,14 @@ def cached(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.R
     source = lookup.source
     if source is Source.STALE or entry.status != 200:
         return _uncommon(request, lookup, cache_control)
-    inm = request.headers.get("If-None-Match")
+    inm = request.headers.get(hdrs.IF_NONE_MATCH)
     # The exact echo of our ETag is what clients send: settle it without parsing.
     if inm is not None and (inm == entry.etag or etag_matches(inm, entry.etag)):
         return web.Response(
-            status=304, headers=_fresh_headers(entry.etag, source, cache_control, body=False)
+            status=304, headers=_fresh_headers(entry.etag, source, cache_control, False)
         )
     return web.Response(
-        body=entry.body, headers=_fresh_headers(entry.etag, source, cache_control, body=True)
+        body=entry.body, headers=_fresh_headers(entry.etag, source, cache_control, True)
     )
 
 
@@ -68,13 +67,12 @@ def _uncommon(request: web.Request, lookup: Lookup, cache_control: str) -> web.R
             status=entry.status, body=entry.body, content_type=PROBLEM_TYPE, headers=headers
         )
     headers["ETag"] = entry.etag
-    inm = request.headers.get("If-None-Match")
+    inm = request.headers.get(hdrs.IF_NONE_MATCH)
     if inm is not None and etag_matches(inm, entry.etag):
         return web.Response(status=304, headers=headers)
     return web.Response(body=entry.body, content_type=_JSON, headers=headers)
 
 
-@lru_cache(maxsize=64)
 def public_cache_control(max_age: int) -> str:
     # A CDN may keep a public read for max_age seconds; past that it must come back to us,
     # and it may serve its copy while we are failing (stale-if-error, RFC 5861).

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel
 
+from metrics.http import UNMATCHED, HttpMetrics
 from service.api import admin, me, ops, public
+from service.api.endpoint import endpoint, unmatched
 from service.models.audit import AuditEvent
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.models.favourite import Favourite
@@ -86,10 +88,25 @@ ROUTES: tuple[Route, ...] = (
 )  # fmt: skip
 
 
-def add_routes(app: web.Application) -> None:
-    for route in ROUTES:
+def add_routes(
+    app: web.Application, routes: Iterable[Route], *, metrics: HttpMetrics, deadline_s: float
+) -> None:
+    """Every route, each inside its `endpoint` wrapper, then the catch-all that turns unknown
+    paths and methods into problem+json (404, 405)."""
+    for route in routes:
+        handler = endpoint(
+            route.handler,
+            route=route.path,
+            metrics=metrics,
+            # The cached reads bound their own miss path (service.reads).
+            deadline_s=None if route.cached else deadline_s,
+        )
         if route.method == "GET":
             # GET routes answer HEAD too (aiohttp's allow_head); OpenAPI lists GET only.
-            app.router.add_get(route.path, route.handler)
+            app.router.add_get(route.path, handler)
         else:
-            app.router.add_route(route.method, route.path, route.handler)
+            app.router.add_route(route.method, route.path, handler)
+    fallback = endpoint(
+        unmatched(app.router.resources), route=UNMATCHED, metrics=metrics, deadline_s=None
+    )
+    app.router.add_route("*", "/{path:.*}", fallback)

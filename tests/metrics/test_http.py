@@ -1,4 +1,5 @@
-"""The HTTP middleware, through a tiny aiohttp app and aiohttp's test client."""
+"""HTTP metrics as the endpoint wrapper records them, through a tiny aiohttp app built by the
+service's own `add_routes`, and aiohttp's test client."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client import CollectorRegistry
 
-from metrics.http import LATENCY_BUCKETS, http_metrics_middleware
+from metrics.http import LATENCY_BUCKETS
 from metrics.registry import Metrics
+from service.api.routes import Route, add_routes
 from tests.metrics.samples import series
 
 Client = TestClient[web.Request, web.Application]
@@ -54,14 +56,17 @@ METRICS = web.AppKey("metrics", Metrics)
 
 
 def make_app(metrics: Metrics) -> web.Application:
-    app = web.Application(middlewares=[http_metrics_middleware(metrics)])
+    app = web.Application()
     app[METRICS] = metrics
-    app.router.add_get("/listings/{id}", listing)
-    app.router.add_post("/listings/{id}", listing)
-    app.router.add_put("/uploads/{id}", upload)
-    app.router.add_get("/gone/{slug}", missing)
-    app.router.add_get("/crash", crash)
-    app.router.add_get("/in-flight", in_flight)
+    routes = [
+        Route("GET", "/listings/{id}", listing, ""),
+        Route("POST", "/listings/{id}", listing, ""),
+        Route("PUT", "/uploads/{id}", upload, ""),
+        Route("GET", "/gone/{slug}", missing, ""),
+        Route("GET", "/crash", crash, ""),
+        Route("GET", "/in-flight", in_flight, ""),
+    ]
+    add_routes(app, routes, metrics=metrics.http, deadline_s=30.0)
     return app
 
 

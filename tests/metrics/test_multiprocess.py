@@ -36,7 +36,8 @@ for _ in range(int(sys.argv[1])):
     metrics.auth.failure("expired")
 metrics.dynamodb.call_finished("Query", 0.004, "ok", None)
 metrics.cache.breaker_state(sys.argv[2])
-metrics.http.in_flight.inc()
+metrics.http.in_flight.value += 1
+metrics.tallies.flush()
 print(os.getpid())
 """
 

@@ -120,10 +120,25 @@ class Traffic:
         assert outcomes == {("categories", 200): count}
         self.reads += count
 
-    async def scrape(self, base_url: str) -> Scrape:
+    async def scrape(self, base_url: str, directory: Path) -> Scrape:
+        await self.settled(directory)
         found = await scrape(base_url)
         self.scrapes += 1
         return found
+
+    async def settled(self, directory: Path, *, within_s: float = 10) -> None:
+        """Wait until every worker's files hold what was sent. A worker hands its counts to
+        its files once a second (metrics.tally), so a scrape answered by one worker may show
+        the other's last second late; settled, every scrape must be exact."""
+        deadline = time.monotonic() + within_s
+        while True:
+            reads = sum(per_worker(directory, "counter", REQUESTS, **CATEGORIES).values())
+            scrapes = sum(per_worker(directory, "counter", REQUESTS, route="/metrics").values())
+            if (reads, scrapes) == (self.reads, self.scrapes):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"files hold {reads} reads and {scrapes} scrapes")
+            await asyncio.sleep(0.1)
 
     def assert_counted(self, found: Scrape) -> None:
         assert found.total(REQUESTS, **CATEGORIES, status="200") == self.reads
@@ -143,7 +158,8 @@ async def serve_until_both_workers_read(
     for _ in range(60):
         served = per_worker(directory, "counter", REQUESTS, **CATEGORIES)
         if workers <= {pid for pid, count in served.items() if count > 0}:
-            return served
+            await traffic.settled(directory)
+            return per_worker(directory, "counter", REQUESTS, **CATEGORIES)
         if time.monotonic() > deadline:
             break
         await traffic.read(service.base_url, 50)
@@ -182,7 +198,7 @@ async def test_two_workers_one_sum_that_survives_a_killed_worker(
         # Scrape from fresh connections until both workers have answered one: each answer
         # must be the same sum, whichever process rendered it.
         for _ in range(40):
-            traffic.assert_counted(await traffic.scrape(service.base_url))
+            traffic.assert_counted(await traffic.scrape(service.base_url, directory))
             answered = per_worker(directory, "counter", REQUESTS, route="/metrics")
             if set(answered) == workers:
                 break
@@ -193,17 +209,19 @@ async def test_two_workers_one_sum_that_survives_a_killed_worker(
         hanging = [await hang(port, token) for _ in range(HANGING)]
         try:
             by_worker = await wait_in_flight(directory, HANGING)
-            found = await traffic.scrape(service.base_url)
+            found = await traffic.scrape(service.base_url, directory)
             assert found.total(IN_FLIGHT) == HANGING + 1  # + the scrape itself
             victim = max(by_worker, key=lambda pid: by_worker[pid])
             survivors_hanging = HANGING - by_worker[victim]
             assert victim in workers
 
+            # Its counts so far are in its files (a kill loses at most the last second).
+            await traffic.settled(directory)
             os.kill(victim, signal.SIGKILL)
             replaced = await wait_for_workers(parent, 2, without=victim)
             assert len(replaced - workers) == 1
 
-            found = await traffic.scrape(service.base_url)
+            found = await traffic.scrape(service.base_url, directory)
             assert found.total(IN_FLIGHT) == survivors_hanging + 1
             traffic.assert_counted(found)  # the dead worker's counts are still in the sum
             assert per_worker(directory, "counter", REQUESTS, **CATEGORIES)[victim] > 0
@@ -215,7 +233,7 @@ async def test_two_workers_one_sum_that_survives_a_killed_worker(
         # The replacement serves, and its counts join the sum.
         served = await serve_until_both_workers_read(service, directory, traffic, replaced)
         assert sum(served.values()) == traffic.reads
-        found = await traffic.scrape(service.base_url)
+        found = await traffic.scrape(service.base_url, directory)
         traffic.assert_counted(found)
         assert found.total(IN_FLIGHT) == 1
         # The surviving worker's hanging requests lost their client: 499, not a 5xx that
