@@ -10,7 +10,8 @@ moto 5.2 keeps a table as a dict of partitions, but:
 2. Query on the base table sorts every item of the table, then keeps one partition. Here it
    is handed that partition only.
 3. Query on a global secondary index does the same. Here each index gets a map from its
-   partition key to items, built on first use and kept current by put, update and delete.
+   partition key to items, built with the table's first write (so empty) and kept current by
+   put, update and delete.
 moto's own query code still does the key conditions, ordering, filters, projection and
 paging on what it is handed, so answers are moto's, only found without the full sort. At the
 load test's 10x data set (~420k items) each of these cost seconds per call, enough to fail
@@ -50,38 +51,31 @@ PrimaryKey = tuple[DynamoType, DynamoType | None]
 
 
 class _GsiMaps:
-    """Per table: index name -> partition key value -> {primary key: item}, for the indexes
-    queried so far, and primary key -> {index name: value} to unindex an item."""
+    """Per table: index name -> partition key value -> {primary key: item}, for every global
+    index with a single partition key attribute, and primary key -> {index name: value} to
+    unindex an item. Built when the table is first written or queried (on a new table: empty,
+    so free), then kept current by every write."""
 
-    def __init__(self) -> None:
+    def __init__(self, table: Table) -> None:
         self.by_index: dict[str, dict[DynamoType, dict[PrimaryKey, Item]]] = {}
         self.hash_attr: dict[str, str] = {}
         self.entries: dict[PrimaryKey, dict[str, DynamoType]] = {}
-
-    def build(self, table: Table, index_name: str) -> dict[DynamoType, dict[PrimaryKey, Item]]:
-        found = self.by_index.get(index_name)
-        if found is not None:
-            return found
-        index = next(i for i in table.global_indexes if i.name == index_name)
-        (attr,) = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
-        self.hash_attr[index_name] = attr
-        found = self.by_index[index_name] = {}
+        for index in table.global_indexes:
+            attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+            if len(attrs) == 1:
+                self.hash_attr[index.name] = attrs[0]
+                self.by_index[index.name] = {}
         for item in _moto_all_items(table):
-            self._add(index_name, item)
-        return found
-
-    def _add(self, index_name: str, item: Item) -> None:
-        value = item.attrs.get(self.hash_attr[index_name])
-        if value is None:
-            return
-        key = (item.hash_key, item.range_key)
-        self.by_index[index_name].setdefault(value, {})[key] = item
-        self.entries.setdefault(key, {})[index_name] = value
+            self.put(item)
 
     def put(self, item: Item) -> None:
-        self.remove((item.hash_key, item.range_key))
-        for index_name in self.by_index:
-            self._add(index_name, item)
+        key = (item.hash_key, item.range_key)
+        self.remove(key)
+        for index_name, partitions in self.by_index.items():
+            value = item.attrs.get(self.hash_attr[index_name])
+            if value is not None:
+                partitions.setdefault(value, {})[key] = item
+                self.entries.setdefault(key, {})[index_name] = value
 
     def remove(self, key: PrimaryKey) -> None:
         for index_name, value in self.entries.pop(key, {}).items():
@@ -91,7 +85,7 @@ class _GsiMaps:
 def _maps(table: Table) -> _GsiMaps:
     maps: _GsiMaps | None = table.__dict__.get("_hh_gsi_maps")
     if maps is None:
-        maps = table.__dict__["_hh_gsi_maps"] = _GsiMaps()
+        maps = table.__dict__["_hh_gsi_maps"] = _GsiMaps(table)
     return maps
 
 
@@ -119,8 +113,8 @@ def query(self: Table, *args: Any, **kwargs: Any) -> Any:
                 candidates = list(partition.values())
             else:
                 candidates = [partition]  # type: ignore[list-item]
-        elif any(i.name == index_name for i in self.global_indexes):
-            candidates = list(_maps(self).build(self, index_name).get(hash_key, {}).values())
+        elif index_name in _maps(self).by_index:
+            candidates = list(_maps(self).by_index[index_name].get(hash_key, {}).values())
         else:
             return _moto_query(self, *args, **kwargs)  # a local index: moto's own way
     _handed.table, _handed.items = self, candidates

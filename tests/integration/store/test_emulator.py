@@ -105,7 +105,7 @@ async def test_queries_find_partitions_and_index_entries_as_items_change(
         )
         return [i["SK"]["S"] for i in found["Items"]]
 
-    # The index is queried (so built) before the writes below: they must keep it current.
+    # The index is queried before the writes below: they must keep its map current.
     assert await index_sks(index_a) == []
     for n in range(6):
         await dynamodb.put_item(TableName=table, Item=item(n, index_a))
