@@ -11,7 +11,7 @@ from cache.entry import Loaded, Lookup
 from cache.readthrough import ReadThroughCache
 from service import cachekeys, render
 from service.errors import NotFound, RequestTimeout
-from service.models.base import is_slug
+from service.models.base import is_ref, is_slug
 from service.models.category import Category
 from service.models.listing import Listing
 from service.store.stores import Stores
@@ -26,8 +26,9 @@ class EntityFetch(Protocol[T_co]):
 
 class Reads:
     """Each read first peeks at the in-process layer (no await, no allocation beyond the
-    answer): that is the hot path. Only a miss builds tags and a loader, and only a miss can
-    wait on I/O, so the request deadline is applied there."""
+    answer): that is the hot path. Only a miss checks the ref, builds tags and a loader, and
+    only a miss can wait on I/O, so the request deadline is applied there. (A ref that could
+    name nothing is never filled, so it can never be a hit.)"""
 
     def __init__(
         self, stores: Stores, cache: ReadThroughCache, *, negative_ttl: float, deadline_s: float
@@ -47,7 +48,7 @@ class Reads:
         key = cachekeys.category_key(ref)
         return self._cache.peek(key) or await self._fill(
             key,
-            cachekeys.category_tags(ref),
+            cachekeys.category_tags(_checked("category", ref)),
             self._loader("category", ref, self._category, _entity),
         )
 
@@ -64,14 +65,16 @@ class Reads:
             return Loaded(body=render.page(found.items, found.next_cursor))
 
         return await self._fill(
-            key, cachekeys.category_tags(ref), self._loader("category", ref, self._category, page)
+            key,
+            cachekeys.category_tags(_checked("category", ref)),
+            self._loader("category", ref, self._category, page),
         )
 
     async def listing(self, ref: str) -> Lookup:
         key = cachekeys.listing_key(ref)
         return self._cache.peek(key) or await self._fill(
             key,
-            cachekeys.listing_entry_tags(ref),
+            cachekeys.listing_entry_tags(_checked("listing", ref)),
             self._loader("listing", ref, self._listing, _entity),
         )
 
@@ -118,6 +121,13 @@ class Reads:
     async def _listing(self, ref: str) -> Listing:
         listings = self._stores.listings
         return await _resolve(ref, listings.get, listings.get_by_slug)
+
+
+def _checked(kind: str, ref: str) -> str:
+    """`ref` if it could name an entity; else the 404 it is, never cached."""
+    if not is_ref(ref):
+        raise NotFound(f"no {kind} has the id or slug {ref[:80]!r}")
+    return ref
 
 
 async def _resolve(ref: str, by_id: EntityFetch[T], by_slug: EntityFetch[T]) -> T:

@@ -51,7 +51,10 @@ def endpoint(
             raise
         finally:
             in_flight.value -= 1
-        observe(route, request.method, outcome(request, response.status), clock() - started)
+        status = response.status
+        if status == 500:
+            status = outcome(request, status)  # a client that is gone: 499
+        observe(route, request.method, status, clock() - started)
         return response
 
     return handle

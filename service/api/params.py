@@ -7,9 +7,9 @@ import re
 from aiohttp import web
 
 from service import errors
+from service.models.base import is_ref
 from service.render import version_from_etag
 
-_REF_RE = re.compile(r"^[A-Za-z0-9-]{1,80}$")
 MAX_CURSOR_CHARS = 1024
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -18,7 +18,7 @@ MAX_LIMIT = 100
 def ref(request: web.Request, name: str = "ref") -> str:
     """An id or slug from the path; anything else cannot name an entity, so it is a 404."""
     value = request.match_info[name]
-    if _REF_RE.match(value) is None:
+    if not is_ref(value):
         raise errors.NotFound(f"no entity has the id or slug {value[:80]!r}")
     return value
 

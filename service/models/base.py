@@ -9,6 +9,7 @@ from pydantic.alias_generators import to_camel
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG_RE = re.compile(SLUG_PATTERN)
+_REF_RE = re.compile(r"^[A-Za-z0-9-]{1,80}$")
 
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=SLUG_PATTERN)]
 # Ids are opaque: ULIDs from us, UUIDs from the old Supabase rows. Bounded and key-safe.
@@ -23,6 +24,11 @@ def _aware(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[datetime, AfterValidator(_aware)]
+
+
+def is_ref(ref: str) -> bool:
+    """Could `ref` name an entity: an id (ULID, or an old Supabase UUID) or a slug."""
+    return _REF_RE.match(ref) is not None
 
 
 def is_slug(ref: str) -> bool:

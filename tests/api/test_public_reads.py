@@ -59,7 +59,13 @@ async def test_unknown_refs_are_404_problems(client: Client) -> None:
         "/v1/categories/no-such-category",
         "/v1/listings/no-such-listing",
         "/v1/categories/no-such-category/listings",
+        # Refs that could name nothing: refused before any cache fill or DynamoDB call,
+        # each time (a first refusal must not leave an entry a second request could hit).
         "/v1/listings/not%20a%20slug",
+        "/v1/listings/not%20a%20slug",
+        "/v1/categories/bad%21ref",
+        "/v1/categories/bad%21ref/listings",
+        "/v1/listings/" + "a" * 81,
     ):
         response = await client.get(path)
         assert response.status == 404, path
