@@ -2,12 +2,17 @@
 
     python -m loadtests.run [--users 32] [--target-rps 150] [--run-time 60s]
                             [--synthetic-users 100000] [--synthetic-listings 10000]
+    python -m loadtests.run --target-rps 50,100,150   # a ladder on one seeded stack
 
 Steps: start dev mode's dependencies (moto, Redis, table, demo data, dev users), seed the
 synthetic data set, start `hustlehub serve`, sign the dev users in (adding --extra-users to the
 dev pool), crawl the catalogue and read every listing once (a warm cache: the gate judges the
 steady state, not the first minute after a deploy), run locust bounded by --run-time, print the
 report and the gate's verdict. The exit code is the gate's: 0 pass, 1 fail.
+
+With several rates (ascending), locust runs once per rate against the same stack and warm
+cache, stopping at the first rate the gate fails; the last line names the highest rate that
+passed. Seeding the 10x data set takes minutes, so a ladder costs one seed, not one per rate.
 """
 
 from __future__ import annotations
@@ -33,7 +38,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="loadtests.run", description=__doc__.split("\n")[0])
     p.add_argument("--users", type=int, default=32, help="simulated users")
     # The rate this 2-core machine sustained at 10x with 0 failures on the emulator (README).
-    p.add_argument("--target-rps", type=float, default=150.0, help="total requests/s to offer")
+    p.add_argument(
+        "--target-rps",
+        type=_rates,
+        default=(150.0,),
+        help="total requests/s to offer; several, comma-separated and ascending, for a ladder",
+    )
     p.add_argument("--run-time", default="60s", help="locust --run-time (bounded)")
     p.add_argument("--synthetic-users", type=int, default=100_000)
     p.add_argument("--synthetic-listings", type=int, default=10_000)
@@ -44,12 +54,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run_locust(base_url: str, args: argparse.Namespace) -> int:
+def _rates(text: str) -> tuple[float, ...]:
+    try:
+        rates = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of rates: {text!r}") from None
+    if not rates or any(r <= 0 for r in rates) or list(rates) != sorted(set(rates)):
+        raise argparse.ArgumentTypeError("rates must be positive, distinct and ascending")
+    return rates
+
+
+def run_locust(base_url: str, args: argparse.Namespace, rate: float) -> int:
     argv = [
         sys.executable, "-m", "locust", "-f", "loadtests/locustfile.py", "--headless",
         "--host", base_url, "--users", str(args.users), "--spawn-rate", str(args.users),
         "--run-time", args.run_time, "--fixture", str(FIXTURE),
-        "--target-rps", str(args.target_rps), "--gate-report", str(GATE_REPORT),
+        "--target-rps", str(rate), "--gate-report", str(GATE_REPORT),
         "--only-summary", "--loglevel", "WARNING", *args.classes,
     ]  # fmt: skip
     GATE_REPORT.unlink(missing_ok=True)
@@ -94,12 +114,26 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         fixtures.write(FIXTURE, fixture)
-        print(
-            f"locust: {args.users} users, offered {args.target_rps:.0f} requests/s for "
-            f"{args.run_time} (log: {LOCUST_LOG}) ...",
-            flush=True,
-        )
-        code = run_locust(svc.base_url, args)
+        passed: list[float] = []
+        code = 0
+        for rate in args.target_rps:
+            print(
+                f"locust: {args.users} users, offered {rate:.0f} requests/s for "
+                f"{args.run_time} (log: {LOCUST_LOG}) ...",
+                flush=True,
+            )
+            code = _judge(run_locust(svc.base_url, args, rate))
+            if code != 0:
+                break
+            passed.append(rate)
+    if len(args.target_rps) > 1:
+        best = f"{passed[-1]:.0f} requests/s" if passed else "none of the rates offered"
+        print(f"highest rate with the gate passing: {best}")
+    return code
+
+
+def _judge(code: int) -> int:
+    """Print the report of the run that just ended; its exit code, 2 when it left none."""
     if not GATE_REPORT.exists():
         print(f"locust exited {code} without a gate report; see {LOCUST_LOG}", file=sys.stderr)
         return code or 2
@@ -110,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = "n/a" if not check["judged"] or math.isnan(value) else f"{value:.4g}"
         mark = "ok  " if check["passed"] else "FAIL"
         print(f"  {mark} {check['witness']:6} {check['what']:14} {shown} (< {check['limit']:g})")
-    print("SLO gate:", "PASS" if figures["passed"] else "FAIL")
+    print("SLO gate:", "PASS" if figures["passed"] else "FAIL", flush=True)
     return code
 
 
