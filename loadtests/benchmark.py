@@ -4,8 +4,11 @@
 
 Every figure comes from the same load generator (wrk, 64 connections; an aiohttp client if wrk
 is missing) against loopback, repeated and quoted as medians because the machine is shared.
-All servers run at once and the repetitions are interleaved, so a noisy minute hurts every
-configuration alike instead of one:
+All servers run at once and the repetitions are interleaved: each repetition measures, per
+endpoint, the ceiling and then every configuration back to back, and a ratio is the median of
+the ratios within each repetition. This machine's speed drifts by tens of percent over
+minutes; a ratio of two measurements seconds apart cancels most of the drift, where a ratio of
+medians taken minutes apart does not.
 
 - ceiling: `loadtests.bare` (aiohttp + uvloop, a constant body of the same size);
 - memory:  the service, answers from the in-process layer;
@@ -120,6 +123,14 @@ def measure(url: str, duration_s: float) -> Sample:
     return asyncio.run(_aiohttp_load(url, duration_s))
 
 
+def paired_ratio(numerators: list[Sample], denominators: list[Sample]) -> float:
+    """The median over repetitions of numerator rps / denominator rps, each pair measured in
+    the same repetition (seconds apart)."""
+    if len(numerators) != len(denominators) or not numerators:
+        raise ValueError("a paired ratio needs one denominator per numerator")
+    return statistics.median(n.rps / d.rps for n, d in zip(numerators, denominators, strict=True))
+
+
 def median(samples: list[Sample]) -> Sample:
     return Sample(
         statistics.median(s.rps for s in samples),
@@ -225,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         # Is the in-process layer OFF at max_bytes=0, or consulted (and counted) on every read?
         memory_lookups_when_zero = _memory_lookups(redis.base_url)
         for rep in range(args.repeats):
-            for name, bases in configs.items():
-                for path in (PAGE, LISTING):
+            for path in (PAGE, LISTING):
+                for name, bases in configs.items():
                     print(f"  rep {rep + 1}/{args.repeats}: {name:9} {path}", flush=True)
                     sample = measure(bases[path] + path, args.duration)
                     samples.setdefault((name, path), []).append(sample)
@@ -239,24 +250,30 @@ def main(argv: list[str] | None = None) -> int:
     ]
     verdicts: list[dict[str, object]] = []
     for path in (PAGE, LISTING):
-        ceiling = medians[("ceiling", path)].rps
+        ceilings_of_path = samples[("ceiling", path)]
         for name in configs:
             m = medians[(name, path)]
+            ratio = paired_ratio(samples[(name, path)], ceilings_of_path)
             lines.append(
                 f"{path + f' ({sizes[path]} B)':44} {name:10} {m.rps:8.0f} {m.p50_ms:7.2f} "
-                f"{m.p99_ms:7.2f} {m.rps / ceiling:9.2f}"
+                f"{m.p99_ms:7.2f} {ratio:9.2f}"
             )
         kind = "page" if path == PAGE else "listing"
         verdicts += [
-            _verdict(f"{kind}: in-process hit vs ceiling", medians[("memory", path)].rps / ceiling,
-                     MEMORY_VS_CEILING),
-            _verdict(f"{kind}: redis hit vs ceiling", medians[("redis", path)].rps / ceiling,
-                     REDIS_VS_CEILING),
-            _verdict(f"{kind}: 2 workers vs 1", medians[("2 workers", path)].rps
-                     / medians[("memory", path)].rps, TWO_WORKERS_VS_ONE),
+            _verdict(f"{kind}: in-process hit vs ceiling",
+                     paired_ratio(samples[("memory", path)], ceilings_of_path), MEMORY_VS_CEILING),
+            _verdict(f"{kind}: redis hit vs ceiling",
+                     paired_ratio(samples[("redis", path)], ceilings_of_path), REDIS_VS_CEILING),
+            _verdict(f"{kind}: 2 workers vs 1",
+                     paired_ratio(samples[("2 workers", path)], samples[("memory", path)]),
+                     TWO_WORKERS_VS_ONE),
             _verdict(f"{kind}: cached p99 ms", medians[("memory", path)].p99_ms, CACHED_P99_MS,
                      at_most=True),
         ]  # fmt: skip
+    lines.append(
+        "x ceiling: the median over repetitions of req/s over the ceiling's req/s measured in "
+        "the same repetition"
+    )
     lines.append(
         "HUSTLEHUB_CACHE_MEMORY_MAX_BYTES=0: the in-process layer "
         + (

@@ -1,8 +1,8 @@
 """`make loadtest`: dev mode with the 10x data set, the locust scenario headless, the verdict.
 
-    python -m loadtests.run [--users 32] [--target-rps 150] [--run-time 60s]
+    python -m loadtests.run [--users 32] [--target-rps 75] [--run-time 60s]
                             [--synthetic-users 100000] [--synthetic-listings 10000]
-    python -m loadtests.run --target-rps 50,100,150   # a ladder on one seeded stack
+    python -m loadtests.run --target-rps 75,100,125,150   # a ladder on one seeded stack
 
 Steps: start dev mode's dependencies (moto, Redis, table, demo data, dev users), seed the
 synthetic data set, start `hustlehub serve`, sign the dev users in (adding --extra-users to the
@@ -37,11 +37,12 @@ LOCUST_LOG = Path("var/loadtest-locust.log")
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="loadtests.run", description=__doc__.split("\n")[0])
     p.add_argument("--users", type=int, default=32, help="simulated users")
-    # The rate this 2-core machine sustained at 10x with 0 failures on the emulator (README).
+    # The highest rate at which this 2-core machine passed the gate at 10x on the emulator
+    # (README); 100/s failed on latency.
     p.add_argument(
         "--target-rps",
         type=_rates,
-        default=(150.0,),
+        default=(75.0,),
         help="total requests/s to offer; several, comma-separated and ascending, for a ladder",
     )
     p.add_argument("--run-time", default="60s", help="locust --run-time (bounded)")

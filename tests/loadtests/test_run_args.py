@@ -8,7 +8,7 @@ from loadtests.run import parse
 
 
 def test_one_rate_or_an_ascending_ladder() -> None:
-    assert parse([]).target_rps == (150.0,)
+    assert parse([]).target_rps == (75.0,)
     assert parse(["--target-rps", "75"]).target_rps == (75.0,)
     assert parse(["--target-rps", "50,100,150"]).target_rps == (50.0, 100.0, 150.0)
 
