@@ -40,6 +40,7 @@ from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
 pytestmark = pytest.mark.slow
 ADMIN_SUB = "loadtest-admin"
 RUN_SECONDS = 4
+HEALTHY_ATTEMPTS = 2
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +103,18 @@ async def test_the_gate_passes_a_healthy_service(
     normal: str, mint: TokenMint, tmp_path: Path
 ) -> None:
     await _prepare(normal, mint, tmp_path / "fixture.json")
-    code, figures = await _locust(normal, tmp_path / "fixture.json", tmp_path / "gate.json")
-    assert _failed(figures) == set()
+    # A healthy run's client P99 here is ~10 ms against the 50 ms limit; but on a shared
+    # 2-core machine a few seconds' window can catch another process's stall (CI once saw a
+    # client P99 over 50 ms with the server's own P99 at 1 ms). A slowed service fails every
+    # attempt (the tests below), so a second attempt only forgives a stall, never a slow path.
+    attempts: list[set[tuple[str, str]]] = []
+    for attempt in range(HEALTHY_ATTEMPTS):
+        report = tmp_path / f"gate-{attempt}.json"
+        code, figures = await _locust(normal, tmp_path / "fixture.json", report)
+        attempts.append(_failed(figures))
+        if not attempts[-1]:
+            break
+    assert attempts[-1] == set(), f"every attempt failed: {attempts}"
     assert code == 0
     # Conditional GETs took part, and the server counted at least what locust sent.
     assert figures["client"]["read"]["requests"] > 100
