@@ -41,14 +41,16 @@ class Route:
     conditional: bool = False  # If-Match required
 
 
+# aiohttp tries the resources that share a path prefix (here `/v1/categories`) in the order
+# they were added, one awaited resolve each: the hottest, the category page, goes first.
 ROUTES: tuple[Route, ...] = (
+    Route("GET", "/v1/categories/{ref}/listings", public.list_category_listings,
+          "A page of a category's listings, newest first", model=Listing, shape="page",
+          paged=True, cached=True),
     Route("GET", "/v1/categories", public.list_categories, "All categories, sorted",
           model=Category, shape="list", cached=True),
     Route("GET", "/v1/categories/{ref}", public.get_category, "A category by id or slug",
           model=Category, cached=True),
-    Route("GET", "/v1/categories/{ref}/listings", public.list_category_listings,
-          "A page of a category's listings, newest first", model=Listing, shape="page",
-          paged=True, cached=True),
     Route("GET", "/v1/listings/{ref}", public.get_listing, "A listing by id or slug",
           model=Listing, cached=True),
     Route("GET", "/v1/me", me.get_me, "The caller's profile", auth="user", model=UserProfile),
