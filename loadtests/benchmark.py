@@ -13,7 +13,10 @@ medians taken minutes apart does not.
 - ceiling: `loadtests.bare` (aiohttp + uvloop, a constant body of the same size);
 - memory:  the service, answers from the in-process layer;
 - redis:   the service with HUSTLEHUB_CACHE_MEMORY_MAX_BYTES=0 (every hit from Redis);
-- 2 workers: `serve --workers 2`, in-process hits.
+- 2 workers: `serve --workers 2`, in-process hits;
+- ceiling paced, memory paced: the ceiling and the in-process hits again, each offered half the
+  rate the ceiling just sustained (closed-loop P99 at saturation is mostly queueing, which the
+  ceiling pays too; paced, it is the latency a server with headroom gives).
 Each on a category page (the first page, 50 listings) and a listing. Also the service's resident
 memory once every listing of the data set has been read (so is cached) once.
 """
@@ -21,13 +24,10 @@ memory once every listing of the data set has been read (so is cached) once.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import math
 import os
-import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -35,19 +35,17 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-import aiohttp
-
 from loadtests import stack
+from loadtests.loadgen import CONNECTIONS, Sample, generator_name, measure
 from loadtests.report import cache_counts
 from loadtests.warm import warm
 from service.devserver import free_port
 
 RESULTS = Path("var/benchmark.json")
-CONNECTIONS = 64
 PAGE = "/v1/categories/syn-category-0000/listings"
 LISTING = "/v1/listings/syn-listing-000001"
 
@@ -56,71 +54,9 @@ MEMORY_VS_CEILING = 0.85
 REDIS_VS_CEILING = 0.25
 TWO_WORKERS_VS_ONE = 1.25
 CACHED_P99_MS = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-
-
-# -- load generators -------------------------------------------------------------------------
-
-_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def _wrk_ms(text: str, percent: str) -> float:
-    found = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
-    if found is None:
-        raise RuntimeError(f"no {percent}% line in wrk's output:\n{text}")
-    return float(found.group(1)) * _UNITS_MS[found.group(2)]
-
-
-def parse_wrk(text: str) -> Sample:
-    if "Non-2xx or 3xx responses" in text or "Socket errors" in text:
-        raise RuntimeError(f"wrk saw errors:\n{text}")
-    rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.MULTILINE)
-    if rps is None:
-        raise RuntimeError(f"no Requests/sec in wrk's output:\n{text}")
-    return Sample(float(rps.group(1)), _wrk_ms(text, "50"), _wrk_ms(text, "99"))
-
-
-def run_wrk(url: str, duration_s: float) -> Sample:
-    argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{duration_s:g}s", "--latency", url]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=duration_s + 60, check=True)
-    return parse_wrk(done.stdout)
-
-
-async def _aiohttp_load(url: str, duration_s: float) -> Sample:
-    latencies: list[float] = []
-    deadline = time.perf_counter() + duration_s
-    connector = aiohttp.TCPConnector(limit=CONNECTIONS)
-
-    async def one(session: aiohttp.ClientSession) -> None:
-        while (started := time.perf_counter()) < deadline:
-            async with session.get(url) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"{url} answered {response.status}")
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(one(session) for _ in range(CONNECTIONS)))
-    elapsed = time.perf_counter() - started
-    ordered = sorted(latencies) or [math.nan]
-
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-    return Sample(len(latencies) / elapsed, at(0.50), at(0.99))
-
-
-def measure(url: str, duration_s: float) -> Sample:
-    if shutil.which("wrk"):
-        return run_wrk(url, duration_s)
-    return asyncio.run(_aiohttp_load(url, duration_s))
+# Paced runs offer this share of the rate the ceiling sustained in the same repetition.
+PACED_SHARE = 0.5
+PACED = ("ceiling paced", "memory paced")
 
 
 def paired_ratio(numerators: list[Sample], denominators: list[Sample]) -> float:
@@ -207,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--listings", type=int, default=10_000)
     p.add_argument("--users", type=int, default=1_000)
     args = p.parse_args(argv)
-    generator = "wrk -t2 -c64" if shutil.which("wrk") else "aiohttp client, 64 connections"
+    generator = generator_name()
 
     with contextlib.ExitStack() as es:
         stk = es.enter_context(stack.dev_stack(users=args.users, listings=args.listings))
@@ -241,8 +177,17 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  rep {rep + 1}/{args.repeats}: {name:9} {path}", flush=True)
                     sample = measure(bases[path] + path, args.duration)
                     samples.setdefault((name, path), []).append(sample)
+                # With headroom: both offered the same rate, half what the ceiling just did.
+                rate = samples[("ceiling", path)][-1].rps * PACED_SHARE
+                for name in PACED:
+                    print(f"  rep {rep + 1}/{args.repeats}: {name} {path}", flush=True)
+                    base = configs[name.split()[0]][path]
+                    samples.setdefault((name, path), []).append(
+                        measure(base + path, args.duration, rate=rate)
+                    )
 
     medians = {key: median(value) for key, value in samples.items()}
+    shown = [*configs, *PACED]
     lines = [
         f"benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, {generator}, "
         f"medians of {args.repeats} x {args.duration:g} s",
@@ -251,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     verdicts: list[dict[str, object]] = []
     for path in (PAGE, LISTING):
         ceilings_of_path = samples[("ceiling", path)]
-        for name in configs:
+        for name in shown:
             m = medians[(name, path)]
             ratio = paired_ratio(samples[(name, path)], ceilings_of_path)
             lines.append(
@@ -269,10 +214,17 @@ def main(argv: list[str] | None = None) -> int:
                      TWO_WORKERS_VS_ONE),
             _verdict(f"{kind}: cached p99 ms", medians[("memory", path)].p99_ms, CACHED_P99_MS,
                      at_most=True),
+            _verdict(f"{kind}: cached p99 ms, paced", medians[("memory paced", path)].p99_ms,
+                     CACHED_P99_MS, at_most=True),
         ]  # fmt: skip
     lines.append(
         "x ceiling: the median over repetitions of req/s over the ceiling's req/s measured in "
         "the same repetition"
+    )
+    lines.append(
+        f"paced: the same {CONNECTIONS} connections offered {PACED_SHARE:.0%} of the rate the "
+        "ceiling sustained in the same repetition (the ceiling's own P99 at that rate: "
+        "'ceiling paced')"
     )
     lines.append(
         "HUSTLEHUB_CACHE_MEMORY_MAX_BYTES=0: the in-process layer "

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.benchmark import Sample, paired_ratio
+from loadtests.benchmark import paired_ratio
+from loadtests.loadgen import Sample
 
 
 def _s(rps: float) -> Sample:
