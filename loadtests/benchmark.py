@@ -1,12 +1,13 @@
 """`make benchmark`: how fast the read path is, as ratios to a bare aiohttp ceiling in one run.
 
-    python -m loadtests.benchmark [--duration 10] [--repeats 3] [--listings 10000]
+    python -m loadtests.benchmark [--duration 4] [--repeats 8] [--listings 10000]
 
 Every figure comes from the same load generator (wrk, 64 connections; an aiohttp client if wrk
 is missing) against loopback, repeated and quoted as medians because the machine is shared.
 All servers run at once and the repetitions are interleaved: each repetition measures, per
-endpoint, the ceiling and then every configuration back to back, and a ratio is the median of
-the ratios within each repetition. This machine's speed drifts by tens of percent over
+endpoint, the ceiling and every configuration back to back (in reverse order every other
+time), and a ratio is the median of the ratios within each repetition, quoted with the middle
+half of them. This machine's speed drifts by tens of percent over
 minutes; a ratio of two measurements seconds apart cancels most of the drift, where a ratio of
 medians taken minutes apart does not.
 
@@ -35,7 +36,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,12 +60,25 @@ PACED_SHARE = 0.5
 PACED = ("ceiling paced", "memory paced")
 
 
-def paired_ratio(numerators: list[Sample], denominators: list[Sample]) -> float:
-    """The median over repetitions of numerator rps / denominator rps, each pair measured in
-    the same repetition (seconds apart)."""
+def paired_ratios(numerators: list[Sample], denominators: list[Sample]) -> list[float]:
+    """numerator rps / denominator rps of each repetition, the pair measured seconds apart."""
     if len(numerators) != len(denominators) or not numerators:
         raise ValueError("a paired ratio needs one denominator per numerator")
-    return statistics.median(n.rps / d.rps for n, d in zip(numerators, denominators, strict=True))
+    return [n.rps / d.rps for n, d in zip(numerators, denominators, strict=True)]
+
+
+def paired_ratio(numerators: list[Sample], denominators: list[Sample]) -> float:
+    """The median over repetitions of the paired ratios."""
+    return statistics.median(paired_ratios(numerators, denominators))
+
+
+def middle_half(values: list[float]) -> tuple[float, float]:
+    """The interquartile range: where the middle half of the repetitions fell. A target
+    inside it is within this machine's noise of the median."""
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (math.nan, math.nan)
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q3
 
 
 def median(samples: list[Sample]) -> Sample:
@@ -130,16 +144,40 @@ def _memory_lookups(base_url: str) -> float:
 # -- the run ---------------------------------------------------------------------------------
 
 
-def _verdict(name: str, value: float, target: float, *, at_most: bool = False) -> dict[str, object]:
-    passed = value <= target if at_most else value >= target
-    gap = (value - target) / target
-    return {"target": name, "value": value, "limit": target, "passed": passed, "gap": gap}
+@dataclass(frozen=True, slots=True)
+class Target:
+    name: str
+    value: float  # the median over repetitions
+    limit: float
+    at_most: bool
+    middle_half: tuple[float, float]
+
+    @classmethod
+    def judge(
+        cls, name: str, values: list[float], limit: float, *, at_most: bool = False
+    ) -> Target:
+        return cls(name, statistics.median(values), limit, at_most, middle_half(values))
+
+    @property
+    def passed(self) -> bool:
+        return self.value <= self.limit if self.at_most else self.value >= self.limit
+
+    def line(self) -> str:
+        gap = abs(self.value - self.limit) / self.limit
+        low, high = self.middle_half
+        mark = "pass" if self.passed else f"MISS by {gap:.0%}"
+        return (
+            f"  {self.name:36} {self.value:6.2f} [{low:.2f}-{high:.2f}] (target {self.limit}) "
+            f"{mark}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="loadtests.benchmark", description=__doc__.split("\n")[0])
-    p.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
-    p.add_argument("--repeats", type=int, default=3)
+    # Many short repetitions rather than a few long ones: this machine's speed drifts over
+    # seconds to minutes, and a pair measured seconds apart shares more of it.
+    p.add_argument("--duration", type=float, default=4.0, help="seconds per measurement")
+    p.add_argument("--repeats", type=int, default=8)
     p.add_argument("--listings", type=int, default=10_000)
     p.add_argument("--users", type=int, default=1_000)
     args = p.parse_args(argv)
@@ -172,10 +210,13 @@ def main(argv: list[str] | None = None) -> int:
         # Is the in-process layer OFF at max_bytes=0, or consulted (and counted) on every read?
         memory_lookups_when_zero = _memory_lookups(redis.base_url)
         for rep in range(args.repeats):
+            # Every other repetition runs the configurations in reverse, so a machine that
+            # speeds up or slows down within a repetition favours none of them.
+            order = list(configs) if rep % 2 == 0 else list(reversed(configs))
             for path in (PAGE, LISTING):
-                for name, bases in configs.items():
+                for name in order:
                     print(f"  rep {rep + 1}/{args.repeats}: {name:9} {path}", flush=True)
-                    sample = measure(bases[path] + path, args.duration)
+                    sample = measure(configs[name][path] + path, args.duration)
                     samples.setdefault((name, path), []).append(sample)
                 # With headroom: both offered the same rate, half what the ceiling just did.
                 rate = samples[("ceiling", path)][-1].rps * PACED_SHARE
@@ -193,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         f"medians of {args.repeats} x {args.duration:g} s",
         f"{'endpoint':44} {'config':10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'x ceiling':>9}",
     ]
-    verdicts: list[dict[str, object]] = []
+    verdicts: list[Target] = []
     for path in (PAGE, LISTING):
         ceilings_of_path = samples[("ceiling", path)]
         for name in shown:
@@ -204,18 +245,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"{m.p99_ms:7.2f} {ratio:9.2f}"
             )
         kind = "page" if path == PAGE else "listing"
+        p99s = {name: [s.p99_ms for s in samples[(name, path)]] for name in shown}
         verdicts += [
-            _verdict(f"{kind}: in-process hit vs ceiling",
-                     paired_ratio(samples[("memory", path)], ceilings_of_path), MEMORY_VS_CEILING),
-            _verdict(f"{kind}: redis hit vs ceiling",
-                     paired_ratio(samples[("redis", path)], ceilings_of_path), REDIS_VS_CEILING),
-            _verdict(f"{kind}: 2 workers vs 1",
-                     paired_ratio(samples[("2 workers", path)], samples[("memory", path)]),
+            Target.judge(f"{kind}: in-process hit vs ceiling",
+                     paired_ratios(samples[("memory", path)], ceilings_of_path), MEMORY_VS_CEILING),
+            Target.judge(f"{kind}: redis hit vs ceiling",
+                     paired_ratios(samples[("redis", path)], ceilings_of_path), REDIS_VS_CEILING),
+            Target.judge(f"{kind}: 2 workers vs 1",
+                     paired_ratios(samples[("2 workers", path)], samples[("memory", path)]),
                      TWO_WORKERS_VS_ONE),
-            _verdict(f"{kind}: cached p99 ms", medians[("memory", path)].p99_ms, CACHED_P99_MS,
+            Target.judge(f"{kind}: cached p99 ms", p99s["memory"], CACHED_P99_MS, at_most=True),
+            Target.judge(f"{kind}: cached p99 ms, paced", p99s["memory paced"], CACHED_P99_MS,
                      at_most=True),
-            _verdict(f"{kind}: cached p99 ms, paced", medians[("memory paced", path)].p99_ms,
-                     CACHED_P99_MS, at_most=True),
         ]  # fmt: skip
     lines.append(
         "x ceiling: the median over repetitions of req/s over the ceiling's req/s measured in "
@@ -239,10 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         f"resident memory with {args.listings} listings cached: {rss / 2**20:.0f} MiB "
         f"({not_ok} reads not 200)"
     )
-    for v in verdicts:
-        gap = float(v["gap"])  # type: ignore[arg-type]
-        mark = "pass" if v["passed"] else f"MISS by {abs(gap):.0%}"
-        lines.append(f"  {v['target']:36} {float(v['value']):6.2f} (target {v['limit']}) {mark}")  # type: ignore[arg-type]
+    lines.append("verdicts on medians; in brackets the middle half of the repetitions")
+    lines += [v.line() for v in verdicts]
     print("\n".join(lines))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
@@ -254,12 +293,12 @@ def main(argv: list[str] | None = None) -> int:
                 "memory_lookups_when_max_bytes_0": memory_lookups_when_zero,
                 "medians": {f"{n} {p}": asdict(m) for (n, p), m in medians.items()},
                 "samples": {f"{n} {p}": [asdict(s) for s in v] for (n, p), v in samples.items()},
-                "verdicts": verdicts,
+                "verdicts": [{**asdict(v), "passed": v.passed} for v in verdicts],
             },
             indent=2,
         )
     )
-    return 0 if all(v["passed"] for v in verdicts) and not math.isnan(rss) else 1
+    return 0 if all(v.passed for v in verdicts) and not math.isnan(rss) else 1
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.benchmark import paired_ratio
+from loadtests.benchmark import Target, middle_half, paired_ratio
 from loadtests.loadgen import Sample
 
 
@@ -30,3 +30,20 @@ def test_the_median_ignores_one_disturbed_repetition() -> None:
 def test_pairs_must_match() -> None:
     with pytest.raises(ValueError, match="one denominator per numerator"):
         paired_ratio([_s(1.0)], [])
+
+
+def test_the_middle_half_shows_how_far_the_noise_reaches() -> None:
+    ratios = [0.70, 0.78, 0.80, 0.82, 0.84, 0.86, 0.95, 1.10]
+    low, high = middle_half(ratios)
+    # The median (0.83) misses 0.85, but the target lies inside the middle half: noise.
+    assert low < 0.85 < high
+    assert (low, high) == pytest.approx((0.795, 0.8825))
+
+
+def test_a_target_is_judged_on_the_median_and_reports_its_gap() -> None:
+    missed = Target.judge("page: in-process hit vs ceiling", [0.80, 0.76, 0.84], 0.85)
+    assert not missed.passed
+    assert "MISS by 6%" in missed.line()
+    p99 = Target.judge("cached p99 ms", [4.0, 4.9, 12.0], 5.0, at_most=True)
+    assert p99.passed
+    assert "[4.45-8.45]" in p99.line()
