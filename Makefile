@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck fmt loadtest benchmark seed clean
+.PHONY: run test check lint typecheck fmt loadtest benchmark hotpath seed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,3 +35,6 @@ loadtest: $(STAMP)  ## dev mode + 10x synthetic data, the locust scenario headle
 
 benchmark: $(STAMP)  ## read-path throughput as ratios to a bare aiohttp ceiling (wrk)
 	$(BIN)/python -m loadtests.benchmark $(BENCHMARK_ARGS)
+
+hotpath: $(STAMP)  ## an in-process hit's handler timed in-process against the ceiling's Response
+	$(BIN)/python -m loadtests.hotpath $(HOTPATH_ARGS)

@@ -1,0 +1,33 @@
+"""The in-process timing of a cached read: it drives the real handler to a real response."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from loadtests import hotpath
+
+
+async def _answer() -> int:
+    return 42
+
+
+def test_finish_runs_a_coroutine_that_never_suspends() -> None:
+    assert hotpath.finish(_answer()) == 42
+
+
+def test_finish_refuses_one_that_suspends() -> None:
+    # asyncio.sleep(0) yields to the loop once: a read that did would not be a memory hit.
+    with pytest.raises(RuntimeError, match="not an in-process hit"):
+        hotpath.finish(asyncio.sleep(0))
+
+
+def test_the_timed_handler_answers_from_the_in_process_layer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert hotpath.main(["--number", "50", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in ("ceiling: aiohttp Response", "endpoint wrapper + handler", "cache peek"):
+        assert name in out
+    assert "ours beyond the ceiling's work" in out
