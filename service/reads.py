@@ -133,13 +133,21 @@ def _checked(kind: str, ref: str) -> str:
 async def _resolve(ref: str, by_id: EntityFetch[T], by_slug: EntityFetch[T]) -> T:
     # Strongly consistent: what a loader reads becomes a fresh cache entry, so an eventually
     # consistent read just after a write could cache pre-write data.
-    # Ids come first: ULIDs never look like slugs, but the old Supabase UUIDs do.
-    try:
+    if not is_slug(ref):
         return await by_id(ref, consistent=True)
-    except NotFound:
-        if not is_slug(ref):
-            raise
-        return await by_slug(ref, consistent=True)
+    # A slug-shaped ref may still be an id (the old Supabase UUIDs look like slugs), and the
+    # id wins. Both lookups go out at once: one after the other, a slug (what the frontend's
+    # URLs carry) would wait for an id lookup that misses before its own two reads began.
+    as_id, as_slug = await asyncio.gather(
+        by_id(ref, consistent=True), by_slug(ref, consistent=True), return_exceptions=True
+    )
+    if not isinstance(as_id, BaseException):
+        return as_id
+    if not isinstance(as_id, NotFound):
+        raise as_id
+    if isinstance(as_slug, BaseException):
+        raise as_slug
+    return as_slug
 
 
 async def _entity(model: Category | Listing) -> Loaded:

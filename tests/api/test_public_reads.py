@@ -154,3 +154,33 @@ async def test_every_read_a_cache_loader_makes_is_strongly_consistent(
     for operation, params in reads:
         assert params.get("ConsistentRead") is True, (operation, params)
         assert "IndexName" not in params, (operation, params)
+
+
+async def test_a_slug_is_looked_up_as_an_id_and_as_a_slug_at_once(
+    client: Client, admin_token: str
+) -> None:
+    from service.appkeys import TABLE
+
+    category = await create_category(client, admin_token)
+    steps: list[str] = []
+
+    def before(**_: Any) -> None:
+        steps.append("sent")
+
+    def after(**_: Any) -> None:
+        steps.append("answered")
+
+    events = client.app[TABLE].client.meta.events
+    events.register("before-call.dynamodb.GetItem", before)
+    events.register("after-call.dynamodb.GetItem", after)
+    try:
+        response = await client.get(f"/v1/categories/{category['slug']}")
+    finally:
+        events.unregister("before-call.dynamodb.GetItem", before)
+        events.unregister("after-call.dynamodb.GetItem", after)
+    assert response.status == 200
+    assert (await response.json())["id"] == category["id"]
+    # The id lookup (a miss) and the slug mapping are in flight together; the entity follows
+    # the mapping (one after the other, the second lookup would wait for the first's answer).
+    assert steps[:2] == ["sent", "sent"]
+    assert steps.count("sent") == steps.count("answered") == 3
