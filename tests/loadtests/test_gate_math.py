@@ -127,3 +127,13 @@ def test_cache_summary_counts_lookups_at_the_first_layer() -> None:
     summary = cache_summary(before, _scrape(metrics))
     assert summary["hit_ratio"] == pytest.approx(0.9)
     assert summary["redis_hits"] == 1
+
+
+def test_a_p99_over_few_requests_is_reported_as_the_slowest_one() -> None:
+    client = gate.ClientStats(kinds={"read": gate.kind_stats({5: 87, 40: 1}, 88, 0)})
+    few = gate.judge(client, _server(0.004, requests=88))
+    lines = [line for line in few.report().splitlines() if "read p99" in line]
+    assert len(lines) == 2
+    assert all("over 88 requests, so the slowest" in line for line in lines)
+    many = gate.judge(_client(5, requests=10_000), _server(0.004, requests=10_000))
+    assert "so the slowest" not in many.report()
