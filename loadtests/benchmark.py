@@ -57,7 +57,8 @@ TWO_WORKERS_VS_ONE = 1.25
 CACHED_P99_MS = 5.0
 # Paced runs offer this share of the rate the ceiling sustained in the same repetition.
 PACED_SHARE = 0.5
-PACED = ("ceiling paced", "memory paced")
+# Each paced configuration and the server it loads.
+PACED = {"ceiling paced": "ceiling", "memory paced": "memory"}
 
 
 def paired_ratios(numerators: list[Sample], denominators: list[Sample]) -> list[float]:
@@ -220,9 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                     samples.setdefault((name, path), []).append(sample)
                 # With headroom: both offered the same rate, half what the ceiling just did.
                 rate = samples[("ceiling", path)][-1].rps * PACED_SHARE
-                for name in PACED:
+                for name, server in PACED.items():
                     print(f"  rep {rep + 1}/{args.repeats}: {name} {path}", flush=True)
-                    base = configs[name.split()[0]][path]
+                    base = configs[server][path]
                     samples.setdefault((name, path), []).append(
                         measure(base + path, args.duration, rate=rate)
                     )
