@@ -21,6 +21,8 @@ from pathlib import Path
 
 import aiohttp
 
+from loadtests import fixture as fixtures
+
 CONNECTIONS = 64
 
 # wrk calls delay() before every request of a connection: the milliseconds to wait first.
@@ -46,8 +48,7 @@ def generator_name() -> str:
 def measure(url: str, duration_s: float, *, rate: float | None = None) -> Sample:
     """`url` under load for `duration_s` seconds: closed-loop, or paced to `rate` requests/s in
     all (each connection waiting CONNECTIONS / rate seconds between its requests)."""
-    if not url.startswith("http://127.0.0.1:"):
-        raise ValueError(f"the benchmark loads loopback only, not {url}")
+    fixtures.require_loopback(url)
     wait_s = CONNECTIONS / rate if rate else 0.0
     if shutil.which("wrk"):
         return _run_wrk(url, duration_s, wait_s)
