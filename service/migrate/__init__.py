@@ -1,0 +1,1 @@
+"""The move from the legacy Supabase (Postgres) backend to the single DynamoDB table."""
