@@ -10,6 +10,7 @@ FAILURE_REASONS = frozenset(
     {
         "missing",
         "malformed",
+        "duplicate_header",
         "too_large",
         "alg_not_allowed",
         "unknown_kid",

@@ -10,10 +10,16 @@ from service.auth.principal import Principal
 
 
 async def principal(request: web.Request) -> Principal:
-    header = request.headers.get("Authorization")
-    if header is None:
+    headers = request.headers.getall("Authorization", ())
+    if not headers:
         request.app[METRICS].auth.failure("missing")
         raise errors.Unauthenticated("missing")
+    if len(headers) > 1:
+        # A proxy in front and this service could each honour a different one of them (one
+        # takes the first, another the last), so neither may be trusted.
+        request.app[METRICS].auth.failure("duplicate_header")
+        raise errors.Unauthenticated("duplicate_header")
+    header = headers[0]
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         request.app[METRICS].auth.failure("malformed")

@@ -8,6 +8,7 @@ FAILURE_REASONS: Final[frozenset[str]] = frozenset(
     {
         "missing",
         "malformed",
+        "duplicate_header",
         "too_large",
         "alg_not_allowed",
         "unknown_kid",

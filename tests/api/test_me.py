@@ -4,6 +4,7 @@ import uuid
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from multidict import CIMultiDict
 
 from tests.api.factories import create_category, create_listing
 from tests.support.app import bearer
@@ -39,6 +40,21 @@ async def test_me_needs_a_valid_token(client: Client, mint: TokenMint) -> None:
         assert response.status == 401
         assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
         assert "not.a.jwt" not in await response.text()
+
+
+async def test_two_authorization_headers_are_refused(client: Client, mint: TokenMint) -> None:
+    # Each header alone is accepted; together they are refused, whichever order they come in,
+    # because a proxy and this service could each read a different one.
+    valid, other = mint.token(), mint.token()
+    assert (await client.get("/v1/me/favourites", headers=bearer(valid))).status == 200
+    for pair in ((valid, other), (valid, valid), (valid, "not.a.jwt"), ("not.a.jwt", valid)):
+        headers = CIMultiDict([("Authorization", f"Bearer {token}") for token in pair])
+        response = await client.get("/v1/me/favourites", headers=headers)
+        assert response.status == 401
+        assert response.content_type == "application/problem+json"
+        assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    refused = await client.get("/metrics")
+    assert 'hustlehub_auth_failures_total{reason="duplicate_header"} 4.0' in await refused.text()
 
 
 async def test_favourites_save_is_idempotent_and_listed(
