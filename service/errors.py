@@ -23,7 +23,15 @@ class Conflict(ServiceError):
 
 
 class VersionMismatch(ServiceError):
-    """An optimistic-locking write named a version that is no longer current."""
+    """An optimistic-locking write named a version that is no longer current.
+
+    `current_version` is the version that won, when the store saw it (it lets the use case
+    give the loser the next turn, see `service.turns`).
+    """
+
+    def __init__(self, message: str, *, current_version: int | None = None) -> None:
+        super().__init__(message)
+        self.current_version = current_version
 
 
 class PreconditionRequired(ServiceError):

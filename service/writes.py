@@ -4,18 +4,36 @@ the response misses the old entries (see `cachekeys` for what each tag covers)."
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from cache.readthrough import ReadThroughCache
 from service.cachekeys import CATEGORIES, LISTINGS, category_tags, listing_tags
+from service.errors import VersionMismatch
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.user import UserProfile
 from service.store.stores import Stores
+from service.turns import WriterTurns
 
 
 class Writes:
-    def __init__(self, stores: Stores, cache: ReadThroughCache) -> None:
+    def __init__(
+        self, stores: Stores, cache: ReadThroughCache, *, turns: WriterTurns | None = None
+    ) -> None:
         self._stores = stores
         self._cache = cache
+        self._turns = turns if turns is not None else WriterTurns()
+
+    @contextlib.asynccontextmanager
+    async def _versioned(self, key: str, expected_version: int) -> AsyncIterator[None]:
+        """One optimistic-locking attempt, taken in its fair turn (see `service.turns`)."""
+        async with self._turns.turn(key, expected_version):
+            try:
+                yield
+            except VersionMismatch as exc:
+                self._turns.lost(key, exc.current_version)
+                raise
 
     async def create_category(self, data: CategoryCreate, *, actor: str) -> Category:
         created = await self._stores.categories.create(data, actor=actor)
@@ -25,9 +43,10 @@ class Writes:
     async def update_category(
         self, category_id: str, patch: CategoryPatch, *, expected_version: int, actor: str
     ) -> Category:
-        before, after = await self._stores.categories.update(
-            category_id, patch, expected_version=expected_version, actor=actor
-        )
+        async with self._versioned(f"category:{category_id}", expected_version):
+            before, after = await self._stores.categories.update(
+                category_id, patch, expected_version=expected_version, actor=actor
+            )
         tags = [CATEGORIES, *category_tags(after.id, before.slug, after.slug)]
         if (before.slug, before.name) != (after.slug, after.name):
             tags.append(LISTINGS)  # listing bodies show the category's slug and name
@@ -52,9 +71,10 @@ class Writes:
     async def update_listing(
         self, listing_id: str, patch: ListingPatch, *, expected_version: int, actor: str
     ) -> Listing:
-        before, after = await self._stores.listings.update(
-            listing_id, patch, expected_version=expected_version, actor=actor
-        )
+        async with self._versioned(f"listing:{listing_id}", expected_version):
+            before, after = await self._stores.listings.update(
+                listing_id, patch, expected_version=expected_version, actor=actor
+            )
         tags = [
             *listing_tags(after.id, before.slug, after.slug),
             # Both pages: the one it left and the one it joined (the same one unless moved).

@@ -112,7 +112,9 @@ class CategoryStore(Repository):
     ) -> tuple[Category, Category]:
         before = await self.get(category_id, consistent=True)
         if before.version != expected_version:
-            raise VersionMismatch(f"category {category_id!r} is at another version")
+            raise VersionMismatch(
+                f"category {category_id!r} is at another version", current_version=before.version
+            )
         changes = {k: v for k, v in patch.changes().items() if v is not None}
         now = self._clock()
         after = Category.model_validate(

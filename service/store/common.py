@@ -95,7 +95,9 @@ def version_guard(what: str, *, stale_is_retry: bool = False) -> OnFail:
     def on_fail(reason: CancellationReason) -> ServiceError:
         if reason.item is None:
             return NotFound(f"{what} not found")
-        return StaleRead() if stale_is_retry else VersionMismatch(f"{what} was changed")
+        if stale_is_retry:
+            return StaleRead()
+        return VersionMismatch(f"{what} was changed", current_version=stored_version(reason))
 
     return on_fail
 

@@ -156,7 +156,9 @@ class ListingStore(Repository):
     ) -> tuple[Listing, Listing]:
         before = await self.get(listing_id, consistent=True)
         if before.version != expected_version:
-            raise VersionMismatch(f"listing {listing_id!r} is at another version")
+            raise VersionMismatch(
+                f"listing {listing_id!r} is at another version", current_version=before.version
+            )
         sent = patch.model_dump(mode="json", exclude_unset=True)
         # null clears the optional links; for every other field null means "leave as is".
         changes = {k: v for k, v in sent.items() if v is not None or k in ("url", "image_url")}
