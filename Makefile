@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck fmt loadtest benchmark hotpath seed clean
+.PHONY: run test check lint typecheck fmt loadtest benchmark hotpath seed clean infra lambda-package
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,3 +38,17 @@ benchmark: $(STAMP)  ## read-path throughput as ratios to a bare aiohttp ceiling
 
 hotpath: $(STAMP)  ## an in-process hit's handler timed in-process against the ceiling's Response
 	$(BIN)/python -m loadtests.hotpath $(HOTPATH_ARGS)
+
+LAMBDA_PYTHON ?= 3.12
+LAMBDA_PLATFORM ?= manylinux2014_x86_64
+
+infra: $(STAMP)  ## the CloudFormation stack (table, Cognito, post-confirmation Lambda, IAM)
+	mkdir -p build
+	$(BIN)/hustlehub infra-template > build/hustlehub-stack.json
+
+lambda-package: $(STAMP)  ## build/post-confirmation.zip: the project and its runtime deps for Lambda
+	rm -rf build/lambda build/wheels build/post-confirmation.zip
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir build/wheels .
+	$(BIN)/pip install --quiet --target build/lambda --platform $(LAMBDA_PLATFORM) \
+		--implementation cp --python-version $(LAMBDA_PYTHON) --only-binary=:all: build/wheels/*.whl
+	cd build/lambda && $(PYTHON) -m zipfile -c ../post-confirmation.zip *

@@ -10,7 +10,8 @@ Who comes (shares of requests, with pacing from --target-rps):
 - one admin (about 0.5%): create a listing, update it with If-Match, delete it, in turn.
 
 Before the first request the fixture is loaded (or built: dev-mode sign-in from
-var/dev-state.json plus a crawl of the catalogue) and /metrics is scraped; when the run ends
+var/dev-state.json plus a crawl of the catalogue; the crawl alone when only `Reader` runs) and
+/metrics is scraped; when the run ends
 /metrics is scraped again and `loadtests.gate` judges both witnesses. The exit code is the
 gate's verdict. Headless runs must be bounded (--run-time) and target loopback.
 """
@@ -108,8 +109,13 @@ def _start(environment: Environment, **_: Any) -> None:
     if options.fixture:
         RUN.fixture = fixtures.read(Path(options.fixture))
     else:
-        users, admins = fixtures.dev_tokens(extra_users=options.extra_users)
-        RUN.fixture = fixtures.build(host, users=users, admins=admins)
+        if any(getattr(cls, "signs_in", False) for cls in environment.user_classes):
+            users, admins = fixtures.dev_tokens(extra_users=options.extra_users)
+            RUN.fixture = fixtures.build(host, users=users, admins=admins)
+        else:
+            # Anonymous readers alone (`locust ... Reader`) need no sign-in, so a stack
+            # without dev mode's Cognito (docker compose) can be loaded too.
+            RUN.fixture = {"users": [], "admins": [], **fixtures.crawl(host)}
         # Warm the listings too, as loadtests.run does (bounded: a sequential read each).
         for listing in RUN.fixture["listings"][:WARM_LIMIT]:
             fixtures.http("GET", f"{host}/v1/listings/{listing['slug']}")
@@ -259,6 +265,7 @@ class SignedIn(_Paced):
 
     weight = 10
     share = SIGNED_IN_SHARE
+    signs_in = True
 
     def on_start(self) -> None:
         self.auth = {"Authorization": f"Bearer {RUN.next_user_token()}"}
@@ -302,6 +309,7 @@ class Admin(_Paced):
 
     fixed_count = 1
     share = ADMIN_SHARE
+    signs_in = True
 
     def on_start(self) -> None:
         token = random.choice(RUN.fixture["admins"])

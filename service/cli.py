@@ -1,4 +1,4 @@
-"""`hustlehub`: serve, dev, create-table, seed, token, table-template.
+"""`hustlehub`: serve, dev, create-table, seed, token, table-template, infra-template.
 
 Heavy imports happen inside each command: `serve --workers N` must set up prometheus_client's
 multiprocess directory before prometheus_client is first imported.
@@ -84,16 +84,28 @@ def cmd_dev(args: argparse.Namespace) -> None:
 
 
 def cmd_create_table(args: argparse.Namespace) -> None:
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
     from service.store.client import dynamodb_client
     from service.store.schema import ensure_table
 
     settings = _settings()
 
     async def run() -> bool:
-        async with dynamodb_client(settings) as client:
-            return await ensure_table(
-                client, settings.table_name, production=settings.mode == "production"
-            )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + args.wait
+        while True:
+            try:
+                async with dynamodb_client(settings) as client:
+                    return await ensure_table(
+                        client, settings.table_name, production=settings.mode == "production"
+                    )
+            except BotoConnectionError as exc:
+                # A database container that has not started listening yet (docker compose).
+                if loop.time() + 1.0 > deadline:
+                    raise
+                print(f"waiting for DynamoDB: {exc}", file=sys.stderr, flush=True)
+                await asyncio.sleep(1.0)
 
     created = asyncio.run(run())
     print(f"table {settings.table_name}: {'created' if created else 'already there'}")
@@ -123,6 +135,12 @@ def cmd_table_template(args: argparse.Namespace) -> None:
     print(json.dumps(cloudformation_template(args.table_name), indent=2))
 
 
+def cmd_infra_template(args: argparse.Namespace) -> None:
+    from service.infra.template import stack_template
+
+    print(json.dumps(stack_template(args.table_name), indent=2))
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hustlehub", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -139,9 +157,14 @@ def parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="dev mode: embedded DynamoDB + Cognito, demo data")
     dev.add_argument("--port", type=int, default=None)
     dev.set_defaults(func=cmd_dev)
-    sub.add_parser("create-table", help="create the table if absent").set_defaults(
-        func=cmd_create_table
+    create = sub.add_parser("create-table", help="create the table if absent")
+    create.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="seconds to keep retrying while the DynamoDB endpoint does not answer",
     )
+    create.set_defaults(func=cmd_create_table)
     seed = sub.add_parser("seed", help="load demo or synthetic data")
     seed.add_argument("--synthetic", action="store_true", help="the load-test data set")
     seed.add_argument("--users", type=int, default=100_000)
@@ -155,6 +178,11 @@ def parser() -> argparse.ArgumentParser:
     template = sub.add_parser("table-template", help="print the CloudFormation table")
     template.add_argument("--table-name", default="HustleHubDirectory")
     template.set_defaults(func=cmd_table_template)
+    infra = sub.add_parser(
+        "infra-template", help="print the CloudFormation stack: table, Cognito, Lambda, IAM"
+    )
+    infra.add_argument("--table-name", default="HustleHubDirectory")
+    infra.set_defaults(func=cmd_infra_template)
     return top
 
 

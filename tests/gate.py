@@ -2,6 +2,7 @@
 
 It starts the machine's Redis when nothing answers on its port, because the suite talks to a
 real Redis; everything else the tests need (moto's server, Prometheus) they start themselves.
+Debian's Prometheus and docker-compose are installed here, once, when missing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import subprocess
 import sys
 import time
 
-from tests.support.prometheus_tools import ToolsUnavailable, find_or_install
+from tests.support import compose_tools, prometheus_tools
+from tests.support.debian import ToolsUnavailable
 
 REDIS_ADDR = ("127.0.0.1", 6379)
 REDIS_START = [
@@ -61,10 +63,19 @@ def ensure_prometheus_tools() -> None:
     # The rule tests and the scrape test need promtool and prometheus; installing them here,
     # once, keeps an apt-get run out of any test's own time limit.
     try:
-        tools = find_or_install()
+        tools = prometheus_tools.find_or_install()
     except ToolsUnavailable as exc:
         sys.exit(f"gate: {exc}")
     print(f"gate: promtool {tools.promtool}, prometheus {tools.prometheus}", flush=True)
+
+
+def ensure_compose() -> None:
+    # tests/deploy validates docker-compose.yml with `config`, which needs no Docker engine.
+    try:
+        argv = compose_tools.find_or_install()
+    except ToolsUnavailable as exc:
+        sys.exit(f"gate: {exc}")
+    print(f"gate: compose {' '.join(argv)}", flush=True)
 
 
 def run(step: str, argv: list[str]) -> None:
@@ -78,6 +89,7 @@ def main() -> None:
     py = sys.executable
     ensure_redis()
     ensure_prometheus_tools()
+    ensure_compose()
     run("ruff check", [py, "-m", "ruff", "check", "."])
     run("ruff format", [py, "-m", "ruff", "format", "--check", "."])
     run("mypy", [py, "-m", "mypy"])

@@ -112,8 +112,8 @@ async def _tolerated(call: Any, what: str) -> None:
         log.warning("could not enable %s: %s", what, exc.response.get("Error", {}).get("Code"))
 
 
-def cloudformation_template(name: str) -> dict[str, Any]:
-    """An AWS::DynamoDB::Table resource built from the same definition, for production."""
+def table_resource(name: str) -> dict[str, Any]:
+    """The AWS::DynamoDB::Table resource built from the same definition, for production."""
     definition = table_definition(name, deletion_protection=True)
     properties = {
         "TableName": definition["TableName"],
@@ -131,16 +131,25 @@ def cloudformation_template(name: str) -> dict[str, Any]:
         "DeletionProtectionEnabled": definition["DeletionProtectionEnabled"],
     }
     return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": "Retain",
+        "UpdateReplacePolicy": "Retain",
+        "Properties": properties,
+    }
+
+
+def index_names(name: str) -> list[str]:
+    """The table's index names, for ARNs (`<table arn>/index/<name>`)."""
+    definition = table_definition(name, deletion_protection=True)
+    return [str(index["IndexName"]) for index in definition["GlobalSecondaryIndexes"]]
+
+
+def cloudformation_template(name: str) -> dict[str, Any]:
+    """A template holding the table alone (`hustlehub infra-template` gives the whole stack)."""
+    return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"Hustle Hub directory single table {name}",
-        "Resources": {
-            "DirectoryTable": {
-                "Type": "AWS::DynamoDB::Table",
-                "DeletionPolicy": "Retain",
-                "UpdateReplacePolicy": "Retain",
-                "Properties": properties,
-            }
-        },
+        "Resources": {"DirectoryTable": table_resource(name)},
         "Outputs": {
             "TableName": {"Value": {"Ref": "DirectoryTable"}},
             "StreamArn": {"Value": {"Fn::GetAtt": ["DirectoryTable", "StreamArn"]}},

@@ -1,8 +1,8 @@
 """Prometheus's own tools for the tests: promtool, and a real server to scrape the service.
 
 `find_or_install()` finds both binaries on PATH, else installs Debian's `prometheus` package
-(the machines here run as root and reach Debian's archive). `run_prometheus()` starts a
-server on a free loopback port that scrapes one target and evaluates the given rule files.
+(`tests/support/debian.py`). `run_prometheus()` starts a server on a free loopback port that
+scrapes one target and evaluates the given rule files.
 Every wait here is bounded.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -23,14 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from tests.support.debian import ToolsUnavailable, apt_install
+
 APT_PACKAGE = "prometheus"
-APT_TIMEOUT_S = 600
-# invoke-rc.d asks this script whether a package may start its service; 101 means no.
-POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
-
-
-class ToolsUnavailable(RuntimeError):
-    """promtool or prometheus could not be found or installed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,67 +40,12 @@ def _on_path() -> Tools | None:
     return Tools(promtool=Path(promtool), prometheus=Path(prometheus))
 
 
-def _apt(*args: str) -> subprocess.CompletedProcess[str]:
-    argv = ["apt-get", *args]
-    try:
-        return subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=APT_TIMEOUT_S,
-            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise ToolsUnavailable(f"`{' '.join(argv)}` could not run: {exc}") from exc
-
-
-@contextmanager
-def _services_stay_stopped() -> Iterator[None]:
-    # Debian's package starts a prometheus daemon on install, listening on every interface at
-    # :9090, unless policy-rc.d forbids it (Docker images ship one; a fresh VM does not). The
-    # tests start their own servers on loopback: forbid it for the install, as images do.
-    if POLICY_RC_D.exists():
-        yield
-        return
-    try:
-        POLICY_RC_D.write_text("#!/bin/sh\nexit 101\n", encoding="ascii")
-        POLICY_RC_D.chmod(0o755)
-    except OSError as exc:
-        raise ToolsUnavailable(f"cannot write {POLICY_RC_D} to install quietly: {exc}") from exc
-    try:
-        yield
-    finally:
-        POLICY_RC_D.unlink(missing_ok=True)
-
-
 def find_or_install() -> Tools:
     """promtool and prometheus from PATH, installing Debian's package if either is missing."""
     found = _on_path()
     if found is not None:
         return found
-    if shutil.which("apt-get") is None:
-        raise ToolsUnavailable(
-            "promtool/prometheus are not on PATH and apt-get is not available to install "
-            f"Debian's {APT_PACKAGE!r} package"
-        )
-    install = ("install", "-y", "--no-install-recommends", APT_PACKAGE)
-    with _services_stay_stopped():
-        result = _apt(*install)
-        if result.returncode != 0:
-            # A fresh machine has no package lists yet: fetch them once and try again.
-            update = _apt("update")
-            if update.returncode != 0:
-                raise ToolsUnavailable(
-                    f"`apt-get update` failed with exit code {update.returncode}: "
-                    f"{update.stderr.strip()[-2000:]}"
-                )
-            result = _apt(*install)
-    if result.returncode != 0:
-        raise ToolsUnavailable(
-            f"`apt-get {' '.join(install)}` failed with exit code {result.returncode}: "
-            f"{result.stderr.strip()[-2000:]}"
-        )
+    apt_install(APT_PACKAGE)
     found = _on_path()
     if found is None:
         raise ToolsUnavailable(

@@ -1,0 +1,109 @@
+"""The IAM action lists equal what the code calls: derived from the code for the service, and
+observed on the wire for the post-confirmation Lambda."""
+
+from __future__ import annotations
+
+import ast
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from service.config import Settings
+from service.infra.iam import REGISTRATION_ACTIONS, SERVICE_ACTIONS
+from service.registration import create_profile
+from tests.infra.codescan import ScanError, calls_in, dynamodb_calls, iam_actions
+
+
+def test_the_service_policy_grants_exactly_what_the_app_calls() -> None:
+    calls = dynamodb_calls("service.app")
+    # The scan really walked the storage layer and the readiness probe.
+    assert {"service.store.table", "service.store.txn", "service.lifecycle"} <= calls.modules
+    assert set(SERVICE_ACTIONS) == iam_actions(calls)
+    assert len(SERVICE_ACTIONS) == len(set(SERVICE_ACTIONS))
+
+
+def _trees(source: str) -> dict[str, ast.Module]:
+    return {"service.example": ast.parse(source)}
+
+
+def test_the_scan_sees_a_new_call_and_its_iam_action() -> None:
+    calls = calls_in(
+        _trees(
+            "async def f(table, client):\n"
+            "    await table.call('Scan', Limit=1)\n"
+            "    await client.update_time_to_live(TableName='t')\n"
+        )
+    )
+    assert calls.operations == {"Scan", "UpdateTimeToLive"}
+    assert iam_actions(calls) == {"dynamodb:Scan", "dynamodb:UpdateTimeToLive"}
+    assert not iam_actions(calls) <= set(SERVICE_ACTIONS)
+
+
+def test_the_scan_refuses_a_call_it_cannot_read() -> None:
+    with pytest.raises(ScanError, match="computed operation"):
+        calls_in(_trees("async def f(table, op):\n    await table.call(op)\n"))
+
+
+class _Recorder:
+    """An HTTP hop in front of moto that notes each DynamoDB operation (X-Amz-Target)."""
+
+    def __init__(self, upstream: str, session: aiohttp.ClientSession) -> None:
+        self.upstream = upstream
+        self.session = session
+        self.operations: list[str] = []
+
+    async def forward(self, request: web.Request) -> web.Response:
+        target = request.headers.get("X-Amz-Target", "")
+        self.operations.append(target.rpartition(".")[2])
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        async with self.session.request(
+            request.method, self.upstream + request.path_qs, headers=headers,
+            data=await request.read(),
+        ) as answer:  # fmt: skip
+            body = await answer.read()
+            keep = {"Content-Type", "x-amzn-RequestId", "x-amz-crc32"}
+            return web.Response(
+                status=answer.status,
+                body=body,
+                headers={k: v for k, v in answer.headers.items() if k in keep},
+            )
+
+
+@pytest.fixture
+async def recorder(moto_endpoint: str) -> AsyncIterator[tuple[_Recorder, str]]:
+    async with aiohttp.ClientSession() as session:
+        hop = _Recorder(moto_endpoint, session)
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", hop.forward)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        try:
+            yield hop, str(server.make_url("")).rstrip("/")
+        finally:
+            await server.close()
+
+
+def _event(sub: str) -> dict[str, Any]:
+    return {
+        "triggerSource": "PostConfirmation_ConfirmSignUp",
+        "request": {"userAttributes": {"sub": sub, "email": "new@example.test"}},
+    }
+
+
+async def test_the_lambda_role_grants_exactly_what_the_trigger_calls(
+    settings: Settings, recorder: tuple[_Recorder, str]
+) -> None:
+    hop, url = recorder
+    through = settings.model_copy(update={"dynamodb_endpoint": url})
+    sub = str(uuid.uuid4())
+    assert await create_profile(_event(sub), through) is True
+    first = set(hop.operations)
+    # Cognito retries a trigger: the second run finds the profile and reads it back.
+    assert await create_profile(_event(sub), through) is False
+    assert first == {"PutItem", "GetItem"}
+    assert {f"dynamodb:{op}" for op in hop.operations} == set(REGISTRATION_ACTIONS)
