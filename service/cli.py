@@ -94,18 +94,20 @@ def cmd_create_table(args: argparse.Namespace) -> None:
     async def run() -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + args.wait
-        while True:
-            try:
-                async with dynamodb_client(settings) as client:
+        # One client for every attempt: building one is slow on a busy machine, and what is
+        # retried is the connection, not the client.
+        async with dynamodb_client(settings) as client:
+            while True:
+                try:
                     return await ensure_table(
                         client, settings.table_name, production=settings.mode == "production"
                     )
-            except BotoConnectionError as exc:
-                # A database container that has not started listening yet (docker compose).
-                if loop.time() + 1.0 > deadline:
-                    raise
-                print(f"waiting for DynamoDB: {exc}", file=sys.stderr, flush=True)
-                await asyncio.sleep(1.0)
+                except BotoConnectionError as exc:
+                    # A database container that has not started listening yet (docker compose).
+                    if loop.time() + 1.0 > deadline:
+                        raise
+                    print(f"waiting for DynamoDB: {exc}", file=sys.stderr, flush=True)
+                    await asyncio.sleep(1.0)
 
     created = asyncio.run(run())
     print(f"table {settings.table_name}: {'created' if created else 'already there'}")
