@@ -88,6 +88,26 @@ class ListingStore(Repository):
         next_cursor = self._cursors.encode_key(scope, next_key) if next_key else None
         return Page(items=[load(Listing, item) for item in items], next_cursor=next_cursor)
 
+    async def all_in_category(
+        self, category_id: str, *, max_items: int
+    ) -> tuple[list[Listing], bool]:
+        """The newest `max_items` listings of a category, newest first, and whether it has
+        more. Strongly consistent: the answer becomes a cache entry (see service.reads)."""
+        items: list[Item] = []
+        async for page in query_all(
+            self._table,
+            max_items=max_items + 1,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.listings_of(category_id)},
+                ":prefix": {"S": keys.LISTING_PREFIX},
+            },
+            ScanIndexForward=False,
+            ConsistentRead=True,
+        ):
+            items.extend(page)
+        return [load(Listing, item) for item in items[:max_items]], len(items) > max_items
+
     def _start_key(self, scope: str, partition: str, cursor: str) -> Key:
         start = self._cursors.decode_key(scope, cursor, attrs=keys.TABLE_KEYS)
         if start[keys.PK]["S"] != partition:

@@ -1,0 +1,155 @@
+"""A category's listings as one cached value, filtered and paged in-process.
+
+Filtered pages are not cached one per filter (an unbounded key space anyone could fill, and
+a DynamoDB query per distinct filter). Instead the category's whole collection, newest first,
+is one cache entry under the category's tags, so it is loaded, invalidated and served stale
+exactly like the category's unfiltered pages. Every filtered page is computed from it:
+
+- The entry's body is JSON (`encode`): each listing's sort key and its wire form. It is
+  decoded into `CategoryRows` once per process per ETag (`RowsMemo`, bounded in bytes), and
+  each row keeps its listing's ready-to-send bytes, so a page is a join, not a render.
+- A page scans forward from its cursor's position until it holds `limit` matches and one
+  more (so a page that ends the matches never carries a cursor to an empty page).
+- A cursor is the sort key of the last row sent, HMAC-signed under a scope naming the
+  category and the canonical filter (`encode_cursor`): used with another filter or category it
+  is a 400, like an edited one.
+
+Bound: a category's collection holds its newest `MAX_ROWS` listings; filters see those only.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from cache.entry import Entry
+from service.errors import BadInput
+from service.listing_filter import ListingFilter, Row, fold
+from service.models.listing import Listing
+from service.store.cursor import CursorCodec
+from service.store.keys import iso
+
+MAX_ROWS = 5_000
+# Decoded collections kept per process, weighed by their cached body (decoded rows take about
+# twice that); the newest is always kept, whatever its size.
+MEMO_MAX_BYTES = 16 * 1024 * 1024
+_MAX_SORT_KEY_CHARS = 200
+
+
+def sort_key(listing: Listing) -> str:
+    # As the SK of the listing's copy in its category (keys.category_listing), minus the
+    # prefix: fixed-width UTC timestamps, so string order is time order.
+    return f"{iso(listing.created_at)}#{listing.id}"
+
+
+def encode(category_id: str, listings: Sequence[Listing], *, truncated: bool) -> bytes:
+    ordered = sorted(((sort_key(x), x) for x in listings), key=lambda p: p[0], reverse=True)
+    return orjson.dumps(
+        {
+            "categoryId": category_id,
+            "truncated": truncated,
+            "rows": [[key, x.model_dump(mode="json", by_alias=True)] for key, x in ordered],
+        }
+    )
+
+
+def _row(key: str, listing: dict[str, Any]) -> Row:
+    income = listing["incomePotential"]
+    return Row(
+        sort_key=key,
+        # The same bytes render.page would write for this listing: orjson keeps key order.
+        body=orjson.dumps(listing),
+        location=fold(listing.get("location") or ""),
+        remote=bool(listing.get("remote")),
+        skills=frozenset(fold(skill) for skill in listing.get("skills") or ()),
+        income_min=int(income["min"]),
+        income_max=int(income["max"]),
+        currency=str(income["currency"]),
+        period=str(income["period"]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRows:
+    category_id: str
+    rows: tuple[Row, ...]  # newest first
+    truncated: bool
+    _ascending: list[str] = field(repr=False)
+
+    @classmethod
+    def decode(cls, body: bytes) -> CategoryRows:
+        doc = orjson.loads(body)
+        rows = tuple(_row(key, listing) for key, listing in doc["rows"])
+        return cls(
+            category_id=doc["categoryId"],
+            rows=rows,
+            truncated=bool(doc["truncated"]),
+            _ascending=[row.sort_key for row in reversed(rows)],
+        )
+
+    def page(
+        self, wanted: ListingFilter, *, after: str | None, limit: int
+    ) -> tuple[list[Row], str | None]:
+        """Up to `limit` matches older than `after` (a sort key), and the sort key to continue
+        from, or None when no match follows."""
+        rows = self.rows
+        # The rows older than `after` are the last bisect_left(...) of the newest-first tuple.
+        start = 0 if after is None else len(rows) - bisect_left(self._ascending, after)
+        found: list[Row] = []
+        matches = wanted.matches
+        for index in range(start, len(rows)):
+            row = rows[index]
+            if matches(row):
+                if len(found) == limit:
+                    return found, found[-1].sort_key
+                found.append(row)
+        return found, None
+
+
+class RowsMemo:
+    """Decoded collections by ETag (a digest of the body, so a hit is always the same data).
+    A collection replaced in the cache is simply never asked for again and ages out."""
+
+    def __init__(self, *, max_bytes: int = MEMO_MAX_BYTES) -> None:
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._items: OrderedDict[str, tuple[CategoryRows, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, entry: Entry) -> CategoryRows:
+        found = self._items.get(entry.etag)
+        if found is not None:
+            self._items.move_to_end(entry.etag)
+            return found[0]
+        rows = CategoryRows.decode(entry.body)
+        size = len(entry.body)
+        self._items[entry.etag] = (rows, size)
+        self._bytes += size
+        while self._bytes > self._max_bytes and len(self._items) > 1:
+            _, (_, dropped) = self._items.popitem(last=False)
+            self._bytes -= dropped
+        return rows
+
+
+def _scope(category_id: str, wanted: ListingFilter) -> str:
+    return f"rows:{category_id}:{wanted.canonical()}"
+
+
+def encode_cursor(codec: CursorCodec, category_id: str, wanted: ListingFilter, after: str) -> str:
+    return codec.encode(_scope(category_id, wanted), {"a": after})
+
+
+def decode_cursor(codec: CursorCodec, category_id: str, wanted: ListingFilter, token: str) -> str:
+    """The sort key a cursor continues after; BadInput for a cursor this category and filter
+    did not issue."""
+    after = codec.decode(_scope(category_id, wanted), token).get("a")
+    if not isinstance(after, str) or not 0 < len(after) <= _MAX_SORT_KEY_CHARS:
+        raise BadInput("invalid cursor")
+    return after
