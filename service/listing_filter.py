@@ -17,14 +17,17 @@ Every bound below is checked by `service.api.params` and stated in the OpenAPI d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import orjson
+
+from service.models.listing import Period
 
 MAX_LOCATION_CHARS = 120  # as Listing.location
 MAX_SKILL_CHARS = 40  # as a Listing skill
 MAX_SKILLS = 10
 MAX_INCOME = 100_000_000  # as IncomePotential's amounts
-PERIODS = ("hour", "day", "week", "month", "year", "project")  # as IncomePotential.period
+PERIODS: tuple[str, ...] = get_args(Period)
 
 
 @dataclass(frozen=True, slots=True)
