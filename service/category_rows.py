@@ -5,9 +5,10 @@ a DynamoDB query per distinct filter). Instead the category's whole collection, 
 is one cache entry under the category's tags, so it is loaded, invalidated and served stale
 exactly like the category's unfiltered pages. Every filtered page is computed from it:
 
-- The entry's body is JSON (`encode`): each listing's sort key and its wire form. It is
-  decoded into `CategoryRows` once per process per ETag (`RowsMemo`, bounded in bytes), and
-  each row keeps its listing's ready-to-send bytes, so a page is a join, not a render.
+- The entry's body (`CategoryRows.encode`) is a line of JSON holding what filters read, then
+  every listing's ready-to-send bytes. The process that loads it keeps the rows it built; any
+  other decodes it once per ETag (`RowsMemo`, bounded in bytes). A page is a join of row
+  bytes, not a render.
 - A page scans forward from its cursor's position until it holds `limit` matches and one
   more (so a page that ends the matches never carries a cursor to an empty page).
 - A cursor is the sort key of the last row sent, HMAC-signed under a scope naming the
@@ -23,11 +24,11 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
 from cache.entry import Entry
+from service import render
 from service.errors import BadInput
 from service.listing_filter import ListingFilter, Row, fold
 from service.models.listing import Listing
@@ -47,30 +48,18 @@ def sort_key(listing: Listing) -> str:
     return f"{iso(listing.created_at)}#{listing.id}"
 
 
-def encode(category_id: str, listings: Sequence[Listing], *, truncated: bool) -> bytes:
-    ordered = sorted(((sort_key(x), x) for x in listings), key=lambda p: p[0], reverse=True)
-    return orjson.dumps(
-        {
-            "categoryId": category_id,
-            "truncated": truncated,
-            "rows": [[key, x.model_dump(mode="json", by_alias=True)] for key, x in ordered],
-        }
-    )
-
-
-def _row(key: str, listing: dict[str, Any]) -> Row:
-    income = listing["incomePotential"]
+def row_of(listing: Listing) -> Row:
+    income = listing.income_potential
     return Row(
-        sort_key=key,
-        # The same bytes render.page would write for this listing: orjson keeps key order.
-        body=orjson.dumps(listing),
-        location=fold(listing.get("location") or ""),
-        remote=bool(listing.get("remote")),
-        skills=frozenset(fold(skill) for skill in listing.get("skills") or ()),
-        income_min=int(income["min"]),
-        income_max=int(income["max"]),
-        currency=str(income["currency"]),
-        period=str(income["period"]),
+        sort_key=sort_key(listing),
+        body=render.body(listing),  # the bytes render.page writes for it
+        location=fold(listing.location),
+        remote=listing.remote,
+        skills=frozenset(fold(skill) for skill in listing.skills),
+        income_min=income.min,
+        income_max=income.max,
+        currency=income.currency,
+        period=income.period,
     )
 
 
@@ -82,15 +71,48 @@ class CategoryRows:
     _ascending: list[str] = field(repr=False)
 
     @classmethod
+    def build(
+        cls, category_id: str, listings: Sequence[Listing], *, truncated: bool
+    ) -> CategoryRows:
+        return cls.of(category_id, [row_of(x) for x in listings], truncated=truncated)
+
+    @classmethod
+    def of(cls, category_id: str, rows: Sequence[Row], *, truncated: bool) -> CategoryRows:
+        # Sorted here, not trusted to arrive sorted: paging bisects on this order.
+        ordered = tuple(sorted(rows, key=lambda row: row.sort_key, reverse=True))
+        return cls(category_id, ordered, truncated, [row.sort_key for row in reversed(ordered)])
+
+    def encode(self) -> bytes:
+        """The cached form: one JSON line of what filters read, then every listing's bytes.
+        Decoding it parses only the filter fields and slices the rest, which keeps the
+        event loop's pause small when another process first reads a new collection."""
+        head = {
+            "categoryId": self.category_id,
+            "truncated": self.truncated,
+            "rows": [
+                [r.sort_key, len(r.body), r.location, r.remote, sorted(r.skills),
+                 r.income_min, r.income_max, r.currency, r.period]
+                for r in self.rows
+            ],
+        }  # fmt: skip
+        # orjson writes no raw newline (it escapes them in strings): the first one ends it.
+        return b"".join((orjson.dumps(head), b"\n", *(r.body for r in self.rows)))
+
+    @classmethod
     def decode(cls, body: bytes) -> CategoryRows:
-        doc = orjson.loads(body)
-        rows = tuple(_row(key, listing) for key, listing in doc["rows"])
-        return cls(
-            category_id=doc["categoryId"],
-            rows=rows,
-            truncated=bool(doc["truncated"]),
-            _ascending=[row.sort_key for row in reversed(rows)],
-        )
+        end = body.index(b"\n")
+        head = orjson.loads(body[:end])
+        offset = end + 1
+        rows: list[Row] = []
+        for key, size, location, remote, skills, low, high, currency, period in head["rows"]:
+            rows.append(
+                Row(key, body[offset : offset + size], location, remote, frozenset(skills),
+                    low, high, currency, period)
+            )  # fmt: skip
+            offset += size
+        if offset != len(body):
+            raise ValueError("the collection's rows do not add up to its body")
+        return cls.of(head["categoryId"], rows, truncated=bool(head["truncated"]))
 
     def page(
         self, wanted: ListingFilter, *, after: str | None, limit: int
@@ -129,13 +151,19 @@ class RowsMemo:
             self._items.move_to_end(entry.etag)
             return found[0]
         rows = CategoryRows.decode(entry.body)
-        size = len(entry.body)
-        self._items[entry.etag] = (rows, size)
+        self.put(entry.etag, rows, size=len(entry.body))
+        return rows
+
+    def put(self, etag: str, rows: CategoryRows, *, size: int) -> None:
+        """Remember `rows` as the decoded form of the body whose ETag is `etag`."""
+        if etag in self._items:
+            self._items.move_to_end(etag)
+            return
+        self._items[etag] = (rows, size)
         self._bytes += size
         while self._bytes > self._max_bytes and len(self._items) > 1:
             _, (_, dropped) = self._items.popitem(last=False)
             self._bytes -= dropped
-        return rows
 
 
 def _scope(category_id: str, wanted: ListingFilter) -> str:

@@ -10,9 +10,9 @@ from typing import Protocol, TypeVar
 from cache.entry import Entry, Loaded, Lookup, compute_etag
 from cache.readthrough import ReadThroughCache
 from service import cachekeys, category_rows, render
-from service.category_rows import RowsMemo, decode_cursor, encode_cursor
+from service.category_rows import CategoryRows, RowsMemo, decode_cursor, encode_cursor
 from service.errors import NotFound, RequestTimeout
-from service.listing_filter import ListingFilter
+from service.listing_filter import ListingFilter, Row
 from service.models.base import is_ref, is_slug
 from service.models.category import Category
 from service.models.listing import Listing
@@ -105,10 +105,16 @@ class Reads:
         return Lookup(answer, lookup.source)
 
     async def _load_rows(self, category: Category) -> Loaded:
-        listings, truncated = await self._stores.listings.all_in_category(
-            category.id, max_items=category_rows.MAX_ROWS
-        )
-        return Loaded(body=category_rows.encode(category.id, listings, truncated=truncated))
+        limit = category_rows.MAX_ROWS
+        built: list[Row] = []
+        async for chunk in self._stores.listings.all_in_category(category.id, max_items=limit):
+            built += map(category_rows.row_of, chunk)  # between awaits: one chunk's work
+        rows = CategoryRows.of(category.id, built[:limit], truncated=len(built) > limit)
+        body = rows.encode()
+        etag = compute_etag(body)  # what the cache would compute; known here to seed the memo
+        # Content-addressed: right even if the cache declines to store this load.
+        self._rows.put(etag, rows, size=len(body))
+        return Loaded(body=body, etag=etag)
 
     async def listing(self, ref: str) -> Lookup:
         key = cachekeys.listing_key(ref)

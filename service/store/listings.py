@@ -9,6 +9,7 @@ when it refreshes the category's listings afterwards (denorm.py).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ulid import ULID
@@ -43,6 +44,7 @@ from service.store.paging import query_all, query_page
 from service.store.txn import Transaction
 
 MAX_FAVOURITES_PER_LISTING = 1_000_000
+CHUNK_ITEMS = 250  # per Query of a whole category: bounds the work between two awaits
 _NULLABLE = ("url", "imageUrl")
 
 
@@ -90,13 +92,15 @@ class ListingStore(Repository):
 
     async def all_in_category(
         self, category_id: str, *, max_items: int
-    ) -> tuple[list[Listing], bool]:
-        """The newest `max_items` listings of a category, newest first, and whether it has
-        more. Strongly consistent: the answer becomes a cache entry (see service.reads)."""
-        items: list[Item] = []
+    ) -> AsyncIterator[list[Listing]]:
+        """The newest `max_items + 1` listings of a category (one more tells the caller there
+        are more), newest first, in chunks of at most `CHUNK_ITEMS`. Strongly consistent: the
+        answer becomes a cache entry (see service.reads). Each chunk is converted while the
+        next is awaited, so a large category never holds the event loop for all its rows."""
+        left = max_items + 1
         async for page in query_all(
             self._table,
-            max_items=max_items + 1,
+            max_items=left,
             KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
             ExpressionAttributeValues={
                 ":pk": {"S": keys.listings_of(category_id)},
@@ -104,9 +108,13 @@ class ListingStore(Repository):
             },
             ScanIndexForward=False,
             ConsistentRead=True,
+            Limit=min(CHUNK_ITEMS, left),
         ):
-            items.extend(page)
-        return [load(Listing, item) for item in items[:max_items]], len(items) > max_items
+            chunk = [load(Listing, item) for item in page[:left]]
+            left -= len(chunk)
+            yield chunk
+            if left <= 0:
+                return
 
     def _start_key(self, scope: str, partition: str, cursor: str) -> Key:
         start = self._cursors.decode_key(scope, cursor, attrs=keys.TABLE_KEYS)
