@@ -6,6 +6,8 @@ the documented semantics written out again independently (`_matches`), not hard-
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,9 +16,11 @@ from urllib.parse import parse_qsl, urlencode
 import pytest
 from aiohttp.test_utils import TestClient
 
+from service.app import create_app
 from service.appkeys import TABLE
+from service.config import Settings
 from tests.api.factories import create_category, create_listing
-from tests.support.app import bearer
+from tests.support.app import AiohttpClient, bearer
 
 Client = TestClient[Any, Any]
 Query = list[tuple[str, str]]
@@ -349,3 +353,36 @@ async def test_filters_see_the_newest_max_rows_listings_of_a_category(
     expected = [x["id"] for x in everything[:3] if _matches(x, query)]
     assert expected != [x["id"] for x in everything if _matches(x, query)]
     assert [x["id"] for x in (await _get(client, category["slug"], query))["items"]] == expected
+
+
+async def test_another_instance_reads_the_collection_from_redis_and_drops_it_on_a_write(
+    aiohttp_client: AiohttpClient, settings: Settings, admin_token: str
+) -> None:
+    # Two instances sharing the table and Redis (the same settings, so the same prefix).
+    first = await aiohttp_client(create_app(settings))
+    second = await aiohttp_client(create_app(settings))
+    category, everything = await _seed(first, admin_token)
+    path = _path(category["slug"], [("remote", "true")])
+    assert (await first.get(path)).headers["X-Cache"] == "miss"
+    with _counting(second, "Query") as queries:
+        shared = await second.get(path)
+        assert shared.headers["X-Cache"] == "redis"
+        assert (await second.get(path)).headers["X-Cache"] == "memory"
+        other = await second.get(_path(category["slug"], [("skills", "sql")]))
+        assert other.headers["X-Cache"] == "memory"
+    assert queries == []
+    office = next(x for x in everything if not x["remote"])
+    response = await first.patch(
+        f"/v1/admin/listings/{office['id']}",
+        json={"remote": True},
+        headers={**bearer(admin_token), "If-Match": f'"v{office["version"]}"'},
+    )
+    assert response.status == 200
+    # The other instance learns of the write over Redis pub/sub (the README's bound).
+    deadline = time.monotonic() + 0.5
+    for _ in range(100):  # bounded in count and in time
+        items = (await (await second.get(path)).json())["items"]
+        if office["id"] in [x["id"] for x in items] or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.01)
+    assert office["id"] in [x["id"] for x in items]
