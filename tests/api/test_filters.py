@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from service.app import create_app
-from service.appkeys import TABLE
+from service.appkeys import METRICS, TABLE
 from service.config import Settings
 from tests.api.factories import create_category, create_listing
 from tests.support.app import AiohttpClient, bearer
+from tests.support.faultproxy import FaultProxy, Mode
 
 Client = TestClient[Any, Any]
 Query = list[tuple[str, str]]
@@ -386,3 +387,69 @@ async def test_another_instance_reads_the_collection_from_redis_and_drops_it_on_
             break
         await asyncio.sleep(0.01)
     assert office["id"] in [x["id"] for x in items]
+
+
+@pytest.fixture
+async def dynamodb_proxy(moto_endpoint: str) -> AsyncIterator[FaultProxy]:
+    upstream = urlsplit(moto_endpoint)
+    async with FaultProxy(upstream.hostname or "127.0.0.1", upstream.port or 80) as proxy:
+        yield proxy
+
+
+async def test_while_dynamodb_is_down_any_filter_is_served_from_the_stale_collection(
+    aiohttp_client: AiohttpClient,
+    settings: Settings,
+    admin_token: str,
+    dynamodb_proxy: FaultProxy,
+) -> None:
+    writer = await aiohttp_client(create_app(settings))
+    category, everything = await _seed(writer, admin_token)
+    flaky = settings.model_copy(
+        update={
+            "dynamodb_endpoint": f"http://127.0.0.1:{dynamodb_proxy.port}",
+            "dynamodb_call_deadline_s": 0.5,
+            "cache_fresh_ttl_s": 0.2,
+        }
+    )
+    client = await aiohttp_client(create_app(flaky))
+    fresh = await client.get(_path(category["slug"], [("remote", "true")]))
+    assert fresh.headers["X-Cache"] == "miss"
+    await asyncio.sleep(0.4)  # past the fresh TTL: only a failing loader may use this copy
+    await dynamodb_proxy.set_mode(Mode.REFUSE)
+    stale = await client.get(_path(category["slug"], [("remote", "true")]))
+    assert (stale.status, stale.headers["X-Cache"]) == (200, "stale")
+    assert int(stale.headers["Age"]) >= 0
+    assert await stale.read() == await fresh.read()
+    # A filter never asked before is computed from the same stale copy.
+    query = [("skills", "sql")]
+    unseen = await client.get(_path(category["slug"], query))
+    assert (unseen.status, unseen.headers["X-Cache"]) == (200, "stale")
+    expected = [x["id"] for x in everything if _matches(x, query)]
+    assert [x["id"] for x in (await unseen.json())["items"]] == expected
+    await dynamodb_proxy.set_mode(Mode.FORWARD)
+    recovered = await client.get(_path(category["slug"], query))
+    assert (recovered.status, recovered.headers["X-Cache"]) == (200, "miss")
+
+
+async def test_a_cold_stampede_of_distinct_filters_costs_one_query(
+    aiohttp_client: AiohttpClient, settings: Settings, admin_token: str
+) -> None:
+    client = await aiohttp_client(create_app(settings))
+    category, _ = await _seed(client, admin_token)
+    registry = client.app[METRICS].registry
+
+    def queries() -> float:
+        value = registry.get_sample_value(
+            "hustlehub_dynamodb_requests_total", {"operation": "Query", "outcome": "ok"}
+        )
+        return value or 0.0
+
+    before = queries()
+    paths = [
+        _path(category["slug"], [("location", "e" * (1 + i % 5)), ("limit", str(1 + i % 100))])
+        for i in range(200)
+    ]
+    responses: list[Any] = await asyncio.gather(*(client.get(p) for p in paths))
+    assert [r.status for r in responses] == [200] * 200
+    assert "miss" in {r.headers["X-Cache"] for r in responses}  # it was cold
+    assert queries() - before == 1  # one collection: SPECS fit in one 250-listing chunk
