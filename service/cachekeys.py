@@ -39,7 +39,9 @@ def category_page_key(ref: str, limit: int, cursor: str | None) -> str:
 
 def category_rows_key(ref: str) -> str:
     # One per category ref, whatever the filter: the key space is as bounded as the pages'.
-    return f"category-rows:{ref}"
+    # The number is the body's format (service.category_rows): a deploy that changes the
+    # format must change it, so that no instance decodes another version's entries.
+    return f"category-rows.1:{ref}"
 
 
 def listing_key(ref: str) -> str:
