@@ -46,6 +46,13 @@ def entity_etag(version: int, payload: bytes) -> str:
     return f'"v{version}-{hashlib.blake2b(payload, digest_size=8).hexdigest()}"'
 
 
+def derived_etag(*inputs: str) -> str:
+    """A strong ETag for a body computed deterministically from `inputs` and nothing else:
+    equal inputs give equal bytes. The first input should name the computation's format."""
+    digest = hashlib.blake2b("\0".join(inputs).encode(), digest_size=16).hexdigest()
+    return f'"{digest}"'
+
+
 def version_from_etag(etag: str) -> int | None:
     """The version an If-Match value names, or None when it names none we issued."""
     value = etag.strip()

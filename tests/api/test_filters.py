@@ -277,6 +277,12 @@ async def test_filtered_pages_have_the_page_headers_etag_and_304(
     )
     assert other.status == 200
     assert other.headers["X-Cache"] == "memory"  # the same collection, another filter
+    # The same filter spelled otherwise is the same answer; another limit is another one.
+    spelled = await client.get(_path(category["slug"], [("skills", " PYTHON ")]))
+    assert spelled.headers["ETag"] == first.headers["ETag"]
+    assert await spelled.read() == await first.read()
+    shorter = await client.get(_path(category["slug"], [("skills", "python"), ("limit", "1")]))
+    assert shorter.headers["ETag"] != first.headers["ETag"]
 
 
 async def test_bad_filter_values_are_400_problems(client: Client, admin_token: str) -> None:
