@@ -9,7 +9,9 @@ entry for that ref would, so the create that makes the ref exist drops them.
 
 What each tag covers:
 - `categories`: the category list (names, order, listing counts).
-- `c:<ref>`: a category by id or slug, and its listing pages.
+- `c:<ref>`: a category by id or slug, its listing pages, and its whole listing collection
+  (the one entry every filtered page is computed from, see `service.category_rows`): a write
+  drops filtered results exactly when it drops the unfiltered pages.
 - `l:<ref>`: a listing by id or slug.
 Ids and slugs share one namespace per kind: a slug equal to another entity's id only makes an
 invalidation drop a little more than it must, never less.
@@ -33,6 +35,13 @@ def category_key(ref: str) -> str:
 
 def category_page_key(ref: str, limit: int, cursor: str | None) -> str:
     return f"category-page:{ref}:{limit}:{cursor or ''}"
+
+
+def category_rows_key(ref: str) -> str:
+    # One per category ref, whatever the filter: the key space is as bounded as the pages'.
+    # The number is the body's format (service.category_rows): a deploy that changes the
+    # format must change it, so that no instance decodes another version's entries.
+    return f"category-rows.1:{ref}"
 
 
 def listing_key(ref: str) -> str:

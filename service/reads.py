@@ -7,10 +7,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from cache.entry import Loaded, Lookup
+from cache.entry import Entry, Loaded, Lookup, compute_etag
 from cache.readthrough import ReadThroughCache
-from service import cachekeys, render
+from service import cachekeys, category_rows, render
+from service.category_rows import CategoryRows, RowsMemo, decode_cursor, encode_cursor
 from service.errors import NotFound, RequestTimeout
+from service.listing_filter import ListingFilter, Row
 from service.models.base import is_ref, is_slug
 from service.models.category import Category
 from service.models.listing import Listing
@@ -37,6 +39,7 @@ class Reads:
         self._cache = cache
         self._negative_ttl = negative_ttl
         self._deadline_s = deadline_s
+        self._rows = RowsMemo()
 
     async def categories(self) -> Lookup:
         key = cachekeys.categories_key()
@@ -69,6 +72,52 @@ class Reads:
             cachekeys.category_tags(_checked("category", ref)),
             self._loader("category", ref, self._category, page),
         )
+
+    async def filtered_category_listings(
+        self, ref: str, wanted: ListingFilter, *, limit: int, cursor: str | None
+    ) -> Lookup:
+        """A page of the listings matching `wanted`, computed from the category's cached
+        collection (service.category_rows): one cache entry and one load per category,
+        whatever the filter. The answer has the collection's source and freshness, and an
+        ETag of its own."""
+        key = cachekeys.category_rows_key(ref)
+        lookup = self._cache.peek(key) or await self._fill(
+            key,
+            cachekeys.category_tags(_checked("category", ref)),
+            self._loader("category", ref, self._category, self._load_rows),
+        )
+        entry = lookup.entry
+        if entry.status != 200:
+            return lookup  # the category's 404, cached as for its pages
+        rows = self._rows.get(entry)
+        codec, category_id = self._stores.cursors, rows.category_id
+        after = None if cursor is None else decode_cursor(codec, category_id, wanted, cursor)
+        found, last = rows.page(wanted, after=after, limit=limit)
+        next_cursor = None if last is None else encode_cursor(codec, category_id, wanted, last)
+        body = render.page_of_bodies([row.body for row in found], next_cursor)
+        # The body is a function of exactly these (the collection named by its digest), so
+        # they name it as well as a digest of its bytes would, at a fraction of the cost.
+        inputs = (entry.etag, wanted.canonical(), after or "", str(limit), next_cursor or "")
+        answer = Entry(
+            body=body,
+            etag=render.derived_etag("filtered-page.1", *inputs),
+            status=200,
+            stored_at=entry.stored_at,  # the data's age, for Age on a stale answer
+            fresh_until=entry.fresh_until,
+        )
+        return Lookup(answer, lookup.source)
+
+    async def _load_rows(self, category: Category) -> Loaded:
+        limit = category_rows.MAX_ROWS
+        built: list[Row] = []
+        async for chunk in self._stores.listings.all_in_category(category.id, max_items=limit):
+            built += map(category_rows.row_of, chunk)  # between awaits: one chunk's work
+        rows = CategoryRows.of(category.id, built[:limit], truncated=len(built) > limit)
+        body = rows.encode()
+        etag = compute_etag(body)  # what the cache would compute; known here to seed the memo
+        # Content-addressed: right even if the cache declines to store this load.
+        self._rows.put(etag, rows, size=len(body))
+        return Loaded(body=body, etag=etag)
 
     async def listing(self, ref: str) -> Lookup:
         key = cachekeys.listing_key(ref)

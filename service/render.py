@@ -26,6 +26,13 @@ def page(models: Sequence[BaseModel], next_cursor: str | None) -> bytes:
     )
 
 
+def page_of_bodies(bodies: Sequence[bytes], next_cursor: str | None) -> bytes:
+    """What `page` writes, from items already rendered one by one (the same bytes)."""
+    return b"".join(
+        (b'{"items":[', b",".join(bodies), b'],"nextCursor":', orjson.dumps(next_cursor), b"}")
+    )
+
+
 def problem_body(status: int, title: str, detail: str) -> bytes:
     return orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
 
@@ -37,6 +44,13 @@ def entity_etag(version: int, payload: bytes) -> str:
     category name change without a version bump, and a 304 must never hide that.
     """
     return f'"v{version}-{hashlib.blake2b(payload, digest_size=8).hexdigest()}"'
+
+
+def derived_etag(*inputs: str) -> str:
+    """A strong ETag for a body computed deterministically from `inputs` and nothing else:
+    equal inputs give equal bytes. The first input should name the computation's format."""
+    digest = hashlib.blake2b("\0".join(inputs).encode(), digest_size=16).hexdigest()
+    return f'"{digest}"'
 
 
 def version_from_etag(etag: str) -> int | None:

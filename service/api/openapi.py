@@ -12,6 +12,13 @@ from pydantic.json_schema import models_json_schema
 
 from service.api.params import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT
 from service.api.routes import Route
+from service.listing_filter import (
+    MAX_INCOME,
+    MAX_LOCATION_CHARS,
+    MAX_SKILL_CHARS,
+    MAX_SKILLS,
+    PERIODS,
+)
 
 _REF = "#/components/schemas/{model}"
 _PARAM_RE = re.compile(r"{(\w+)}")
@@ -77,6 +84,66 @@ def _success_schema(route: Route) -> dict[str, Any] | None:
     return _ref(route.model)
 
 
+def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+_AMOUNT = {"type": "integer", "minimum": 0, "maximum": MAX_INCOME}
+
+# service.listing_filter states the semantics these describe.
+_FILTERS: list[dict[str, Any]] = [
+    _query(
+        "location",
+        "Listings whose location contains this text, case-insensitively.",
+        {"type": "string", "minLength": 1, "maxLength": MAX_LOCATION_CHARS},
+    ),
+    _query("remote", "Listings whose remote flag is this.", {"type": "boolean"}),
+    {
+        **_query(
+            "skills",
+            "Listings that have ALL of these skills (case-insensitive, whole skills). "
+            "Repeat the parameter or separate skills with commas; at most "
+            f"{MAX_SKILLS} distinct skills.",
+            {
+                "type": "array",
+                "maxItems": MAX_SKILLS,
+                "items": {"type": "string", "minLength": 1, "maxLength": MAX_SKILL_CHARS},
+            },
+        ),
+        "style": "form",
+        "explode": True,
+    },
+    _query(
+        "currency",
+        "Listings whose incomePotential is in this currency (ISO 4217).",
+        {"type": "string", "pattern": "^[A-Z]{3}$"},
+    ),
+    _query(
+        "period",
+        "Listings whose incomePotential is per this period.",
+        {"type": "string", "enum": list(PERIODS)},
+    ),
+    _query(
+        "incomeMin",
+        "Listings whose incomePotential.max is at least this (their range overlaps "
+        "[incomeMin, incomeMax]). Needs currency and period: amounts are never converted.",
+        _AMOUNT,
+    ),
+    _query(
+        "incomeMax",
+        "Listings whose incomePotential.min is at most this. Needs currency and period; "
+        "must not be below incomeMin.",
+        _AMOUNT,
+    ),
+]
+
+
 def _parameters(route: Route) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -90,6 +157,8 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
             {"name": "cursor", "in": "query", "required": False,
              "schema": {"type": "string", "maxLength": MAX_CURSOR_CHARS}},
         ]  # fmt: skip
+    if route.filtered:
+        found += _FILTERS
     if route.conditional:
         found.append({"name": "If-Match", "in": "header", "required": True,
                       "schema": {"type": "string"}})  # fmt: skip

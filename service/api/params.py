@@ -5,8 +5,18 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from service import errors
+from service.listing_filter import (
+    MAX_INCOME,
+    MAX_LOCATION_CHARS,
+    MAX_SKILL_CHARS,
+    MAX_SKILLS,
+    PERIODS,
+    ListingFilter,
+    fold,
+)
 from service.models.base import is_ref
 from service.render import version_from_etag
 
@@ -40,6 +50,85 @@ def page(request: web.Request) -> tuple[int, str | None]:
     if cursor is not None and (not cursor or len(cursor) > MAX_CURSOR_CHARS):
         raise errors.BadInput("cursor is not a cursor this service issued")
     return limit, cursor
+
+
+FILTER_PARAMS = frozenset(
+    ("location", "remote", "skills", "currency", "period", "incomeMin", "incomeMax")
+)
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+_MAX_INCOME_DIGITS = len(str(MAX_INCOME))
+
+
+def listing_filter(request: web.Request) -> ListingFilter | None:
+    """The filters of a category page (service.listing_filter says what each means), or None
+    when the query names none. Other query parameters are ignored, as they always were."""
+    if not request.query_string:
+        return None
+    query = request.query
+    if FILTER_PARAMS.isdisjoint(query):  # iterates the query's few names: ~50 ns
+        return None
+    location = _single(query, "location")
+    if location is not None:
+        # Bounds on the text as sent (folding may lengthen it: "ß" becomes "ss").
+        if not 0 < len(location.strip()) <= MAX_LOCATION_CHARS:
+            raise errors.BadInput(f"location must be 1 to {MAX_LOCATION_CHARS} characters")
+        location = fold(location)
+    remote = _single(query, "remote")
+    if remote not in (None, "true", "false"):
+        raise errors.BadInput("remote must be true or false")
+    currency = _single(query, "currency")
+    if currency is not None and _CURRENCY_RE.match(currency) is None:
+        raise errors.BadInput("currency must be an ISO 4217 code of three capital letters")
+    period = _single(query, "period")
+    if period is not None and period not in PERIODS:
+        raise errors.BadInput(f"period must be one of {', '.join(PERIODS)}")
+    income_min, income_max = _amount(query, "incomeMin"), _amount(query, "incomeMax")
+    if income_min is not None and income_max is not None and income_min > income_max:
+        raise errors.BadInput("incomeMin must not exceed incomeMax")
+    if (income_min is not None or income_max is not None) and (currency is None or period is None):
+        # Amounts in different currencies or periods do not compare; we never convert.
+        raise errors.BadInput("incomeMin and incomeMax need currency and period as well")
+    return ListingFilter(
+        location=location,
+        remote=None if remote is None else remote == "true",
+        skills=_skills(query),
+        currency=currency,
+        period=period,
+        income_min=income_min,
+        income_max=income_max,
+    )
+
+
+def _single(query: MultiMapping[str], name: str) -> str | None:
+    values = query.getall(name, ())
+    if len(values) > 1:
+        raise errors.BadInput(f"{name} may be given once")
+    return values[0] if values else None
+
+
+def _amount(query: MultiMapping[str], name: str) -> int | None:
+    raw = _single(query, name)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= _MAX_INCOME_DIGITS):
+        raise errors.BadInput(f"{name} must be an integer from 0 to {MAX_INCOME}")
+    amount = int(raw)
+    if amount > MAX_INCOME:
+        raise errors.BadInput(f"{name} must be an integer from 0 to {MAX_INCOME}")
+    return amount
+
+
+def _skills(query: MultiMapping[str]) -> frozenset[str]:
+    # Repeated (skills=a&skills=b) or comma-separated (skills=a,b), or both.
+    wanted: set[str] = set()
+    for value in query.getall("skills", ()):
+        for part in value.split(","):
+            if not 0 < len(part.strip()) <= MAX_SKILL_CHARS:
+                raise errors.BadInput(f"each skill must be 1 to {MAX_SKILL_CHARS} characters")
+            wanted.add(fold(part))
+            if len(wanted) > MAX_SKILLS:
+                raise errors.BadInput(f"at most {MAX_SKILLS} skills may be given")
+    return frozenset(wanted)
 
 
 def expected_version(request: web.Request) -> int:

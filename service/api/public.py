@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from service.api import params
-from service.api.responses import cached
+from service.api.responses import cached, computed
 from service.appkeys import PUBLIC_CACHE_CONTROL, READS
 
 
@@ -27,8 +27,13 @@ async def get_category(request: web.Request) -> web.Response:
 async def list_category_listings(request: web.Request) -> web.Response:
     ref = request.match_info["ref"]
     limit, cursor = params.page(request)
-    lookup = await request.app[READS].category_listings(ref, limit=limit, cursor=cursor)
-    return cached(request, lookup, cache_control=_cc(request))
+    wanted = params.listing_filter(request)
+    if wanted is None:
+        lookup = await request.app[READS].category_listings(ref, limit=limit, cursor=cursor)
+        return cached(request, lookup, cache_control=_cc(request))
+    reads = request.app[READS]
+    lookup = await reads.filtered_category_listings(ref, wanted, limit=limit, cursor=cursor)
+    return computed(request, lookup, cache_control=_cc(request))
 
 
 async def get_listing(request: web.Request) -> web.Response:

@@ -56,6 +56,13 @@ def cached(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.R
     )
 
 
+def computed(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.Response:
+    """An answer computed per request from a cached entry (a filtered page). Its headers are
+    built each time, not memoised: distinct filters make distinct ETags without bound, and
+    they must not push the hot answers' header sets out of the memo."""
+    return _uncommon(request, lookup, cache_control)
+
+
 def _uncommon(request: web.Request, lookup: Lookup, cache_control: str) -> web.Response:
     """Stale copies (with their Age) and negative entries: built per request."""
     entry = lookup.entry

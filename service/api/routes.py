@@ -39,14 +39,15 @@ class Route:
     paged: bool = False
     cached: bool = False
     conditional: bool = False  # If-Match required
+    filtered: bool = False  # takes the listing filters (service.listing_filter)
 
 
 # aiohttp tries the resources that share a path prefix (here `/v1/categories`) in the order
 # they were added, one awaited resolve each: the hottest, the category page, goes first.
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/categories/{ref}/listings", public.list_category_listings,
-          "A page of a category's listings, newest first", model=Listing, shape="page",
-          paged=True, cached=True),
+          "A page of a category's listings, newest first, optionally filtered",
+          model=Listing, shape="page", paged=True, cached=True, filtered=True),
     Route("GET", "/v1/categories", public.list_categories, "All categories, sorted",
           model=Category, shape="list", cached=True),
     Route("GET", "/v1/categories/{ref}", public.get_category, "A category by id or slug",

@@ -9,6 +9,7 @@ when it refreshes the category's listings afterwards (denorm.py).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ulid import ULID
@@ -43,6 +44,7 @@ from service.store.paging import query_all, query_page
 from service.store.txn import Transaction
 
 MAX_FAVOURITES_PER_LISTING = 1_000_000
+CHUNK_ITEMS = 250  # per Query of a whole category: bounds the work between two awaits
 _NULLABLE = ("url", "imageUrl")
 
 
@@ -87,6 +89,32 @@ class ListingStore(Repository):
         )
         next_cursor = self._cursors.encode_key(scope, next_key) if next_key else None
         return Page(items=[load(Listing, item) for item in items], next_cursor=next_cursor)
+
+    async def all_in_category(
+        self, category_id: str, *, max_items: int
+    ) -> AsyncIterator[list[Listing]]:
+        """The newest `max_items + 1` listings of a category (one more tells the caller there
+        are more), newest first, in chunks of at most `CHUNK_ITEMS`. Strongly consistent: the
+        answer becomes a cache entry (see service.reads). A chunk is converted between two
+        awaits, so a large category never holds the event loop for all its rows at once."""
+        left = max_items + 1
+        async for page in query_all(
+            self._table,
+            max_items=left,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues={
+                ":pk": {"S": keys.listings_of(category_id)},
+                ":prefix": {"S": keys.LISTING_PREFIX},
+            },
+            ScanIndexForward=False,
+            ConsistentRead=True,
+            Limit=min(CHUNK_ITEMS, left),
+        ):
+            chunk = [load(Listing, item) for item in page[:left]]
+            left -= len(chunk)
+            yield chunk
+            if left <= 0:
+                return
 
     def _start_key(self, scope: str, partition: str, cursor: str) -> Key:
         start = self._cursors.decode_key(scope, cursor, attrs=keys.TABLE_KEYS)

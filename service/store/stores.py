@@ -22,6 +22,8 @@ class Stores:
     users: UserStore
     favourites: FavouriteStore
     audit: AuditStore
+    # For cursors the use cases sign themselves (in-process pages, service.category_rows).
+    cursors: CursorCodec
 
 
 def cursor_codec(settings: Settings) -> CursorCodec:
@@ -36,4 +38,5 @@ def build_stores(table: Table, cursors: CursorCodec) -> Stores:
         users=UserStore(table, cursors),
         favourites=FavouriteStore(table, cursors),
         audit=AuditStore(table, cursors),
+        cursors=cursors,
     )

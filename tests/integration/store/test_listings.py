@@ -79,6 +79,25 @@ async def test_pages_newest_first_with_cursors(stores: Stores) -> None:
     assert seen == [listing.id for listing in reversed(made)]
 
 
+async def test_a_whole_category_comes_newest_first_in_bounded_chunks(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.store import listings as listings_module
+
+    monkeypatch.setattr(listings_module, "CHUNK_ITEMS", 2)
+    category = await stores.categories.create(category_data(), actor="a")
+    made = [await stores.listings.create(listing_data(category.id), actor="a") for _ in range(5)]
+    newest_first = [listing.id for listing in reversed(made)]
+    chunks = [c async for c in stores.listings.all_in_category(category.id, max_items=10)]
+    assert [x.id for chunk in chunks for x in chunk] == newest_first
+    assert all(0 < len(chunk) <= 2 for chunk in chunks)
+    # Bounded: max_items and one more, to tell the caller there are more.
+    capped = [c async for c in stores.listings.all_in_category(category.id, max_items=2)]
+    assert [x.id for chunk in capped for x in chunk] == newest_first[:3]
+    empty = await stores.categories.create(category_data(), actor="a")
+    assert [c async for c in stores.listings.all_in_category(empty.id, max_items=10)] == []
+
+
 async def test_a_page_ending_on_the_last_item_has_no_cursor(stores: Stores) -> None:
     category = await stores.categories.create(category_data(), actor="a")
     for _ in range(2):
