@@ -78,4 +78,15 @@ def render(figures: dict[str, Any]) -> str:
         f"{cache['memory_misses']:.0f} misses, redis {cache['redis_hits']:.0f} hits / "
         f"{cache['redis_misses']:.0f} misses)"
     )
+    if "capacity" in figures:
+        cap = figures["capacity"]
+        lines.append(
+            f"dynamodb: {cap['read_units']:.0f} RCU, {cap['write_units']:.0f} WCU; per 1,000 "
+            f"requests {_units(cap['rcu_per_1000_requests'])} RCU, "
+            f"{_units(cap['wcu_per_1000_requests'])} WCU (moto: 1.0 per call)"
+        )
     return "\n".join(lines)
+
+
+def _units(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.1f}"
