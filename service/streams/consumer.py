@@ -100,6 +100,9 @@ class StreamConsumer:
         self._clock = clock
         self._listed_once = False
         self._known: set[str] = set()
+        # Shards whose reader stopped without reading them to the end (a shard the API said
+        # was not found, a reader that failed): the next listing resumes them from here.
+        self._parked: dict[str, ShardPosition] = {}
         self._readers: dict[str, asyncio.Task[None]] = {}
         self._shards_changed = asyncio.Event()
         self._supervisor: asyncio.Task[None] | None = None
@@ -154,6 +157,10 @@ class StreamConsumer:
             shard_id = str(shard["ShardId"])
             if shard_id in self._known:
                 continue
+            parked = self._parked.pop(shard_id, None)
+            if parked is not None:
+                fresh.append(parked)
+                continue
             closed = "EndingSequenceNumber" in shard.get("SequenceNumberRange", {})
             if first and closed and self._start_at == "LATEST":
                 self._known.add(shard_id)  # everything in it is older than our start
@@ -167,7 +174,9 @@ class StreamConsumer:
             self._known.add(position.shard_id)
             self._spawn(arn, position)
         # DescribeStream lists 24 h of shards; forgetting older ids keeps the set that small.
-        self._known &= {str(shard["ShardId"]) for shard in listed} | set(self._readers)
+        listed_ids = {str(shard["ShardId"]) for shard in listed}
+        self._known &= listed_ids | set(self._readers)
+        self._parked = {k: v for k, v in self._parked.items() if k in listed_ids}
         self._listed_once = True
 
     def _spawn(self, arn: str, position: ShardPosition) -> None:
@@ -178,15 +187,20 @@ class StreamConsumer:
             self._readers.pop(position.shard_id, None)
             if not done.cancelled() and (exc := done.exception()) is not None:
                 # A bug, not a stream error (those are retried inside): count it, and let the
-                # next listing read the shard again from its start rather than never.
+                # next listing resume the shard after its last applied record.
                 log.error("stream reader of %s failed", position.shard_id, exc_info=exc)
                 self._observer.error("Reader", type(exc).__name__)
-                self._known.discard(position.shard_id)
+                self._park(position)
             self._observer.shards(len(self._readers))
             self._shards_changed.set()  # a closed shard: its children are there to find
 
         task.add_done_callback(finished)
         self._observer.shards(len(self._readers))
+
+    def _park(self, position: ShardPosition) -> None:
+        position.iterator = None
+        self._known.discard(position.shard_id)
+        self._parked[position.shard_id] = position
 
     async def _arn(self) -> str:
         try:
@@ -236,7 +250,9 @@ class StreamConsumer:
             except StreamUnavailable as exc:
                 self._count_failure(exc)
                 if exc.code == "ResourceNotFoundException":
-                    return  # the shard or the stream is gone; the next listing decides
+                    # Gone, or not visible yet: if the next listing still names it, it resumes.
+                    self._park(position)
+                    return
                 position.iterator = None
                 if exc.code == "TrimmedDataAccessException":
                     position.start, position.last_sequence = "TRIM_HORIZON", None

@@ -266,3 +266,26 @@ async def test_a_table_without_a_stream_is_counted_and_retried() -> None:
             )
         )
         assert h.consumer.shards == ()
+
+
+async def test_a_shard_reported_not_found_is_resumed_where_it_stopped_if_still_listed() -> None:
+    stream = FakeStream()
+    stream.add_shard("shard-a")
+    async with running(Harness(stream, start_at="LATEST")) as h:
+        first = stream.put("shard-a", None, listing("L1", "x"))
+        await until(lambda: "l:L1" in h.tags())
+        stream.fail("GetRecords", "ResourceNotFoundException")
+        await until(lambda: not stream.failures["GetRecords"])
+        stream.put("shard-a", None, listing("L2", "x"))
+        await until(lambda: "l:L2" in h.tags())
+        resumed = [
+            kw["SequenceNumber"]
+            for op, kw in stream.calls
+            if op == "GetShardIterator" and kw["ShardIteratorType"] == "AFTER_SEQUENCE_NUMBER"
+        ]
+        assert resumed == [first]
+        assert [tag for batch in h.invalidated for tag in batch if tag.startswith("l:L")] == [
+            "l:L1",
+            "l:L2",
+        ]
+        assert h.consumer.shards == ("shard-a",)
