@@ -11,7 +11,7 @@ EFFECTS = ("invalidated", "none")
 # The calls the consumer makes, plus its own steps ("Start": the first listing's bound).
 OPERATIONS = frozenset(
     {"DescribeTable", "DescribeStream", "GetShardIterator", "GetRecords", "Invalidate", "Start",
-     "Reader"}
+     "Reader", "Supervisor"}
 )  # fmt: skip
 # DynamoDB Streams' documented error codes, the consumer's own, and botocore's connection
 # failures (by exception class name).

@@ -132,6 +132,9 @@ class StreamConsumer:
         await cancel_and_wait(tasks, within=5.0)
 
     async def _supervise(self) -> None:
+        # Listings at least this far apart, even when readers keep finishing (a reader that
+        # fails at once each time it is resumed must not turn into a tight listing loop).
+        gap = min(1.0, self._refresh_s)
         failures = 0
         while True:
             if failures or not self._listed_once:
@@ -146,7 +149,13 @@ class StreamConsumer:
                 failures += 1
                 self._count_failure(exc)
                 continue
+            except Exception as exc:  # a bug must not end the listing for good
+                failures += 1
+                log.exception("listing the stream's shards failed")
+                self._observer.error("Supervisor", type(exc).__name__)
+                continue
             failures = 0
+            await asyncio.sleep(gap)
 
     async def _list_and_spawn(self) -> None:
         arn = await self._arn()
