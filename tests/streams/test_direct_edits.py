@@ -2,7 +2,7 @@
 public reads through the stream consumer: cached reads change within STALE_BOUND_S.
 
 The bound: one poll interval (0.1 s here, 0.25 s by default), moto's GetRecords, one cache
-invalidation through Redis, the next read's load. Measured here ~0.2-0.6 s per change on a
+invalidation through Redis, the next read's load. Measured here 0.10-0.15 s from the last edit on a
 loaded machine; 5 s leaves room for a slow moment without hiding a consumer that is not
 running (the control test shows such a read stays stale for the fresh TTL, 300 s).
 """
