@@ -30,8 +30,8 @@ from typing import Any
 from locust import FastHttpUser, events, task
 from locust.env import Environment
 
+from loadtests import capacity, gate
 from loadtests import fixture as fixtures
-from loadtests import gate
 from loadtests.report import cache_summary
 
 log = logging.getLogger("hustlehub.loadtest")
@@ -145,6 +145,9 @@ def _judge(environment: Environment, **_: Any) -> None:
                     "by_name": {k: asdict(v) for k, v in client.by_name.items()},
                     "server": asdict(server),
                     "cache": cache_summary(RUN.before, after),
+                    "capacity": capacity.Capacity.from_scrapes(
+                        RUN.before, after, server.requests
+                    ).as_dict(),
                     "checks": [
                         {**asdict(check), "passed": check.passed} for check in verdict.checks
                     ],

@@ -73,9 +73,22 @@ def render(figures: dict[str, Any]) -> str:
     ]
     lines.append(f"server: {', '.join(parts)}, 5xx {server['failures']:.0f}")
     cache = figures["cache"]
+    ratio = "n/a" if math.isnan(cache["hit_ratio"]) else f"{cache['hit_ratio']:.2%}"
     lines.append(
-        f"cache: hit ratio {cache['hit_ratio']:.2%} (memory {cache['memory_hits']:.0f} hits / "
+        f"cache: hit ratio {ratio} (memory {cache['memory_hits']:.0f} hits / "
         f"{cache['memory_misses']:.0f} misses, redis {cache['redis_hits']:.0f} hits / "
         f"{cache['redis_misses']:.0f} misses)"
     )
+    if "capacity" in figures:
+        cap = figures["capacity"]
+        lines.append(
+            f"dynamodb: {cap['read_units']:.0f} RCU, {cap['write_units']:.0f} WCU; per 1,000 "
+            f"requests {_units(cap['rcu_per_1000_requests'])} RCU, "
+            f"{_units(cap['wcu_per_1000_requests'])} WCU (on moto: fixed units per call, none for "
+            "UpdateItem or TransactWriteItems)"
+        )
     return "\n".join(lines)
+
+
+def _units(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.1f}"

@@ -13,6 +13,7 @@ from service.health import Readiness
 from service.reads import Reads
 from service.store.stores import Stores
 from service.store.table import Table
+from service.streams.consumer import StreamConsumer
 from service.writes import Writes
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -25,6 +26,8 @@ VERIFIER = web.AppKey("verifier", TokenVerifier)
 READS = web.AppKey("reads", Reads)
 WRITES = web.AppKey("writes", Writes)
 READINESS = web.AppKey("readiness", Readiness)
+# Set only while stream invalidation runs (settings.stream_invalidation_enabled).
+STREAM_CONSUMER = web.AppKey("stream_consumer", StreamConsumer)
 
 # The Cache-Control of every public read, from settings: built once, read per request.
 PUBLIC_CACHE_CONTROL = web.AppKey("public_cache_control", str)

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Mode = Literal["production", "dev", "test"]
+StreamStart = Literal["latest", "trim_horizon"]
 
 # A development-only HMAC key; production refuses to start with it (see the validator).
 _DEV_CURSOR_SECRET = "dev-only-cursor-secret-change-me"  # noqa: S105
@@ -60,6 +61,14 @@ class Settings(BaseSettings):
 
     metrics_multiproc_dir: str | None = None
 
+    # Invalidation from the table's stream (service/streams): unset means on in dev mode only.
+    stream_invalidation: bool | None = None
+    stream_start_at: StreamStart = "latest"
+    stream_poll_interval_s: float = Field(default=0.25, gt=0)
+    stream_refresh_interval_s: float = Field(default=30.0, gt=0)
+    stream_retry_base_s: float = Field(default=0.1, gt=0)
+    stream_retry_cap_s: float = Field(default=5.0, gt=0)
+
     @model_validator(mode="before")
     @classmethod
     def _split_client_ids(cls, data: object) -> object:
@@ -86,6 +95,12 @@ class Settings(BaseSettings):
             ):
                 raise ValueError("HUSTLEHUB_COGNITO_JWKS_URL must be https in production")
         return self
+
+    @property
+    def stream_invalidation_enabled(self) -> bool:
+        if self.stream_invalidation is None:
+            return self.mode == "dev"
+        return self.stream_invalidation
 
     @property
     def cognito_issuer(self) -> str:

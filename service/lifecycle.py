@@ -19,6 +19,7 @@ from service.appkeys import (
     READS,
     SETTINGS,
     STORES,
+    STREAM_CONSUMER,
     TABLE,
     VERIFIER,
     WRITES,
@@ -28,10 +29,11 @@ from service.auth.tokens import TokenVerifier
 from service.cachebuild import open_cache
 from service.health import Probe, Readiness
 from service.reads import Reads
-from service.store.client import dynamodb_client
+from service.store.client import dynamodb_client, dynamodb_streams_client
 from service.store.cursor import CursorCodec
 from service.store.stores import build_stores
 from service.store.table import Table
+from service.streams.consumer import StreamConsumer
 from service.writes import Writes
 
 
@@ -108,3 +110,39 @@ async def use_cases_ctx(app: web.Application) -> AsyncIterator[None]:
         probes["redis"] = redis_reachable
     app[READINESS] = Readiness(probes=probes)
     yield
+
+
+async def streams_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Invalidation from the table's stream, when enabled: one stream client and one consumer
+    per process (README: "Changes made outside the API")."""
+    settings = app[SETTINGS]
+    if not settings.stream_invalidation_enabled:
+        yield
+        return
+    table, cache = app[TABLE], app[CACHE]
+
+    async def stream_arn() -> str | None:
+        described = await table.call("DescribeTable", TableName=table.name)
+        arn = described["Table"].get("LatestStreamArn")
+        return None if arn is None else str(arn)
+
+    async with dynamodb_streams_client(settings) as client:
+        consumer = StreamConsumer(
+            client,
+            stream_arn=stream_arn,
+            invalidate=cache.invalidate,
+            observer=app[METRICS].streams,
+            start_at="LATEST" if settings.stream_start_at == "latest" else "TRIM_HORIZON",
+            poll_interval_s=settings.stream_poll_interval_s,
+            refresh_interval_s=settings.stream_refresh_interval_s,
+            retry_base_s=settings.stream_retry_base_s,
+            retry_cap_s=settings.stream_retry_cap_s,
+        )
+        # Bounded: an unreadable stream must not keep the service from starting; the
+        # consumer keeps trying in the background and counts each failure.
+        await consumer.start(within=settings.dynamodb_call_deadline_s)
+        app[STREAM_CONSUMER] = consumer
+        try:
+            yield
+        finally:
+            await consumer.stop()

@@ -1,4 +1,5 @@
-"""The one long-lived aiobotocore DynamoDB client of a process."""
+"""The long-lived aiobotocore clients of a process: DynamoDB, and its stream API for the
+stream consumer (service/streams)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from types_aiobotocore_dynamodb import DynamoDBClient
+from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
 
 from service.config import Settings
 
@@ -16,9 +18,8 @@ from service.config import Settings
 _DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-@asynccontextmanager
-async def dynamodb_client(settings: Settings) -> AsyncIterator[DynamoDBClient]:
-    config = AioConfig(
+def _config(settings: Settings) -> AioConfig:
+    return AioConfig(
         connect_timeout=settings.dynamodb_connect_timeout_s,
         read_timeout=settings.dynamodb_read_timeout_s,
         max_pool_connections=settings.dynamodb_max_pool_connections,
@@ -26,15 +27,36 @@ async def dynamodb_client(settings: Settings) -> AsyncIterator[DynamoDBClient]:
         # would multiply attempts and hide throttles from the counters.
         retries={"total_max_attempts": 1, "mode": "standard"},
     )
-    credentials: dict[str, Any] = {}
+
+
+def _credentials(settings: Settings) -> dict[str, Any]:
     if settings.dynamodb_endpoint is not None and settings.mode != "production":
-        credentials = dict(_DUMMY_CREDENTIALS)
-    session = get_session()
-    async with session.create_client(
+        return dict(_DUMMY_CREDENTIALS)
+    return {}
+
+
+@asynccontextmanager
+async def dynamodb_client(settings: Settings) -> AsyncIterator[DynamoDBClient]:
+    async with get_session().create_client(
         "dynamodb",
         region_name=settings.aws_region,
         endpoint_url=settings.dynamodb_endpoint,
-        config=config,
-        **credentials,
+        config=_config(settings),
+        **_credentials(settings),
+    ) as client:
+        yield client
+
+
+@asynccontextmanager
+async def dynamodb_streams_client(settings: Settings) -> AsyncIterator[DynamoDBStreamsClient]:
+    """The stream API's client. Same endpoint: DynamoDB Local and moto serve both APIs on one
+    port; on AWS botocore resolves streams.dynamodb.<region>.amazonaws.com itself. Retries are
+    the consumer's (service/streams), counted."""
+    async with get_session().create_client(
+        "dynamodbstreams",
+        region_name=settings.aws_region,
+        endpoint_url=settings.dynamodb_endpoint,
+        config=_config(settings),
+        **_credentials(settings),
     ) as client:
         yield client

@@ -43,6 +43,17 @@ from typing import Literal
 
 Key = dict[str, dict[str, str]]
 SlugKind = Literal["CATEGORY", "LISTING"]
+ItemKind = Literal[
+    "User",
+    "Admin",
+    "Category",
+    "CategoryEntry",
+    "Listing",
+    "CategoryListing",
+    "Favourite",
+    "SlugMapping",
+    "AuditEvent",
+]
 
 PK, SK, GSI1PK, GSI1SK = "PK", "SK", "GSI1PK", "GSI1SK"
 GSI1 = "GSI1"
@@ -128,3 +139,39 @@ def previous_month(partition: str) -> str:
     year, month = (int(part) for part in partition.removeprefix("AUDIT#").split("-"))
     year, month = (year - 1, 12) if month == 1 else (year, month - 1)
     return f"AUDIT#{year:04d}-{month:02d}"
+
+
+def kind_of(pk: str, sk: str) -> ItemKind | None:
+    """Which item of the scheme above a key names, from the key alone (None: none of ours).
+
+    The key, not the `type` attribute: an item written outside the service (a console edit, a
+    migration) has its key right or it is not found at all, while `type` is only a label.
+    """
+    head, _, rest = pk.partition("#")
+    if pk == CATEGORIES:
+        return "CategoryEntry"
+    if head == "CATEGORY" and rest:
+        if sk == f"METADATA#{rest}":
+            return "Category"
+        return "CategoryListing" if sk.startswith(LISTING_PREFIX) else None
+    if head == "LISTING" and rest and sk == f"METADATA#{rest}":
+        return "Listing"
+    if head == "USER" and rest:
+        if sk == f"METADATA#{rest}":
+            return "User"
+        if sk == ADMIN_SK:
+            return "Admin"
+        return "Favourite" if sk.startswith(FAVOURITE_PREFIX) else None
+    if head == "SLUG" and rest.partition("#")[0] in ("CATEGORY", "LISTING"):
+        return "SlugMapping"
+    return "AuditEvent" if head == "AUDIT" else None
+
+
+def slug_of_mapping(pk: str) -> tuple[SlugKind, str] | None:
+    """The kind and slug a slug mapping's PK names (`SLUG#<kind>#<slug>`)."""
+    _, kind, value = pk.split("#", 2) if pk.count("#") >= 2 else ("", "", "")
+    if kind == "CATEGORY":
+        return "CATEGORY", value
+    if kind == "LISTING":
+        return "LISTING", value
+    return None

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -29,3 +31,19 @@ def test_settings_are_frozen() -> None:
     settings = Settings(mode="dev")
     with pytest.raises(ValidationError):
         settings.port = 1  # type: ignore[misc]
+
+
+def test_stream_invalidation_is_on_in_dev_mode_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(mode="dev").stream_invalidation_enabled
+    assert not Settings(mode="test").stream_invalidation_enabled
+    production: dict[str, Any] = {"cursor_secret": "x" * 32, "cognito_app_client_ids": ("abc",)}
+    assert not Settings(mode="production", **production).stream_invalidation_enabled
+    monkeypatch.setenv("HUSTLEHUB_STREAM_INVALIDATION", "true")
+    assert Settings(mode="production", **production).stream_invalidation_enabled
+    monkeypatch.setenv("HUSTLEHUB_STREAM_INVALIDATION", "false")
+    assert not Settings(mode="dev").stream_invalidation_enabled
+    monkeypatch.setenv("HUSTLEHUB_STREAM_START_AT", "trim_horizon")
+    assert Settings(mode="dev").stream_start_at == "trim_horizon"
+    monkeypatch.setenv("HUSTLEHUB_STREAM_START_AT", "yesterday")
+    with pytest.raises(ValidationError):
+        Settings(mode="dev")
