@@ -26,6 +26,14 @@ SERVICE_ACTIONS: tuple[str, ...] = (
     "dynamodb:UpdateItem",
 )
 
+# The stream consumer (`service.streams`, on where HUSTLEHUB_STREAM_INVALIDATION is set): it
+# lists the stream's shards and reads them. Granted on the table's stream ARN only.
+STREAM_ACTIONS: tuple[str, ...] = (
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+)
+
 # `service.registration.create_profile`: a conditional PutItem; on a repeated event it reads the
 # profile back (BatchGetItem), after a creation it checks the admin grant (GetItem).
 REGISTRATION_ACTIONS: tuple[str, ...] = (
@@ -58,7 +66,14 @@ def service_policy(table: str, indexes: list[str]) -> dict[str, Any]:
             "Description": "Hustle Hub directory service: its table and index, the calls it makes",
             "PolicyDocument": {
                 "Version": POLICY_VERSION,
-                "Statement": [allow(SERVICE_ACTIONS, resources, sid="DirectoryTable")],
+                "Statement": [
+                    allow(SERVICE_ACTIONS, resources, sid="DirectoryTable"),
+                    allow(
+                        STREAM_ACTIONS,
+                        [{"Fn::GetAtt": [table, "StreamArn"]}],
+                        sid="DirectoryTableStream",
+                    ),
+                ],
             },
         },
     }

@@ -5,7 +5,10 @@ Starting from a module (`service.app`), follow its imports inside our packages a
   computed one could hide a call from this scan, so it is an error);
 - every method called on an aiobotocore client (`client.<method>(...)`, `.client.<method>`),
   which names a DynamoDB API (`describe_table` -> DescribeTable);
-- the item actions a TransactWriteItems can carry (`self._add("Put", ...)` in the builder).
+- the item actions a TransactWriteItems can carry (`self._add("Put", ...)` in the builder);
+- every `._call("Operation", ...)` of the stream consumer (DynamoDB Streams operations, which
+  IAM names under `dynamodb:` too; `stream_operations` keeps them apart, since they are granted
+  on the stream's ARN).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class ScanError(AssertionError):
 class Calls:
     operations: set[str] = field(default_factory=set)
     transaction_actions: set[str] = field(default_factory=set)
+    stream_operations: set[str] = field(default_factory=set)
     modules: set[str] = field(default_factory=set)
 
 
@@ -112,6 +116,11 @@ def calls_in(trees: dict[str, ast.Module]) -> Calls:
                 if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
                     raise ScanError(f"{where}: a transaction item with a computed action")
                 calls.transaction_actions.add(first.value)
+            elif attr == "_call" and module.startswith("service.streams"):
+                first = node.args[0] if node.args else None
+                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                    raise ScanError(f"{where}: a stream call with a computed operation")
+                calls.stream_operations.add(first.value)
             elif _is_client(node.func.value) and attr in methods:
                 calls.operations.add(methods[attr])
     return calls

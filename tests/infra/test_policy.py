@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from service.config import Settings
-from service.infra.iam import REGISTRATION_ACTIONS, SERVICE_ACTIONS
+from service.infra.iam import REGISTRATION_ACTIONS, SERVICE_ACTIONS, STREAM_ACTIONS
 from service.registration import create_profile
 from tests.infra.codescan import ScanError, calls_in, dynamodb_calls, iam_actions
 
@@ -25,6 +25,8 @@ def test_the_service_policy_grants_exactly_what_the_app_calls() -> None:
     assert {"service.store.table", "service.store.txn", "service.lifecycle"} <= calls.modules
     assert set(SERVICE_ACTIONS) == iam_actions(calls)
     assert len(SERVICE_ACTIONS) == len(set(SERVICE_ACTIONS))
+    assert "service.streams.consumer" in calls.modules
+    assert set(STREAM_ACTIONS) == {f"dynamodb:{op}" for op in calls.stream_operations}
 
 
 def _trees(source: str) -> dict[str, ast.Module]:

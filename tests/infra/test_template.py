@@ -9,7 +9,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from service.cli import main
-from service.infra.iam import SERVICE_ACTIONS
+from service.infra.iam import SERVICE_ACTIONS, STREAM_ACTIONS
 from service.infra.signup import HANDLER
 from service.infra.template import TABLE, stack_template
 from service.store.schema import STREAM_VIEW, TTL_ATTRIBUTE, table_definition
@@ -102,11 +102,13 @@ def test_the_lambda_has_a_role_of_its_own_limited_to_the_table_and_its_logs(
         assert all("*" not in action for action in statement["Action"])
 
 
-def test_the_service_policy_names_its_table_and_index_arns_only(
+def test_the_service_policy_names_its_table_index_and_stream_arns_only(
     template: dict[str, Any],
 ) -> None:
     (policy,) = _of_type(template, "AWS::IAM::ManagedPolicy").values()
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    statement, stream = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert stream["Action"] == list(STREAM_ACTIONS)
+    assert stream["Resource"] == [{"Fn::GetAtt": [TABLE, "StreamArn"]}]
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == list(SERVICE_ACTIONS)
     indexes = [i["IndexName"] for i in table_definition(NAME, deletion_protection=True)[
