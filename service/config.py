@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=10.0, ge=0)
 
     metrics_multiproc_dir: str | None = None
+    # Set by `serve --workers N` for each worker (0..N-1; a replacement keeps the dead one's
+    # slot), not meant for the environment: work that one process per host must do runs in 0.
+    worker_slot: int = Field(default=0, ge=0)
 
     # Invalidation from the table's stream (service/streams): unset means on in dev mode only.
     stream_invalidation: bool | None = None
@@ -98,6 +101,10 @@ class Settings(BaseSettings):
 
     @property
     def stream_invalidation_enabled(self) -> bool:
+        # With Redis, one consumer per host is enough (its invalidations reach every worker
+        # through Redis), and DynamoDB throttles more than two readers of one shard.
+        if self.worker_slot != 0 and self.redis_url:
+            return False
         if self.stream_invalidation is None:
             return self.mode == "dev"
         return self.stream_invalidation

@@ -91,23 +91,28 @@ def run_workers(
 ) -> None:
     """Fork `settings.workers` processes onto one socket and keep that many alive."""
     sock = bind(settings)
-    children: set[int] = set()
+    children: dict[int, int] = {}  # pid -> its worker slot (a replacement takes the same slot)
     stopping = False
 
-    def spawn() -> None:
+    def spawn(slot: int) -> None:
         pid = os.fork()
         if pid == 0:  # the worker
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 0
             try:
-                run_one(settings, factory, sock, drain_s=drain_s)
+                run_one(
+                    settings.model_copy(update={"worker_slot": slot}),
+                    factory,
+                    sock,
+                    drain_s=drain_s,
+                )
             except BaseException:
                 log.exception("worker %d failed", os.getpid())
                 code = 1
             finally:
                 os._exit(code)
-        children.add(pid)
+        children[pid] = slot
 
     def forward(signum: int, _frame: object) -> None:
         nonlocal stopping
@@ -118,8 +123,8 @@ def run_workers(
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for _ in range(settings.workers):
-        spawn()
+    for slot in range(settings.workers):
+        spawn(slot)
     restarts: list[float] = []
     while children:
         try:
@@ -128,7 +133,7 @@ def run_workers(
             break
         except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
             continue
-        children.discard(pid)
+        slot = children.pop(pid, -1)
         on_worker_exit(pid)
         if stopping:
             continue
@@ -139,5 +144,6 @@ def run_workers(
             log.error("workers keep dying; giving up")
             forward(signal.SIGTERM, None)
             sys.exit(1)
-        spawn()
+        if slot >= 0:  # a child of ours, not one we never forked
+            spawn(slot)
     sock.close()

@@ -47,3 +47,10 @@ def test_stream_invalidation_is_on_in_dev_mode_unless_set(monkeypatch: pytest.Mo
     monkeypatch.setenv("HUSTLEHUB_STREAM_START_AT", "yesterday")
     with pytest.raises(ValidationError):
         Settings(mode="dev")
+
+
+def test_only_worker_slot_0_reads_the_stream_when_redis_carries_its_invalidations() -> None:
+    assert Settings(mode="dev", worker_slot=0).stream_invalidation_enabled
+    assert not Settings(mode="dev", worker_slot=1).stream_invalidation_enabled
+    # Without Redis nothing carries one worker's invalidations to another: each reads.
+    assert Settings(mode="dev", worker_slot=1, redis_url=None).stream_invalidation_enabled
