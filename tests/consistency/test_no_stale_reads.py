@@ -1,7 +1,9 @@
 """A randomised linearisability check of the read path across two app instances.
 
 Writers PATCH a listing and a category through either instance; readers on both instances read
-them continuously. Every operation's start and end is recorded. A read that starts after a
+them continuously. The second instance reaches Redis over a link that delivers everything 20 ms
+late (a lagging proxy), so its in-process copy outlives a write by that much unless the write
+waits for it. Every operation's start and end is recorded. A read that starts after a
 write was acknowledged must not return an older version, on either instance: the write
 responds only once the other instance acked its invalidation or let its lease lapse
 (cache.barrier), so there is no propagation window to allow for.
@@ -24,8 +26,10 @@ from service.appkeys import METRICS
 from service.config import Settings
 from tests.api.factories import create_category, create_listing
 from tests.support.app import AiohttpClient, bearer
+from tests.support.faultproxy import FaultProxy, Mode
 
 RUN_S = 20.0
+LAG_S = 0.02  # under the lease's 3/4 (50 ms): the lagging instance keeps its lease
 OUTCOMES = ("acked", "lease_expired", "redis_down")
 
 
@@ -112,8 +116,25 @@ async def test_no_read_returns_a_version_older_than_an_acknowledged_write(
     aiohttp_client: AiohttpClient, settings: Settings, admin_token: str, entity: str
 ) -> None:
     # Two instances of the app sharing the table and Redis (same settings, same prefix).
+    proxy = FaultProxy("127.0.0.1", 6379, delay_s=LAG_S)
+    await proxy.start()
+    await proxy.set_mode(Mode.LAG)
+    lagging = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{proxy.port}/0"})
+    try:
+        await _run(aiohttp_client, settings, lagging, admin_token, entity)
+    finally:
+        await proxy.aclose()
+
+
+async def _run(
+    aiohttp_client: AiohttpClient,
+    settings: Settings,
+    lagging: Settings,
+    admin_token: str,
+    entity: str,
+) -> None:
     first = await aiohttp_client(create_app(settings))
-    second = await aiohttp_client(create_app(settings))
+    second = await aiohttp_client(create_app(lagging))
     category = await create_category(first, admin_token)
     listing = await create_listing(first, admin_token, category["id"])
     target = listing if entity == "listing" else category
@@ -143,8 +164,8 @@ async def test_no_read_returns_a_version_older_than_an_acknowledged_write(
         )
         for name in OUTCOMES
     }
-    # Every write's barrier ran; on a healthy channel the other instance answers.
     assert sum(outcomes.values()) >= len(writes)
-    assert outcomes["redis_down"] == 0
-    assert outcomes["acked"] > outcomes["lease_expired"]
+    # Every write's barrier ran, and mostly the other instance answered. (On a loaded machine a
+    # Redis call may pass the test's 250 ms timeout: such a write is redis_down, and correct.)
+    assert outcomes["acked"] > outcomes["lease_expired"] + outcomes["redis_down"]
     print(f"{entity}: {len(writes)} writes, {len(reads)} reads, 0 stale; barriers {outcomes}")
