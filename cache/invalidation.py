@@ -6,18 +6,21 @@ Bounds this module and `ReadThroughCache` together guarantee:
 * Same instance: after `invalidate(tags)` returns, no read on that instance returns an entry
   loaded before the write (memory is dropped synchronously; Redis generations moved or, if
   Redis did not answer, Redis is not read again by this instance until they are).
-* Other instances, channel healthy: they stop serving the old entry when the message arrives
-  (`invalidation_delay`, typically a few ms on a LAN: one PUBLISH hop).
-* Other instances, channel broken: a listener that sees an error, or no traffic at all for
-  `dead_after` seconds (it PINGs every `ping_interval`), drops ALL local entries and, until it
-  is subscribed again, keeps new ones only `degraded_ttl` seconds. So the worst case is
-  max(dead_after, degraded_ttl) plus one message hop. On resubscribing it clears again,
+* Other instances, Redis answering the writer: after `invalidate(tags)` returns, none serves
+  an entry loaded before the write. Each registered instance acks the message once applied
+  (`cache.barrier`); one that does not has let its lease lapse by then (`cache.lease`), and
+  serves memory again only after a PONG proves it has read every earlier message.
+* Other instances, channel broken: no PONG, no lease, so nothing is served from memory at
+  once (within one lease). A listener that sees an error, or no traffic at all for
+  `dead_after` seconds, also drops ALL local entries; on resubscribing it clears again,
   because messages may have been lost while it was away.
 * Redis unreachable from the invalidating instance: the tags wait in `PendingInvalidations`
   (bounded, deduplicated; on overflow they collapse into "invalidate everything") and are
   flushed before this instance trusts a Redis read again, by the next read, invalidation or
-  listener reconnect that finds Redis answering. Until then another instance that can reach
-  Redis may serve the old value from it, but only while that value is fresh: leftover stale
+  listener reconnect that finds Redis answering. The write itself waits one lease, so every
+  instance that lost Redis too has stopped serving memory. Until the flush, another instance
+  that can reach Redis may serve the old value from it or from its memory, but only while
+  that value is fresh: leftover stale
   data is bounded by the time until the flush and never exceeds the fresh TTL (stale-if-error
   reads may return it for up to the stale window, only while the loader is failing). If the
   process dies with invalidations pending they are lost; the fresh TTL is then the bound, and
