@@ -96,11 +96,16 @@ async def settled_total(directory: Path, kind: str, name: str, **labels: str) ->
 
 
 def quantile(buckets: list[tuple[float, float]], q: float) -> float:
-    """The upper edge of the bucket holding the q-quantile of a cumulative histogram."""
-    total = buckets[-1][1]
+    """The q-quantile of a cumulative histogram, interpolated within its bucket as Prometheus'
+    histogram_quantile does."""
+    rank = q * buckets[-1][1]
+    lower_edge, lower_count = 0.0, 0.0
     for edge, count in buckets:
-        if count >= q * total:
-            return edge
+        if count >= rank:
+            if edge == float("inf"):
+                return lower_edge
+            return lower_edge + (edge - lower_edge) * (rank - lower_count) / (count - lower_count)
+        lower_edge, lower_count = edge, count
     return float("inf")
 
 
@@ -174,8 +179,8 @@ async def test_no_read_on_any_worker_returns_data_older_than_a_finished_write(
         latencies.sort()
         print(
             f"\n{len(writes)} writes, {len(reads)} reads, 0 stale; barriers {outcomes}; "
-            f"barrier wait p50 <= {quantile(buckets, 0.5) * 1000:g} ms, "
-            f"p99 <= {quantile(buckets, 0.99) * 1000:g} ms; write latency (client) "
+            f"barrier wait p50 ~{quantile(buckets, 0.5) * 1000:.1f} ms, "
+            f"p99 ~{quantile(buckets, 0.99) * 1000:.1f} ms; write latency (client) "
             f"p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, "
             f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms"
         )
