@@ -208,13 +208,17 @@ async def test_a_stopped_worker_serves_no_pre_write_copy_when_it_resumes(
             connector=aiohttp.TCPConnector(limit=1), timeout=aiohttp.ClientTimeout(total=30)
         )
         async with kept, session() as fresh:
-            for _ in range(3):
-                assert (await read_version(kept, read_url))[0] == 1
-            _, source, etag = await read_version(kept, read_url)
+            sent = 0
+            for _ in range(20):
+                version, source, etag = await read_version(kept, read_url)
+                sent += 1
+                assert version == 1
+                if source == "memory":
+                    break
             assert source == "memory"
             served = await settled_total(directory, "counter", REQUESTS, **route)
-            assert sum(served.values()) == 4
-            (stopped,) = (pid for pid, n in served.items() if n == 4)
+            assert sum(served.values()) == sent
+            (stopped,) = (pid for pid, n in served.items() if n == sent)
             assert stopped in workers
 
             os.kill(stopped, signal.SIGSTOP)
@@ -236,7 +240,7 @@ async def test_a_stopped_worker_serves_no_pre_write_copy_when_it_resumes(
             found = await asyncio.gather(*(read_version(fresh, read_url) for _ in range(40)))
             assert {v for v, _, _ in found} == {2}, found
             served_after = await settled_total(directory, "counter", REQUESTS, **route)
-            assert served_after[stopped] >= 5  # the late read was the stopped worker's
+            assert served_after[stopped] >= sent + 1  # the late read was the stopped worker's
 
         # The live worker answered without the stopped one's ack, by waiting out its lease.
         expired = per_worker(directory, "counter", OUTCOMES, outcome="lease_expired")
