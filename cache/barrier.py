@@ -24,6 +24,9 @@ from time import monotonic
 
 from cache.observer import BarrierOutcome
 
+# Stands for a subscriber that is not in the registry; never acks (origins are hex).
+UNREGISTERED = "?"
+
 
 class Barrier:
     __slots__ = ("_acked", "_done", "_waiting", "deadline", "write_id")

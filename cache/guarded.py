@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 
-from cache.barrier import Barrier, Barriers
+from cache.barrier import UNREGISTERED, Barrier, Barriers
 from cache.breaker import Breaker
 from cache.entry import Entry
 from cache.errors import CacheBackendError
@@ -112,7 +112,7 @@ class GuardedRedis:
                 write_id=barrier.write_id,
             )
             try:
-                members = await self.layer.invalidate(
+                published = await self.layer.invalidate(
                     tuple(tags),
                     everything=bool(everything),
                     message=message,
@@ -122,8 +122,14 @@ class GuardedRedis:
                 self.barriers.close(barrier)
                 self._failed("invalidate")
                 return False
+            members = published.members - {self._origin}
+            if published.receivers > len(published.members):
+                # Someone subscribed is not registered (the registry was lost or evicted, an
+                # instance of a version without acks, a stray subscriber): nobody can vouch
+                # for it, so wait out the lease as for a member that does not answer.
+                members |= {UNREGISTERED}
             # Read after the reply arrived: a later start only makes the wait longer.
-            barrier.arm(members - {self._origin}, deadline=time.monotonic() + self._lease)
+            barrier.arm(members, deadline=time.monotonic() + self._lease)
             self._flushed = (covers, barrier)
             self.breaker.success()
             self.pending.done(tags, everything)

@@ -189,7 +189,7 @@ class ReadThroughCache:
             now = self._clock()
             if found.entry is not None and now < found.entry.fresh_until:
                 self._observer.hit("redis")
-                self._remember(key, tags, found.entry, mark, now)
+                self._remember(key, tags, found.entry, mark)
                 return Lookup(found.entry, Source.REDIS)
             self._observer.miss("redis")
             stale = found.entry
@@ -218,15 +218,13 @@ class ReadThroughCache:
         now = self._clock()
         ttl = self._fresh_ttl if loaded.ttl is None else min(loaded.ttl, self._fresh_ttl)
         entry = Entry.build(loaded.body, status=loaded.status, now=now, ttl=ttl, etag=loaded.etag)
-        self._remember(key, tags, entry, mark, now)
+        self._remember(key, tags, entry, mark)
         if gens is not None and self._redis is not None:
             ttl_ms = int((entry.fresh_until - now + self._stale_window) * 1000)
             await self._redis.store(key, tags, gens, entry, ttl_ms=ttl_ms)
         return Lookup(entry, Source.MISS)
 
-    def _remember(
-        self, key: str, tags: tuple[str, ...], entry: Entry, mark: int, now: float
-    ) -> None:
+    def _remember(self, key: str, tags: tuple[str, ...], entry: Entry, mark: int) -> None:
         memory = self._memory
         if memory is None or self._gens.moved(tags, mark):
             return  # an invalidation happened since this fill began: its data may be old

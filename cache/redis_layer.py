@@ -43,6 +43,12 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
+class Published:
+    receivers: int  # subscribers of the channel that received the message
+    members: frozenset[str]  # origins registered as live when it was published
+
+
+@dataclass(frozen=True, slots=True)
 class RedisRead:
     gens: bytes  # the generations read; a later store must present them unchanged
     entry: Entry | None
@@ -81,7 +87,8 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
 # KEYS[1] is the sequence, KEYS[2] the registry; the rest are the generation keys to move.
-# The members returned are the instances that must confirm the message (cache.barrier).
+# Returns how many subscribers received the message and the live members: the instances
+# that must confirm it (cache.barrier).
 _INVALIDATE = (
     """
 local n = redis.call('INCR', KEYS[1])
@@ -90,8 +97,8 @@ for i = 3, #KEYS do redis.call('SET', KEYS[i], n, 'PX', ARGV[1]) end
     + _NOW_MS
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return redis.call('ZRANGE', KEYS[2], 0, -1)
+local receivers = redis.call('PUBLISH', ARGV[2], ARGV[3])
+return {receivers, redis.call('ZRANGE', KEYS[2], 0, -1)}
 """
 )
 
@@ -186,16 +193,15 @@ class RedisLayer:
 
     async def invalidate(
         self, tags: Sequence[str], *, everything: bool, message: bytes, gen_ttl_ms: int
-    ) -> frozenset[str]:
-        """Move the generations and publish `message`, atomically, in one round trip; the
-        origins registered as live when it was published."""
+    ) -> Published:
+        """Move the generations and publish `message`, atomically, in one round trip."""
         keys = [f"{self._prefix}:seq", self._registry]
         if everything:
             keys.append(f"{self._prefix}:G")
         keys.extend(f"{self._prefix}:g:{tag}" for tag in tags)
         args: list[bytes | str | int] = [max(1, gen_ttl_ms), self.channel, message]
-        members = await self._call(lambda: self._invalidate(keys=keys, args=args))
-        return frozenset(bytes(member).decode() for member in members)
+        receivers, members = await self._call(lambda: self._invalidate(keys=keys, args=args))
+        return Published(int(receivers), frozenset(bytes(member).decode() for member in members))
 
     async def register(self, origin: str, *, ttl_ms: int) -> None:
         """Be counted as live (writers wait for this origin's acks) for `ttl_ms`."""

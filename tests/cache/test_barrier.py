@@ -126,3 +126,22 @@ async def test_instances_register_before_listening_and_deregister_on_close(
     assert len(await members(redis_client, prefix)) == 1
     await first.aclose()
     assert await members(redis_client, prefix) == set()
+
+
+async def test_a_subscriber_missing_from_the_registry_costs_one_lease(
+    make_cache: CacheFactory, redis_client: Redis, prefix: str
+) -> None:
+    """The registry lost (evicted, flushed) while another instance still listens: PUBLISH
+    counts more receivers than members, so the writer cannot know who must answer."""
+    observed = RecordingObserver()
+    writer = await make_cache(observer=observed)
+    other = await make_cache()
+    await other.get_or_load("k", ["t"], load_v1)
+    await redis_client.delete(f"{prefix}:instances")
+
+    started = time.monotonic()
+    await writer.invalidate(["t"])
+    took = time.monotonic() - started
+    assert other.peek("k") is None
+    assert [outcome for _, outcome in observed.barriers] == ["lease_expired"]
+    assert LEASE <= took < TIMEOUT + LEASE + 0.1
