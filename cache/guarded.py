@@ -9,8 +9,10 @@ resulting bound on leftover stale data).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 
+from cache.barrier import UNREGISTERED, Barrier, Barriers
 from cache.breaker import Breaker
 from cache.entry import Entry
 from cache.errors import CacheBackendError
@@ -30,6 +32,7 @@ class GuardedRedis:
         gen_ttl_ms: int,
         pending_limit: int,
         clock: Callable[[], float],
+        lease: float,
     ) -> None:
         self.layer = layer
         self.breaker = breaker
@@ -37,7 +40,11 @@ class GuardedRedis:
         self._origin = origin
         self._gen_ttl_ms = gen_ttl_ms
         self._clock = clock
+        self._lease = lease
         self.pending = PendingInvalidations(limit=pending_limit)
+        self.barriers = Barriers()
+        # The newest flush that reached Redis: (the pending sequence it covered, its barrier).
+        self._flushed: tuple[int, Barrier] | None = None
         self._flush_lock = asyncio.Lock()
         breaker.on_change(observer.breaker_state)
 
@@ -75,9 +82,16 @@ class GuardedRedis:
         else:
             self.breaker.success()
 
-    async def invalidate(self, tags: Iterable[str]) -> None:
-        self.pending.add(tags)
+    async def invalidate(self, tags: Iterable[str]) -> Barrier | None:
+        """Queue `tags` and flush; the barrier of a flush that carried them, or None if they
+        are still waiting for Redis."""
+        seq = self.pending.add(tags)
         await self.flush()
+        flushed = self._flushed
+        # The flush that carried them may have been another task's (they take everything
+        # pending), and a newer one may have followed: its barrier covers ours too, since
+        # each instance reads messages in order.
+        return flushed[1] if flushed is not None and flushed[0] >= seq else None
 
     async def flush(self) -> bool:
         """Push pending invalidations (moving generations and publishing, in one script).
@@ -87,20 +101,36 @@ class GuardedRedis:
                 return self.breaker.allow()
             if not self.breaker.allow():
                 return False
+            covers = self.pending.seq
             tags, everything = self.pending.snapshot()
+            barrier = self.barriers.open()  # before the script: see cache.barrier
             message = encode_message(
-                sent_at=self._clock(), origin=self._origin, everything=bool(everything), tags=tags
+                sent_at=self._clock(),
+                origin=self._origin,
+                everything=bool(everything),
+                tags=tags,
+                write_id=barrier.write_id,
             )
             try:
-                await self.layer.invalidate(
+                published = await self.layer.invalidate(
                     tuple(tags),
                     everything=bool(everything),
                     message=message,
                     gen_ttl_ms=self._gen_ttl_ms,
                 )
             except CacheBackendError:
+                self.barriers.close(barrier)
                 self._failed("invalidate")
                 return False
+            members = published.members - {self._origin}
+            if published.receivers > len(published.members):
+                # Someone subscribed is not registered (the registry was lost or evicted, an
+                # instance of a version without acks, a stray subscriber): nobody can vouch
+                # for it, so wait out the lease as for a member that does not answer.
+                members |= {UNREGISTERED}
+            # Read after the reply arrived: a later start only makes the wait longer.
+            barrier.arm(members, deadline=time.monotonic() + self._lease)
+            self._flushed = (covers, barrier)
             self.breaker.success()
             self.pending.done(tags, everything)
             return not self.pending
@@ -108,6 +138,10 @@ class GuardedRedis:
     async def aclose(self) -> None:
         if self.pending:
             await self.flush()  # last chance, bounded by the Redis timeout
+        try:
+            await self.layer.deregister(self._origin)  # writers stop waiting for us at once
+        except CacheBackendError:
+            self._observer.error("redis", "register")  # it expires on its own
         await self.layer.aclose()
 
     def _failed(self, operation: Operation) -> None:

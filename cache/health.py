@@ -15,3 +15,4 @@ class CacheHealth:
     memory_entries: int
     memory_bytes: int
     loads_in_flight: int
+    lease_valid: bool = True  # may the in-process layer be served now (cache.lease)

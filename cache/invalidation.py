@@ -6,18 +6,21 @@ Bounds this module and `ReadThroughCache` together guarantee:
 * Same instance: after `invalidate(tags)` returns, no read on that instance returns an entry
   loaded before the write (memory is dropped synchronously; Redis generations moved or, if
   Redis did not answer, Redis is not read again by this instance until they are).
-* Other instances, channel healthy: they stop serving the old entry when the message arrives
-  (`invalidation_delay`, typically a few ms on a LAN: one PUBLISH hop).
-* Other instances, channel broken: a listener that sees an error, or no traffic at all for
-  `dead_after` seconds (it PINGs every `ping_interval`), drops ALL local entries and, until it
-  is subscribed again, keeps new ones only `degraded_ttl` seconds. So the worst case is
-  max(dead_after, degraded_ttl) plus one message hop. On resubscribing it clears again,
+* Other instances, Redis answering the writer: after `invalidate(tags)` returns, none serves
+  an entry loaded before the write. Each registered instance acks the message once applied
+  (`cache.barrier`); one that does not has let its lease lapse by then (`cache.lease`), and
+  serves memory again only after a PONG proves it has read every earlier message.
+* Other instances, channel broken: no PONG, no lease, so nothing is served from memory at
+  once (within one lease). A listener that sees an error, or no traffic at all for
+  `dead_after` seconds, also drops ALL local entries; on resubscribing it clears again,
   because messages may have been lost while it was away.
 * Redis unreachable from the invalidating instance: the tags wait in `PendingInvalidations`
   (bounded, deduplicated; on overflow they collapse into "invalidate everything") and are
   flushed before this instance trusts a Redis read again, by the next read, invalidation or
-  listener reconnect that finds Redis answering. Until then another instance that can reach
-  Redis may serve the old value from it, but only while that value is fresh: leftover stale
+  listener reconnect that finds Redis answering. The write itself waits one lease, so every
+  instance that lost Redis too has stopped serving memory. Until the flush, another instance
+  that can reach Redis may serve the old value from it or from its memory, but only while
+  that value is fresh: leftover stale
   data is bounded by the time until the flush and never exceeds the fresh TTL (stale-if-error
   reads may return it for up to the stale window, only while the loader is failing). If the
   process dies with invalidations pending they are lost; the fresh TTL is then the bound, and
@@ -28,26 +31,42 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from cache.barrier import encode_ack
 from cache.errors import CacheError
 from cache.redis_layer import RedisLayer
+from cache.singleflight import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelSettings:
-    ping_interval: float = 1.0
+    ping_interval: float = 1.0  # at most; PINGs also renew the lease, every lease / 4
     dead_after: float = 3.0  # no message and no PONG for this long: the channel is lost
     backoff_min: float = 0.05
     backoff_max: float = 2.0
-    degraded_ttl: float = 1.0  # local freshness while the channel is down
+    lease: float = 0.05  # how long one PONG vouches for the in-process layer (cache.lease)
+    registry_ttl: float = 5.0  # a dead instance stops slowing writes after this long
+
+    def __post_init__(self) -> None:
+        if not 0 < self.lease < self.dead_after or self.registry_ttl <= 0:
+            raise ValueError("need 0 < lease < dead_after and registry_ttl > 0")
+
+    @property
+    def ping_every(self) -> float:
+        # Four PINGs per lease: a PONG late by up to 3/4 of a lease does not let it lapse.
+        return min(self.ping_interval, self.lease / 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +75,22 @@ class Message:
     origin: str
     everything: bool
     tags: tuple[str, ...]
+    write_id: str | None = None  # set: the writer waits for an ack (cache.barrier)
 
 
-def encode_message(*, sent_at: float, origin: str, everything: bool, tags: Iterable[str]) -> bytes:
+def encode_message(
+    *,
+    sent_at: float,
+    origin: str,
+    everything: bool,
+    tags: Iterable[str],
+    write_id: str | None = None,
+) -> bytes:
     # Tags and origins never contain "\n" (checked at the API), so newline framing is exact.
-    head = f"{sent_at!r}\n{origin}\n{int(everything)}"
+    # The write id rides in the origin field after a space: a reader that predates acks reads
+    # an origin that is not its own (so it applies the message) and every tag intact.
+    sender = origin if write_id is None else f"{origin} {write_id}"
+    head = f"{sent_at!r}\n{sender}\n{int(everything)}"
     return "\n".join((head, *tags)).encode()
 
 
@@ -68,7 +98,8 @@ def decode_message(raw: bytes) -> Message:
     parts = raw.decode().split("\n")
     if len(parts) < 3 or parts[2] not in ("0", "1"):
         raise ValueError("malformed invalidation message")
-    return Message(float(parts[0]), parts[1], parts[2] == "1", tuple(parts[3:]))
+    origin, _, write_id = parts[1].partition(" ")
+    return Message(float(parts[0]), origin, parts[2] == "1", tuple(parts[3:]), write_id or None)
 
 
 class PendingInvalidations:
@@ -86,17 +117,23 @@ class PendingInvalidations:
     def __len__(self) -> int:
         return len(self._tags) + (1 if self._everything else 0)
 
-    def add(self, tags: Iterable[str]) -> None:
+    @property
+    def seq(self) -> int:
+        """The latest add: a snapshot taken now covers every add up to it."""
+        return self._seq
+
+    def add(self, tags: Iterable[str]) -> int:
         self._seq += 1
         if self._everything:
             # "everything" covers these tags; re-stamp it so a flush already in flight (which
             # may have run before this write committed) does not retire it.
             self._everything = self._seq
-            return
+            return self._seq
         for tag in tags:
             self._tags[tag] = self._seq
         if len(self._tags) > self._limit:
             self.add_everything()
+        return self._seq
 
     def add_everything(self) -> None:
         self._seq += 1
@@ -116,24 +153,35 @@ class PendingInvalidations:
 
 
 class ChannelListener:
-    """Keeps one subscription to the invalidation channel alive, with bounded backoff."""
+    """Keeps one subscription to the invalidation channel (and this instance's ack channel)
+    alive, with bounded backoff; registers the instance, renews its lease, sends acks."""
 
     def __init__(
         self,
         redis: RedisLayer,
         settings: ChannelSettings,
         *,
-        on_message: Callable[[bytes], None],
+        origin: str,
+        on_message: Callable[[bytes], Message | None],
+        on_ack: Callable[[bytes], None],
+        on_pong: Callable[[float], None],
+        on_registered: Callable[[float], None],
         on_up: Callable[[], Awaitable[None]],
         on_down: Callable[[], None],
-        on_error: Callable[[], None],
+        on_error: Callable[[str], None],
     ) -> None:
         self._redis = redis
         self._settings = settings
+        self._origin = origin
+        self._ack_channel = redis.ack_channel(origin)
         self._on_message = on_message
+        self._on_ack = on_ack
+        self._on_pong = on_pong
+        self._on_registered = on_registered
         self._on_up = on_up
         self._on_down = on_down
         self._on_error = on_error
+        self._acks: set[asyncio.Task[None]] = set()
         self._was_up = False
         # Checked by every loop: a cancel can be swallowed on 3.11 (see singleflight).
         self._stopping = False
@@ -148,10 +196,10 @@ class ChannelListener:
             try:
                 await self._session()
             except (CacheError, RedisError, OSError, TimeoutError) as exc:
-                self._on_error()
+                self._on_error("subscribe")
                 log.warning("cache invalidation channel lost: %r", exc)
             except Exception:  # a dead listener would leave this instance degraded for good
-                self._on_error()
+                self._on_error("subscribe")
                 log.exception("cache invalidation listener failed; restarting it")
             finally:
                 # Runs on cancellation too: never leave entries that a lost channel vouched for.
@@ -160,38 +208,102 @@ class ChannelListener:
             await asyncio.sleep(backoff * random.uniform(0.5, 1.0))
             backoff = min(backoff * 2, self._settings.backoff_max)
 
+    async def _register(self) -> None:
+        sent_at = time.monotonic()
+        await self._redis.register(self._origin, ttl_ms=int(self._settings.registry_ttl * 1000))
+        self._on_registered(sent_at)
+
     async def _session(self) -> None:
-        """Subscribe, then pump messages until the channel fails (it only ends by raising)."""
-        settings = self._settings
-        loop = asyncio.get_running_loop()
+        """Register, subscribe, then pump messages until the channel fails (it only ends by
+        raising)."""
+        # Registered BEFORE subscribing: a writer that does not count us yet published before
+        # we subscribed, and `on_up` clears everything we held.
+        await self._register()
         pubsub = self._redis.pubsub()
+        tasks: list[asyncio.Task[None]] = []
         try:
             async with asyncio.timeout(max(self._redis.timeout, 0.5)):
-                await pubsub.subscribe(self._redis.channel)
-                while (msg := await pubsub.get_message(timeout=0.5)) is None or (
-                    msg["type"] != "subscribe"
-                ):
-                    pass
+                await pubsub.subscribe(self._redis.channel, self._ack_channel)
+                confirmed = 0
+                while confirmed < 2:
+                    msg = await pubsub.get_message(timeout=0.5)
+                    if msg is not None and msg["type"] == "subscribe":
+                        confirmed += 1
             # Subscribed: from here on no message is missed, so flush our own pending
             # invalidations and clear what may have been missed while away, then trust.
             await self._on_up()
             self._was_up = True
-            last_seen = next_ping = loop.time()
-            while not self._stopping:
-                msg = await pubsub.get_message(timeout=settings.ping_interval / 2)
-                now = loop.time()
-                if msg is not None:
-                    last_seen = now
-                    if msg["type"] == "message":
-                        self._on_message(bytes(msg["data"]))
-                if now - last_seen > settings.dead_after:
-                    raise TimeoutError(f"no traffic on the channel for {settings.dead_after} s")
-                if now >= next_ping:
-                    next_ping = now + settings.ping_interval
-                    # Bounded by dead_after, not by one command's timeout: the PONG (or any
-                    # message) arriving within dead_after is what proves the channel alive.
-                    async with asyncio.timeout(settings.dead_after):
-                        await pubsub.ping()
+            tasks.append(asyncio.create_task(self._keep_registered(), name="cache-registry"))
+            await self._pump(pubsub)
         finally:
+            tasks.extend(self._acks)
+            await cancel_and_wait(tasks, within=1.0)
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _pump(self, pubsub: PubSub) -> None:
+        settings = self._settings
+        ack_channel = self._ack_channel.encode()
+        # PINGs in flight, oldest first: Redis answers them in order, after every message it
+        # published before it read each one (the lease's proof, see cache.lease).
+        pings: deque[tuple[bytes, float]] = deque()
+        tokens = itertools.count()
+        last_seen = next_ping = time.monotonic()
+        while not self._stopping:
+            now = time.monotonic()
+            if now >= next_ping:
+                token = str(next(tokens)).encode()
+                pings.append((token, now))  # taken before sending: the lease errs short
+                next_ping = now + settings.ping_every
+                # Bounded by dead_after, not by one command's timeout: the PONG (or any
+                # message) arriving within dead_after is what proves the channel alive.
+                async with asyncio.timeout(settings.dead_after):
+                    await pubsub.ping(token)
+            msg = await pubsub.get_message(timeout=max(0.0, next_ping - time.monotonic()))
+            now = time.monotonic()
+            if msg is not None:
+                last_seen = now
+                kind = msg["type"]
+                if kind == "message" and msg["channel"] == ack_channel:
+                    self._on_ack(bytes(msg["data"]))
+                elif kind == "message":
+                    applied = self._on_message(bytes(msg["data"]))
+                    if applied is not None and applied.write_id is not None:
+                        self._ack(applied.origin, applied.write_id)
+                elif kind == "pong":
+                    self._pong(pings, bytes(msg["data"]))
+            if now - last_seen > settings.dead_after:
+                raise TimeoutError(f"no traffic on the channel for {settings.dead_after} s")
+
+    def _pong(self, pings: deque[tuple[bytes, float]], token: bytes) -> None:
+        while pings:
+            sent, sent_at = pings.popleft()
+            if sent == token:
+                self._on_pong(sent_at)
+                return
+
+    def _ack(self, writer: str, write_id: str) -> None:
+        # Sent after the message was applied (synchronously, above), on the command
+        # connection: a subscribed connection cannot PUBLISH.
+        task = asyncio.create_task(self._send_ack(writer, write_id))
+        self._acks.add(task)
+        task.add_done_callback(self._acks.discard)
+
+    async def _send_ack(self, writer: str, write_id: str) -> None:
+        try:
+            await self._redis.publish(
+                self._redis.ack_channel(writer), encode_ack(write_id, self._origin)
+            )
+        except CacheError:
+            self._on_error("publish")  # the writer waits out our lease instead
+
+    async def _keep_registered(self) -> None:
+        every = self._settings.registry_ttl / 5
+        while not self._stopping:
+            await asyncio.sleep(every)
+            try:
+                await self._register()
+            except CacheError:
+                # The lease is capped by the last registration that got through, so missing
+                # a few costs nothing but memory hits once that cap is reached.
+                self._on_error("register")

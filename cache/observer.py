@@ -6,9 +6,12 @@ from typing import Literal, Protocol
 
 # Bounded label values: metrics may use these as Prometheus label values.
 Layer = Literal["memory", "redis"]
-Operation = Literal["get", "set", "invalidate", "subscribe", "decode"]
+Operation = Literal["get", "set", "invalidate", "subscribe", "decode", "publish", "register"]
 LoadOutcome = Literal["ok", "error"]
 BreakerState = Literal["closed", "open", "half_open"]
+# How a write's barrier ended (cache.barrier): every live instance acked; some did not, and
+# the wait ran until their leases lapsed; Redis did not take the invalidation.
+BarrierOutcome = Literal["acked", "lease_expired", "redis_down"]
 
 
 class CacheObserver(Protocol):
@@ -20,6 +23,8 @@ class CacheObserver(Protocol):
     def stale_served(self, layer: str) -> None: ...
     def breaker_state(self, state: str) -> None: ...
     def invalidation_delay(self, seconds: float) -> None: ...
+    def barrier_finished(self, seconds: float, outcome: str) -> None: ...
+    def lease_lapsed(self) -> None: ...
 
 
 class NullObserver:
@@ -45,4 +50,10 @@ class NullObserver:
         pass
 
     def invalidation_delay(self, seconds: float) -> None:
+        pass
+
+    def barrier_finished(self, seconds: float, outcome: str) -> None:
+        pass
+
+    def lease_lapsed(self) -> None:
         pass

@@ -12,6 +12,10 @@ Ordering rules that make "no stale read after a write" and "no stale set" hold (
    fetched the old value in between.
 3. While invalidations are pending (Redis did not take them), this instance does not read or
    store Redis at all; they are flushed first.
+4. With Redis configured, the in-process layer is served only under a lease (`cache.lease`),
+   and `invalidate` returns only once every live instance acked it or the silent ones' leases
+   have lapsed (`cache.barrier`): a read that starts anywhere after a write returned does not
+   see pre-write data in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from time import monotonic
 from types import TracebackType
 
 from cache.breaker import Breaker
@@ -28,10 +33,11 @@ from cache.errors import CacheBackendError
 from cache.generations import TagGenerations
 from cache.guarded import GuardedRedis
 from cache.health import CacheHealth
-from cache.invalidation import ChannelListener, ChannelSettings, decode_message
+from cache.invalidation import ChannelListener, ChannelSettings, Message, decode_message
 from cache.keys import check_name, normalize_tags
+from cache.lease import Lease
 from cache.memory_layer import MemoryLayer
-from cache.observer import CacheObserver
+from cache.observer import BarrierOutcome, CacheObserver
 from cache.redis_layer import RedisLayer
 from cache.singleflight import SingleFlight, cancel_and_wait
 
@@ -66,6 +72,8 @@ class ReadThroughCache:
         self._flights: SingleFlight[Lookup] = SingleFlight()
         self._origin = uuid.uuid4().hex
         self._redis: GuardedRedis | None = None
+        # Alone (no Redis) there is nobody to hear from: memory is always servable.
+        self._lease = Lease(self._channel.lease) if redis is not None else Lease.forever()
         if redis is not None:
             self._redis = GuardedRedis(
                 redis,
@@ -77,6 +85,7 @@ class ReadThroughCache:
                 gen_ttl_ms=int((fresh_ttl + stale_window) * 2000) + 60_000,
                 pending_limit=pending_limit,
                 clock=clock,
+                lease=self._channel.lease,
             )
         self._channel_up = False
         self._channel_event = asyncio.Event()
@@ -86,21 +95,31 @@ class ReadThroughCache:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the invalidation listener. Until it is subscribed, local entries are degraded."""
+        """Start the invalidation listener. Until it holds a lease, memory is not served."""
         if self._redis is None or self._listener is not None:
             return
+        barriers = self._redis.barriers
         self._listener_loop = listener = ChannelListener(
             self._redis.layer,
             self._channel,
+            origin=self._origin,
             on_message=self._on_message,
+            on_ack=lambda raw: (
+                None if barriers.ack(raw) else self._observer.error("redis", "decode")
+            ),
+            on_pong=self._on_pong,
+            on_registered=lambda sent_at: self._lease.registered(
+                sent_at, self._channel.registry_ttl
+            ),
             on_up=self._on_channel_up,
             on_down=self._on_channel_down,
-            on_error=lambda: self._observer.error("redis", "subscribe"),
+            on_error=lambda operation: self._observer.error("redis", operation),
         )
         self._listener = asyncio.create_task(listener.run(), name="cache-invalidation-listener")
 
     async def wait_connected(self, within: float) -> bool:
-        """Wait (bounded) until the invalidation channel is subscribed; False on timeout."""
+        """Wait (bounded) until the invalidation channel is subscribed and the first lease
+        held; False on timeout."""
         try:
             async with asyncio.timeout(within):
                 await self._channel_event.wait()
@@ -134,8 +153,8 @@ class ReadThroughCache:
     def peek(self, key: str) -> Lookup | None:
         """The hot path: a fresh in-process hit, or None. No await, no I/O."""
         memory = self._memory
-        if memory is None:
-            return None
+        if memory is None or monotonic() >= self._lease.until:
+            return None  # without a lease, Redis (kept fresh by every write) answers
         hit = memory.get_fresh_hit(key, self._clock())
         if hit is not None:
             self._observer.hit("memory")
@@ -170,7 +189,7 @@ class ReadThroughCache:
             now = self._clock()
             if found.entry is not None and now < found.entry.fresh_until:
                 self._observer.hit("redis")
-                self._remember(key, tags, found.entry, mark, now)
+                self._remember(key, tags, found.entry, mark)
                 return Lookup(found.entry, Source.REDIS)
             self._observer.miss("redis")
             stale = found.entry
@@ -199,23 +218,22 @@ class ReadThroughCache:
         now = self._clock()
         ttl = self._fresh_ttl if loaded.ttl is None else min(loaded.ttl, self._fresh_ttl)
         entry = Entry.build(loaded.body, status=loaded.status, now=now, ttl=ttl, etag=loaded.etag)
-        self._remember(key, tags, entry, mark, now)
+        self._remember(key, tags, entry, mark)
         if gens is not None and self._redis is not None:
             ttl_ms = int((entry.fresh_until - now + self._stale_window) * 1000)
             await self._redis.store(key, tags, gens, entry, ttl_ms=ttl_ms)
         return Lookup(entry, Source.MISS)
 
-    def _remember(
-        self, key: str, tags: tuple[str, ...], entry: Entry, mark: int, now: float
-    ) -> None:
+    def _remember(self, key: str, tags: tuple[str, ...], entry: Entry, mark: int) -> None:
         memory = self._memory
         if memory is None or self._gens.moved(tags, mark):
             return  # an invalidation happened since this fill began: its data may be old
+        if self._redis is not None and not self._channel_up:
+            # No channel, no word of other instances' writes: it could not be served before
+            # the next subscription, which clears everything anyway.
+            return
         fresh_until = entry.fresh_until
         keep_until = fresh_until + self._stale_window
-        if self._redis is not None and not self._channel_up:
-            # No channel, no word of other instances' writes: keep it briefly, never as stale.
-            fresh_until = keep_until = min(fresh_until, now + self._channel.degraded_ttl)
         _, evicted = memory.put(key, tags, entry, fresh_until=fresh_until, keep_until=keep_until)
         if evicted:
             self._observer.eviction("memory", evicted)
@@ -224,8 +242,9 @@ class ReadThroughCache:
         self, key: str, tags: tuple[str, ...], mark: int, redis_stale: Entry | None
     ) -> Lookup | None:
         now = self._clock()
-        if self._memory is not None:
-            # Present in memory means not invalidated: invalidation removes it.
+        if self._memory is not None and monotonic() < self._lease.until:
+            # Present in memory means not invalidated: invalidation removes it (the lease says
+            # this instance has heard of every invalidation so far).
             entry = self._memory.get_stale(key, now)
             if entry is not None:
                 self._observer.stale_served("memory")
@@ -243,17 +262,28 @@ class ReadThroughCache:
 
     async def invalidate(self, tags: Iterable[str]) -> None:
         """Drop every entry carrying any of `tags`, here at once and in Redis before returning
-        (or, if Redis does not answer, as soon as it does). Never raises a cache error."""
+        (or, if Redis does not answer, as soon as it does), and in every other live instance's
+        memory (rule 4). Never raises a cache error."""
         tagset = normalize_tags(tags)
         if not tagset:
             return
         self._drop_local(tagset)
         if self._redis is None:
             return
+        started = monotonic()
+        outcome: BarrierOutcome = "redis_down"
         try:
-            await self._redis.invalidate(tagset)
+            barrier = await self._redis.invalidate(tagset)
+            if barrier is not None:
+                outcome = await barrier.wait()
+            else:
+                # Nobody can be asked. Instances that lost Redis too lose their leases within
+                # one lease; one that still reaches Redis keeps its copy until the pending
+                # flush (cache.invalidation states this bound).
+                await asyncio.sleep(self._channel.lease)
         finally:
             self._drop_local(tagset)  # rule 2: the second pass
+        self._observer.barrier_finished(monotonic() - started, outcome)
 
     def _drop_local(self, tags: Iterable[str]) -> None:
         self._gens.bump(tags)
@@ -267,20 +297,28 @@ class ReadThroughCache:
             self._memory.clear()
         self._flights.detach_all()
 
-    def _on_message(self, raw: bytes) -> None:
+    def _on_message(self, raw: bytes) -> Message | None:
+        """Apply another instance's invalidation; the message, for its ack, once applied."""
         try:
             message = decode_message(raw)
         except ValueError:
             self._observer.error("redis", "decode")
             self._drop_all()  # we cannot tell what it invalidated: assume everything
-            return
+            return None
         if message.origin == self._origin:
-            return  # already applied locally, synchronously
+            return None  # already applied locally, synchronously; a writer never waits for itself
         self._observer.invalidation_delay(max(0.0, self._clock() - message.sent_at))
         if message.everything:
             self._drop_all()
         else:
             self._drop_local(message.tags)
+        return message
+
+    def _on_pong(self, ping_sent_at: float) -> None:
+        if self._lease.renew(ping_sent_at, monotonic()):
+            self._observer.lease_lapsed()
+        if self._channel_up and not self._channel_event.is_set():
+            self._channel_event.set()
 
     async def _on_channel_up(self) -> None:
         assert self._redis is not None
@@ -288,9 +326,9 @@ class ReadThroughCache:
             raise CacheBackendError("pending invalidations could not be flushed")
         self._drop_all()  # messages may have been missed while unsubscribed
         self._channel_up = True
-        self._channel_event.set()
 
     def _on_channel_down(self) -> None:
+        self._lease.drop()
         if self._channel_up:
             self._channel_up = False
             self._channel_event.clear()
@@ -309,6 +347,7 @@ class ReadThroughCache:
             memory_entries=len(self._memory) if self._memory is not None else 0,
             memory_bytes=self._memory.bytes_used if self._memory is not None else 0,
             loads_in_flight=len(self._flights),
+            lease_valid=monotonic() < self._lease.until,
         )
 
     def redis_ok(self) -> bool:

@@ -6,6 +6,9 @@ Keys under `prefix`:
   {p}:g:{tag}      the generation of a tag (absent means "0")
   {p}:v:{key}:{G}.{g1}.{g2}...   a value, addressed by the generations it was loaded under
   {p}:inval        the pub/sub channel
+  {p}:instances    the registry: a sorted set of live instances' origins, scored by expiry
+                   (ms, Redis' clock); expired members are removed by every register and write
+  {p}:ack:{origin} the channel on which an instance collects acks for its writes
 
 Invalidating bumps the tags' generations, so a reader computes a new value key and never sees
 the old value again, and a store made with the generations read before its load (the Facebook
@@ -37,6 +40,12 @@ from cache.entry import Entry
 from cache.errors import CacheBackendError, CacheDecodeError, CacheTimeoutError
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    receivers: int  # subscribers of the channel that received the message
+    members: frozenset[str]  # origins registered as live when it was published
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +81,37 @@ return 1
 """
 )
 
-# KEYS[1] is the sequence; the rest are the generation keys to move.
-_INVALIDATE = """
-local n = redis.call('INCR', KEYS[1])
-for i = 2, #KEYS do redis.call('SET', KEYS[i], n, 'PX', ARGV[1]) end
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return n
+_NOW_MS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
+
+# KEYS[1] is the sequence, KEYS[2] the registry; the rest are the generation keys to move.
+# Returns how many subscribers received the message and the live members: the instances
+# that must confirm it (cache.barrier).
+_INVALIDATE = (
+    """
+local n = redis.call('INCR', KEYS[1])
+for i = 3, #KEYS do redis.call('SET', KEYS[i], n, 'PX', ARGV[1]) end
+"""
+    + _NOW_MS
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
+local receivers = redis.call('PUBLISH', ARGV[2], ARGV[3])
+return {receivers, redis.call('ZRANGE', KEYS[2], 0, -1)}
+"""
+)
+
+# Registers ARGV[1] until now + ARGV[2] ms. The key itself expires when nobody registers.
+_REGISTER = (
+    _NOW_MS
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
+return 1
+"""
+)
 
 
 class RedisLayer:
@@ -94,7 +127,9 @@ class RedisLayer:
         self._read = client.register_script(_READ)
         self._store = client.register_script(_STORE)
         self._invalidate = client.register_script(_INVALIDATE)
+        self._register = client.register_script(_REGISTER)
         self.channel = f"{prefix}:inval"
+        self._registry = f"{prefix}:instances"
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str, timeout: float = 0.05) -> RedisLayer:
@@ -127,6 +162,9 @@ class RedisLayer:
     def pubsub(self) -> PubSub:
         return self._listener.pubsub()
 
+    def ack_channel(self, origin: str) -> str:
+        return f"{self._prefix}:ack:{origin}"
+
     async def read(self, key: str, tags: Sequence[str]) -> RedisRead:
         """One round trip: the generations of the tags and the value stored under them."""
         reply = await self._call(
@@ -155,14 +193,26 @@ class RedisLayer:
 
     async def invalidate(
         self, tags: Sequence[str], *, everything: bool, message: bytes, gen_ttl_ms: int
-    ) -> None:
+    ) -> Published:
         """Move the generations and publish `message`, atomically, in one round trip."""
-        keys = [f"{self._prefix}:seq"]
+        keys = [f"{self._prefix}:seq", self._registry]
         if everything:
             keys.append(f"{self._prefix}:G")
         keys.extend(f"{self._prefix}:g:{tag}" for tag in tags)
         args: list[bytes | str | int] = [max(1, gen_ttl_ms), self.channel, message]
-        await self._call(lambda: self._invalidate(keys=keys, args=args))
+        receivers, members = await self._call(lambda: self._invalidate(keys=keys, args=args))
+        return Published(int(receivers), frozenset(bytes(member).decode() for member in members))
+
+    async def register(self, origin: str, *, ttl_ms: int) -> None:
+        """Be counted as live (writers wait for this origin's acks) for `ttl_ms`."""
+        args: list[bytes | str | int] = [origin, max(1, ttl_ms)]
+        await self._call(lambda: self._register(keys=[self._registry], args=args))
+
+    async def deregister(self, origin: str) -> None:
+        await self._call(lambda: self._client.zrem(self._registry, origin))
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        await self._call(lambda: self._client.publish(channel, message))
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -10,8 +10,20 @@ from metrics.tally import Tallies
 LAYERS = frozenset({"memory", "redis"})
 # cache.observer.Operation's values, plus a few Redis calls it may add without a new series.
 OPERATIONS = frozenset(
-    {"get", "set", "invalidate", "subscribe", "decode", "delete", "publish", "ping", "script"}
+    {
+        "get",
+        "set",
+        "invalidate",
+        "subscribe",
+        "decode",
+        "publish",
+        "register",
+        "delete",
+        "ping",
+        "script",
+    }
 )
+BARRIER_OUTCOMES = frozenset({"acked", "lease_expired", "redis_down"})
 LOAD_OUTCOMES = frozenset({"ok", "error"})
 BREAKER_STATES = ("closed", "open", "half_open", OTHER)
 
@@ -32,6 +44,25 @@ INVALIDATION_BUCKETS = (
     1.0,
     2.5,
     5.0,
+)
+# A write's barrier: one ack round trip (~1 ms) normally, the lease (50 ms) past the script's
+# reply when an instance does not answer, plus the Redis timeout when Redis does not answer.
+BARRIER_BUCKETS = (
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.02,
+    0.03,
+    0.05,
+    0.06,
+    0.075,
+    0.1,
+    0.15,
+    0.25,
+    0.5,
+    1.0,
 )
 
 
@@ -80,6 +111,26 @@ class CacheMetrics:
             buckets=INVALIDATION_BUCKETS,
             registry=registry,
         )
+        self._barrier = Histogram(
+            "hustlehub_cache_barrier_wait_seconds",
+            "Time a write spent invalidating: Redis, then the acks of every live instance "
+            "(or their leases running out).",
+            buckets=BARRIER_BUCKETS,
+            registry=registry,
+        )
+        self._barrier_outcomes = Counter(
+            "hustlehub_cache_barrier_outcomes_total",
+            "How write barriers ended: acked, lease_expired (an instance did not answer), "
+            "redis_down (the invalidation is queued).",
+            ["outcome"],
+            registry=registry,
+        )
+        self._lease_lapses = Counter(
+            "hustlehub_cache_lease_lapses_total",
+            "Times this process's in-process lease ran out with the channel up (a late PONG): "
+            "memory was not served until the next one.",
+            registry=registry,
+        )
         # One series per state, 1 for the current one. livemax across workers: state="open"
         # reads 1 while any live worker's breaker is open.
         self._breaker = Gauge(
@@ -96,6 +147,8 @@ class CacheMetrics:
                 counter.labels(layer)
         for state in BREAKER_STATES:
             self._breaker.labels(state).set(0)
+        for outcome in sorted(BARRIER_OUTCOMES):
+            self._barrier_outcomes.labels(outcome)
         # hit() and miss() run on every cached read: tallies (metrics.tally), resolved once.
         self._hit_tallies = {
             layer: tallies.counter(self._hits.labels(layer)) for layer in sorted(LAYERS)
@@ -139,3 +192,10 @@ class CacheMetrics:
     def invalidation_delay(self, seconds: float) -> None:
         # Clocks of two hosts can disagree by a little: a negative delay means "immediate".
         self._invalidation_delay.observe(max(seconds, 0.0))
+
+    def barrier_finished(self, seconds: float, outcome: str) -> None:
+        self._barrier.observe(seconds)
+        self._barrier_outcomes.labels(clamp(outcome, BARRIER_OUTCOMES)).inc()
+
+    def lease_lapsed(self) -> None:
+        self._lease_lapses.inc()

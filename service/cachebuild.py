@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from cache.invalidation import ChannelSettings
 from cache.memory_layer import MemoryLayer
 from cache.observer import CacheObserver
 from cache.readthrough import ReadThroughCache
@@ -42,10 +43,13 @@ async def open_cache(
         # Only an unavailable database may be papered over with a stale copy; a bad request
         # or a bug must surface.
         stale_on=(StoreUnavailable,),
+        channel=ChannelSettings(
+            lease=settings.cache_lease_s, registry_ttl=settings.cache_registry_ttl_s
+        ),
     )
     async with cache:
-        # Until the invalidation channel is subscribed, local entries live only for the short
-        # degraded TTL; waiting briefly at startup avoids that slow first second.
+        # Until the invalidation channel is subscribed and its first PONG has granted a lease,
+        # the in-process layer is not served; waiting briefly at startup avoids that slow start.
         if redis is not None:
             await cache.wait_connected(2.0)
         yield cache

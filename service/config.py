@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     cache_stale_window_s: float = Field(default=3600.0, ge=0)
     cache_negative_ttl_s: float = Field(default=30.0, gt=0)
     cache_http_max_age_s: int = Field(default=5, ge=0)
+    # How long one PONG on the invalidation channel lets a process serve its in-process layer,
+    # and so the longest a write waits for an instance that does not acknowledge it.
+    cache_lease_s: float = Field(default=0.05, gt=0, lt=3.0)
+    # How long a registered process counts as live without refreshing (a crashed worker makes
+    # writes wait one lease each until then).
+    cache_registry_ttl_s: float = Field(default=5.0, gt=0)
 
     cognito_region: str = "us-east-1"
     cognito_user_pool_id: str = "us-east-1_example"

@@ -31,7 +31,7 @@ SHARED_REDIS = "redis://127.0.0.1:6379/0"
 # 2-core machine a healthy Redis can take longer, and these tests are about behaviour.
 TIMEOUT = 0.25
 FAST_CHANNEL = ChannelSettings(
-    ping_interval=0.1, dead_after=0.4, backoff_min=0.02, backoff_max=0.2, degraded_ttl=1.0
+    ping_interval=0.1, dead_after=0.4, backoff_min=0.02, backoff_max=0.2, lease=0.05
 )
 
 
@@ -39,6 +39,8 @@ FAST_CHANNEL = ChannelSettings(
 class RecordingObserver:
     counts: Counter[tuple[str, ...]] = field(default_factory=Counter)
     delays: list[float] = field(default_factory=list)
+    barriers: list[tuple[float, str]] = field(default_factory=list)
+    lapses: int = 0
     breaker_states: list[str] = field(default_factory=list)
     evicted: int = 0
 
@@ -65,6 +67,12 @@ class RecordingObserver:
 
     def invalidation_delay(self, seconds: float) -> None:
         self.delays.append(seconds)
+
+    def barrier_finished(self, seconds: float, outcome: str) -> None:
+        self.barriers.append((seconds, outcome))
+
+    def lease_lapsed(self) -> None:
+        self.lapses += 1
 
     def errors(self) -> int:
         return sum(n for name, n in self.counts.items() if name[0] == "error")

@@ -11,6 +11,7 @@ import pytest
 
 from cache import Breaker, Loaded, ReadThroughCache, Source
 from tests.cache.conftest import (
+    FAST_CHANNEL,
     TIMEOUT,
     CacheFactory,
     PrivateRedis,
@@ -91,12 +92,15 @@ async def test_reads_fail_open_bounded_then_breaker_skips_redis(
     assert time.monotonic() - started < 100 * TIMEOUT / 10
     assert observed.counts["error", "redis", "get"] == 3
 
-    # Invalidation still works locally and does not raise.
-    assert cache.peek("open:0") is not None
+    # No channel, no lease: memory is not served, since a write elsewhere would go unheard.
+    assert cache.peek("open:0") is None
+    assert not cache.health().lease_valid
+    # Invalidation does not raise; the write waits one lease (nobody can be asked) and goes on.
     started = time.monotonic()
     await cache.invalidate(["t"])
     assert time.monotonic() - started < TIMEOUT * 3
-    assert cache.peek("open:0") is None
+    assert [outcome for _, outcome in observed.barriers] == ["redis_down"]
+    assert observed.barriers[0][0] >= FAST_CHANNEL.lease
     assert cache.health().pending_invalidations == 1
     assert not cache.redis_ok()
 

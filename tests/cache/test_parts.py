@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from cache import Breaker, Entry, MemoryLayer
+from cache.barrier import Barriers
 from cache.codec import decode_entry, encode_entry
 from cache.errors import CacheDecodeError
 from cache.generations import TagGenerations
 from cache.invalidation import PendingInvalidations, decode_message, encode_message
+from cache.lease import Lease
 
 
 def entry(body: bytes = b"x" * 100, fresh_until: float = 100.0) -> Entry:
@@ -156,3 +160,56 @@ def test_message_round_trip_and_malformed() -> None:
     )
     with pytest.raises(ValueError, match="malformed"):
         decode_message(b"garbage")
+
+
+def test_message_carries_a_write_id_that_older_readers_skip_over() -> None:
+    raw = encode_message(sent_at=1.5, origin="o1", everything=True, tags=["a"], write_id="42")
+    message = decode_message(raw)
+    assert (message.origin, message.write_id, message.everything, message.tags) == (
+        "o1",
+        "42",
+        True,
+        ("a",),
+    )
+    # A reader without acks splits on newlines only: it sees every tag, and an origin that
+    # is not its own, so it applies the message.
+    assert raw.decode().split("\n")[3:] == ["a"]
+    bare = decode_message(encode_message(sent_at=1, origin="o1", everything=False, tags=[]))
+    assert (bare.origin, bare.tags, bare.write_id) == ("o1", (), None)
+    assert decode_message(b"1.0\no1\n0\nt").write_id is None
+
+
+def test_lease_grows_with_pongs_is_capped_by_the_registration_and_counts_lapses() -> None:
+    lease = Lease(0.05)
+    assert lease.until == 0.0  # none until registered and ponged
+    lease.registered(10.0, 5.0)  # valid in the registry until at least 15.0; half kept as margin
+    assert not lease.renew(10.0, now=10.001)  # the first lease is no lapse
+    assert lease.until == pytest.approx(10.05)
+    assert not lease.renew(10.03, now=10.031)
+    assert lease.until == pytest.approx(10.08)
+    assert lease.renew(10.2, now=10.21)  # the previous one had run out at 10.08
+    assert lease.until == pytest.approx(10.25)
+    lease.renew(12.6, now=12.61)
+    assert lease.until == pytest.approx(12.5)  # capped: 10.0 + 5.0 / 2
+    lease.drop()
+    assert lease.until == 0.0
+    assert not lease.renew(13.0, now=13.01)  # after a drop, a new session's first lease
+    assert Lease.forever().until == float("inf")
+
+
+async def test_barrier_counts_acks_read_before_the_reply_and_times_out() -> None:
+    barriers = Barriers()
+    early = barriers.open()
+    assert barriers.ack(f"{early.write_id} b".encode())  # read before the script's reply
+    early.arm({"b"}, deadline=time.monotonic() + 5)
+    assert await early.wait() == "acked"
+
+    late = barriers.open()
+    late.arm({"b", "c"}, deadline=time.monotonic() + 0.02)
+    barriers.ack(f"{late.write_id} b".encode())
+    assert late.missing == {"c"}
+    started = time.monotonic()
+    assert await late.wait() == "lease_expired"
+    assert time.monotonic() - started >= 0.015
+    assert not barriers.ack(b"no-space")
+    assert barriers.ack(b"999 b")  # an unknown write: ignored

@@ -114,6 +114,31 @@ def test_cache_metrics_count_per_layer(metrics: Metrics, registry: CollectorRegi
     assert value(registry, delay, le="0.1") == 1
 
 
+def test_cache_barrier_metrics(metrics: Metrics, registry: CollectorRegistry) -> None:
+    observer: CacheObserver = metrics.cache
+    outcomes = "hustlehub_cache_barrier_outcomes_total"
+    # Every outcome exists at 0 before the first write, so rate() and alerts see it.
+    assert label_values(registry, outcomes, "outcome") == {"acked", "lease_expired", "redis_down"}
+    observer.barrier_finished(0.0015, "acked")
+    observer.barrier_finished(0.055, "lease_expired")
+    observer.barrier_finished(0.2, "redis_down")
+    observer.barrier_finished(0.001, "maybe")
+    observer.lease_lapsed()
+    observer.lease_lapsed()
+
+    assert value(registry, outcomes, outcome="acked") == 1
+    assert value(registry, outcomes, outcome="lease_expired") == 1
+    assert value(registry, outcomes, outcome="redis_down") == 1
+    assert value(registry, outcomes, outcome="other") == 1
+    wait = "hustlehub_cache_barrier_wait_seconds_bucket"
+    assert value(registry, wait, le="0.001") == 1
+    assert value(registry, wait, le="0.002") == 2
+    assert value(registry, wait, le="0.05") == 2
+    assert value(registry, wait, le="0.06") == 3
+    assert value(registry, wait, le="+Inf") == 4
+    assert value(registry, "hustlehub_cache_lease_lapses_total") == 2
+
+
 def test_cache_metrics_clamp_unknown_labels(metrics: Metrics, registry: CollectorRegistry) -> None:
     cache = metrics.cache
     cache.hit("disk")

@@ -6,6 +6,9 @@ blackhole: accept connections and swallow bytes in both directions, answering no
 refuse:    stop listening and cut every connection: new connects get ECONNREFUSED.
 delay:     forward, but hold each chunk from the client for `delay_s` first (a slow network
            or a slow service, as the client sees it: one request, one chunk, one delay).
+lag:       forward, but deliver each chunk from the upstream `delay_s` after it arrived, in
+           order and without queueing behind each other (a long link downstream: latency,
+           not throughput; e.g. pub/sub messages and PONGs that arrive late).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ class Mode(StrEnum):
     BLACKHOLE = "blackhole"
     REFUSE = "refuse"
     DELAY = "delay"
+    LAG = "lag"
 
 
-_FORWARDING = frozenset({Mode.FORWARD, Mode.DELAY})
+_FORWARDING = frozenset({Mode.FORWARD, Mode.DELAY, Mode.LAG})
 
 
 class FaultProxy:
@@ -118,6 +122,9 @@ class FaultProxy:
         *,
         from_client: bool = False,
     ) -> None:
+        if not from_client and writer is not None and self._mode is Mode.LAG:
+            await self._lagged(reader, writer)
+            return
         with contextlib.suppress(OSError):
             while data := await reader.read(65536):
                 if from_client and self._mode is Mode.DELAY and self.delay_s > 0:
@@ -126,3 +133,25 @@ class FaultProxy:
                 if writer is not None and self._mode in _FORWARDING:
                     writer.write(data)
                     await writer.drain()
+
+    async def _lagged(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    due, data = await chunks.get()
+                    await asyncio.sleep(max(0.0, due - loop.time()))
+                    if self._mode in _FORWARDING:
+                        writer.write(data)
+                        await writer.drain()
+
+        delivery = asyncio.create_task(deliver())
+        self._track(delivery)
+        try:
+            with contextlib.suppress(OSError):
+                while data := await reader.read(65536):
+                    chunks.put_nowait((loop.time() + self.delay_s, data))
+        finally:
+            delivery.cancel()
