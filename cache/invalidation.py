@@ -152,6 +152,12 @@ class PendingInvalidations:
                 del self._tags[tag]
 
 
+# What redis-py calls a subscription's confirmation and a message, on plain and on sharded
+# (cluster) channels.
+_SUBSCRIBED = frozenset({"subscribe", "ssubscribe"})
+_MESSAGE = frozenset({"message", "smessage"})
+
+
 class ChannelListener:
     """Keeps one subscription to the invalidation channel (and this instance's ack channel)
     alive, with bounded backoff; registers the instance, renews its lease, sends acks."""
@@ -219,15 +225,15 @@ class ChannelListener:
         # Registered BEFORE subscribing: a writer that does not count us yet published before
         # we subscribed, and `on_up` clears everything we held.
         await self._register()
-        pubsub = self._redis.pubsub()
+        pubsub = await self._redis.pubsub()
         tasks: list[asyncio.Task[None]] = []
         try:
             async with asyncio.timeout(max(self._redis.timeout, 0.5)):
-                await pubsub.subscribe(self._redis.channel, self._ack_channel)
+                await self._redis.subscribe(pubsub, self._redis.channel, self._ack_channel)
                 confirmed = 0
                 while confirmed < 2:
                     msg = await pubsub.get_message(timeout=0.5)
-                    if msg is not None and msg["type"] == "subscribe":
+                    if msg is not None and msg["type"] in _SUBSCRIBED:
                         confirmed += 1
             # Subscribed: from here on no message is missed, so flush our own pending
             # invalidations and clear what may have been missed while away, then trust.
@@ -264,9 +270,9 @@ class ChannelListener:
             if msg is not None:
                 last_seen = now
                 kind = msg["type"]
-                if kind == "message" and msg["channel"] == ack_channel:
+                if kind in _MESSAGE and msg["channel"] == ack_channel:
                     self._on_ack(bytes(msg["data"]))
-                elif kind == "message":
+                elif kind in _MESSAGE:
                     applied = self._on_message(bytes(msg["data"]))
                     if applied is not None and applied.write_id is not None:
                         self._ack(applied.origin, applied.write_id)

@@ -17,6 +17,10 @@ come from one shared sequence, so they never repeat even after a generation key 
 generation key lives at least as long as any value (`gen_ttl_ms`), which rules out a value
 stored under "0" reappearing. Each operation is one Lua script: one round trip, atomic.
 
+On a Redis Cluster (`from_url(..., cluster_groups=N)`) the same names carry hash tags so that
+each script touches one slot, and the channels are sharded (SSUBSCRIBE/SPUBLISH): see
+`cache.keyspace`.
+
 Every call is bounded twice: the socket timeouts of the client and an `asyncio.timeout`
 around the call (which also covers connecting and the script's first EVALSHA/LOAD). The client
 is built without retries: a retry would multiply the bound.
@@ -27,10 +31,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -38,6 +43,7 @@ from redis.exceptions import RedisError
 from cache.codec import decode_entry, encode_entry
 from cache.entry import Entry
 from cache.errors import CacheBackendError, CacheDecodeError, CacheTimeoutError
+from cache.keyspace import Keyspace
 
 T = TypeVar("T")
 
@@ -102,6 +108,23 @@ return {receivers, redis.call('ZRANGE', KEYS[2], 0, -1)}
 """
 )
 
+# Cluster mode: an invalidation moves the generations group by group (KEYS[1] is the group's
+# sequence), then announces itself in the control slot (KEYS[1] the registry) like the above.
+_BUMP = """
+local n = redis.call('INCR', KEYS[1])
+for i = 2, #KEYS do redis.call('SET', KEYS[i], n, 'PX', ARGV[1]) end
+return n
+"""
+
+_ANNOUNCE = (
+    _NOW_MS
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+local receivers = redis.call('SPUBLISH', ARGV[1], ARGV[2])
+return {receivers, redis.call('ZRANGE', KEYS[1], 0, -1)}
+"""
+)
+
 # Registers ARGV[1] until now + ARGV[2] ms. The key itself expires when nobody registers.
 _REGISTER = (
     _NOW_MS
@@ -114,61 +137,108 @@ return 1
 )
 
 
+Client = Redis | RedisCluster
+
+
+def _client_options(timeout: float | None, connect_timeout: float) -> dict[str, Any]:
+    return {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": connect_timeout,
+        "retry": Retry(NoBackoff(), 0),
+        "retry_on_error": [],
+        "decode_responses": False,
+    }
+
+
 class RedisLayer:
     def __init__(
-        self, client: Redis, *, prefix: str, timeout: float = 0.05, listener: Redis | None = None
+        self,
+        client: Client,
+        *,
+        prefix: str,
+        timeout: float = 0.05,
+        listener: Redis | None = None,
+        cluster_groups: int | None = None,
     ) -> None:
         if not prefix or timeout <= 0:
             raise ValueError("prefix must be non-empty and timeout > 0")
+        if isinstance(client, RedisCluster) != (cluster_groups is not None):
+            raise ValueError("a cluster client needs cluster_groups, and only it")
         self._client = client
-        self._listener = listener if listener is not None else client
-        self._prefix = prefix
+        # One node: a client of its own for the subscription. Cluster: opened per session, on
+        # the node that serves the control slot then (it moves on failover or resharding).
+        self._listener = listener if listener is not None or cluster_groups else client
+        self._session_client: Redis | None = None
         self._timeout = timeout
+        self._keys = Keyspace(prefix, groups=cluster_groups)
         self._read = client.register_script(_READ)
         self._store = client.register_script(_STORE)
         self._invalidate = client.register_script(_INVALIDATE)
+        self._bump = client.register_script(_BUMP)
+        self._announce = client.register_script(_ANNOUNCE)
         self._register = client.register_script(_REGISTER)
-        self.channel = f"{prefix}:inval"
-        self._registry = f"{prefix}:instances"
+        self.channel = self._keys.channel
+        self._registry = self._keys.registry
 
     @classmethod
-    def from_url(cls, url: str, *, prefix: str, timeout: float = 0.05) -> RedisLayer:
-        client = Redis.from_url(
-            url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),
-            retry_on_error=[],
-            decode_responses=False,
-        )
+    def from_url(
+        cls, url: str, *, prefix: str, timeout: float = 0.05, cluster_groups: int | None = None
+    ) -> RedisLayer:
+        """`cluster_groups` set: `url` names any node of a Redis Cluster (cluster mode)."""
+        if cluster_groups is not None:
+            cluster = RedisCluster.from_url(url, **_client_options(timeout, timeout))
+            return cls(cluster, prefix=prefix, timeout=timeout, cluster_groups=cluster_groups)
+        client = Redis.from_url(url, **_client_options(timeout, timeout))
         # The invalidation listener waits for messages instead of answering requests, and its
         # liveness is judged over ChannelSettings.dead_after. A socket timeout sized for one
         # command would declare the channel lost (and drop every local entry) whenever a busy
         # event loop reads a message late.
-        listener = Redis.from_url(
-            url,
-            socket_timeout=None,
-            socket_connect_timeout=max(timeout, 0.5),
-            retry=Retry(NoBackoff(), 0),
-            retry_on_error=[],
-            decode_responses=False,
-        )
+        listener = Redis.from_url(url, **_client_options(None, max(timeout, 0.5)))
         return cls(client, prefix=prefix, timeout=timeout, listener=listener)
 
     @property
     def timeout(self) -> float:
         return self._timeout
 
-    def pubsub(self) -> PubSub:
-        return self._listener.pubsub()
+    @property
+    def clustered(self) -> bool:
+        return self._keys.clustered
+
+    async def pubsub(self) -> PubSub:
+        """A pub/sub connection for one listener session (see `subscribe`)."""
+        if self._listener is not None:
+            return self._listener.pubsub()
+        assert isinstance(self._client, RedisCluster)
+        cluster = self._client
+
+        async def node_client() -> Redis:
+            await cluster.initialize()
+            node = cluster.get_node_from_key(self.channel)
+            if node is None:
+                raise CacheBackendError(f"no cluster node serves {self.channel}")
+            return Redis(host=node.host, port=int(node.port), **_client_options(None, 0.5))
+
+        if self._session_client is not None:
+            await self._session_client.aclose()
+            self._session_client = None
+        # Plain pub/sub on that one node: the sharded messages and the PONGs then share one
+        # connection and arrive in the order the node sent them.
+        self._session_client = await self._call(node_client)
+        return self._session_client.pubsub()
+
+    async def subscribe(self, pubsub: PubSub, *channels: str) -> None:
+        if self.clustered:
+            await pubsub.ssubscribe(*channels)
+        else:
+            await pubsub.subscribe(*channels)
 
     def ack_channel(self, origin: str) -> str:
-        return f"{self._prefix}:ack:{origin}"
+        return self._keys.ack_channel(origin)
 
     async def read(self, key: str, tags: Sequence[str]) -> RedisRead:
         """One round trip: the generations of the tags and the value stored under them."""
         reply = await self._call(
-            lambda: self._read(keys=self._gen_keys(tags), args=[self._value_base(key)])
+            lambda: self._read(keys=self._gen_keys(key, tags), args=[self._value_base(key)])
         )
         gens = bytes(reply[0])
         if len(reply) < 2:
@@ -188,20 +258,32 @@ class RedisLayer:
             encode_entry(entry),
             max(1, ttl_ms),
         ]
-        stored = await self._call(lambda: self._store(keys=self._gen_keys(tags), args=args))
+        stored = await self._call(lambda: self._store(keys=self._gen_keys(key, tags), args=args))
         return bool(stored)
 
     async def invalidate(
         self, tags: Sequence[str], *, everything: bool, message: bytes, gen_ttl_ms: int
     ) -> Published:
-        """Move the generations and publish `message`, atomically, in one round trip."""
-        keys = [f"{self._prefix}:seq", self._registry]
-        if everything:
-            keys.append(f"{self._prefix}:G")
-        keys.extend(f"{self._prefix}:g:{tag}" for tag in tags)
-        args: list[bytes | str | int] = [max(1, gen_ttl_ms), self.channel, message]
-        receivers, members = await self._call(lambda: self._invalidate(keys=keys, args=args))
+        """Move the generations and publish `message`: atomically in one round trip on one node;
+        on a cluster every group's generations first, then the announcement."""
+        groups = self._keys.bumps(tags, everything=everything)
+        ttl = max(1, gen_ttl_ms)
+        if not self.clustered:
+            ((seq, *gens),) = groups
+            keys = [seq, self._registry, *gens]
+            args: list[bytes | str | int] = [ttl, self.channel, message]
+            reply = await self._call(lambda: self._invalidate(keys=keys, args=args))
+        else:
+            # All groups before the announcement: an instance that drops its memory copy on
+            # the message must find only moved generations when it reads Redis again.
+            await asyncio.gather(*(self._bump_group(keys, ttl) for keys in groups))
+            announce: list[bytes | str | int] = [self.channel, message]
+            reply = await self._call(lambda: self._announce(keys=[self._registry], args=announce))
+        receivers, members = reply
         return Published(int(receivers), frozenset(bytes(member).decode() for member in members))
+
+    async def _bump_group(self, keys: list[str], ttl_ms: int) -> None:
+        await self._call(lambda: self._bump(keys=keys, args=[ttl_ms]))
 
     async def register(self, origin: str, *, ttl_ms: int) -> None:
         """Be counted as live (writers wait for this origin's acks) for `ttl_ms`."""
@@ -212,18 +294,23 @@ class RedisLayer:
         await self._call(lambda: self._client.zrem(self._registry, origin))
 
     async def publish(self, channel: str, message: bytes) -> None:
-        await self._call(lambda: self._client.publish(channel, message))
+        if self.clustered:
+            await self._call(lambda: self._client.spublish(channel, message))
+        else:
+            await self._call(lambda: self._client.publish(channel, message))
 
     async def aclose(self) -> None:
         await self._client.aclose()
-        if self._listener is not self._client:
+        if self._listener is not None and self._listener is not self._client:
             await self._listener.aclose()
+        if self._session_client is not None:
+            await self._session_client.aclose()
 
-    def _gen_keys(self, tags: Sequence[str]) -> list[str]:
-        return [f"{self._prefix}:G", *(f"{self._prefix}:g:{tag}" for tag in tags)]
+    def _gen_keys(self, key: str, tags: Sequence[str]) -> list[str]:
+        return self._keys.gen_keys(key, tags)
 
     def _value_base(self, key: str) -> str:
-        return f"{self._prefix}:v:{key}:"
+        return self._keys.value_base(key)
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
         try:

@@ -25,7 +25,10 @@ async def open_cache(
     redis = None
     if settings.redis_url:
         redis = RedisLayer.from_url(
-            settings.redis_url, prefix=settings.redis_prefix, timeout=settings.redis_timeout_s
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            timeout=settings.redis_timeout_s,
+            cluster_groups=settings.redis_cluster_groups if settings.redis_cluster else None,
         )
     else:
         log.warning("no Redis configured: in-process cache only, no cross-instance invalidation")

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     redis_url: str | None = "redis://127.0.0.1:6379/0"
     redis_timeout_s: float = Field(default=0.05, gt=0)
     redis_prefix: str = "hh"
+    # Cluster mode (ElastiCache cluster mode enabled): REDIS_URL names any node; entries are
+    # spread over this many slot groups (cache.keyspace says why they are groups).
+    redis_cluster: bool = False
+    redis_cluster_groups: int = Field(default=16, ge=1, le=1024)
 
     cache_memory_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     cache_fresh_ttl_s: float = Field(default=300.0, gt=0)
