@@ -43,7 +43,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from cache.barrier import encode_ack
-from cache.errors import CacheError
+from cache.errors import CacheBackendError, CacheError
 from cache.redis_layer import RedisLayer
 from cache.singleflight import cancel_and_wait
 
@@ -156,6 +156,7 @@ class PendingInvalidations:
 # (cluster) channels.
 _SUBSCRIBED = frozenset({"subscribe", "ssubscribe"})
 _MESSAGE = frozenset({"message", "smessage"})
+_UNSUBSCRIBED = frozenset({"unsubscribe", "sunsubscribe"})
 
 
 class ChannelListener:
@@ -278,6 +279,10 @@ class ChannelListener:
                         self._ack(applied.origin, applied.write_id)
                 elif kind == "pong":
                     self._pong(pings, bytes(msg["data"]))
+                elif kind in _UNSUBSCRIBED:
+                    # The server ended the subscription (a cluster slot moved to another
+                    # node): PONGs would go on renewing the lease while no message comes.
+                    raise CacheBackendError(f"the server ended the subscription ({kind})")
             if now - last_seen > settings.dead_after:
                 raise TimeoutError(f"no traffic on the channel for {settings.dead_after} s")
 

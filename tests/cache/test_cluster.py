@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import subprocess
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 
 import pytest
 from redis.asyncio import Redis
@@ -20,7 +22,6 @@ from tests.cache.conftest import FAST_CHANNEL, TIMEOUT, RecordingObserver, event
 from tests.support.redis_cluster import redis_cluster
 
 GROUPS = 16
-MakeCache = Callable[..., Awaitable[ReadThroughCache]]
 
 
 @pytest.fixture(scope="module")
@@ -29,32 +30,39 @@ def cluster_ports() -> Iterator[list[int]]:
         yield ports
 
 
-@pytest.fixture
-async def cluster_cache(cluster_ports: list[int]) -> AsyncIterator[MakeCache]:
-    prefix = f"t-{uuid.uuid4().hex[:12]}"
-    made: list[ReadThroughCache] = []
+@dataclass
+class ClusterCaches:
+    ports: list[int]
+    prefix: str = field(default_factory=lambda: f"t-{uuid.uuid4().hex[:12]}")
+    made: list[ReadThroughCache] = field(default_factory=list)
 
-    async def make(observer: RecordingObserver | None = None) -> ReadThroughCache:
+    async def __call__(self, observer: RecordingObserver | None = None) -> ReadThroughCache:
         # Any node will do: the client learns the slot map from it.
-        url = f"redis://127.0.0.1:{random.choice(cluster_ports)}"
+        url = f"redis://127.0.0.1:{random.choice(self.ports)}"
         cache = ReadThroughCache(
             memory=MemoryLayer(max_bytes=1 << 20),
-            redis=RedisLayer.from_url(url, prefix=prefix, timeout=TIMEOUT, cluster_groups=GROUPS),
+            redis=RedisLayer.from_url(
+                url, prefix=self.prefix, timeout=TIMEOUT, cluster_groups=GROUPS
+            ),
             observer=observer or RecordingObserver(),
             fresh_ttl=60.0,
             stale_window=300.0,
             channel=FAST_CHANNEL,
             breaker=Breaker(failure_threshold=3, open_for=0.5),
         )
-        made.append(cache)
+        self.made.append(cache)
         await cache.start()
         assert await cache.wait_connected(5.0), "sharded invalidation channel did not come up"
         return cache
 
+
+@pytest.fixture
+async def cluster_cache(cluster_ports: list[int]) -> AsyncIterator[ClusterCaches]:
+    caches = ClusterCaches(cluster_ports)
     try:
-        yield make
+        yield caches
     finally:
-        for cache in made:
+        for cache in caches.made:
             await cache.aclose()
 
 
@@ -80,7 +88,7 @@ def test_every_script_touches_one_slot() -> None:
 
 
 async def test_entries_spread_over_every_node_and_are_read_back(
-    cluster_ports: list[int], cluster_cache: MakeCache
+    cluster_ports: list[int], cluster_cache: ClusterCaches
 ) -> None:
     writer, reader = await cluster_cache(), await cluster_cache()
     for n in range(120):
@@ -99,7 +107,7 @@ async def test_entries_spread_over_every_node_and_are_read_back(
 
 
 async def test_a_write_is_acked_over_sharded_pubsub_and_no_node_serves_the_old_value(
-    cluster_cache: MakeCache,
+    cluster_cache: ClusterCaches,
 ) -> None:
     observed = RecordingObserver()
     writer = await cluster_cache(observed)
@@ -122,7 +130,7 @@ async def test_a_write_is_acked_over_sharded_pubsub_and_no_node_serves_the_old_v
 
 
 async def test_a_load_that_read_before_a_write_cannot_store_after_it(
-    cluster_cache: MakeCache,
+    cluster_cache: ClusterCaches,
 ) -> None:
     reader, writer, third = await cluster_cache(), await cluster_cache(), await cluster_cache()
     has_read, release = asyncio.Event(), asyncio.Event()
@@ -153,3 +161,61 @@ async def _loaded(body: bytes) -> Loaded:
 
 async def _unreachable() -> Loaded:
     raise AssertionError("the loader ran: the value should have come from the cluster")
+
+
+def _cli(port: int, *args: str) -> str:
+    done = subprocess.run(
+        ["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],
+        capture_output=True, text=True, timeout=10, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def _move_slot(ports: list[int], slot: int) -> int:
+    """Move `slot` (and its keys) to another master, as a resharding does; the new owner."""
+    ids = {port: _cli(port, "cluster", "myid") for port in ports}
+    owner = _owner(ports[0], slot)
+    source = next(port for port, node_id in ids.items() if node_id == owner)
+    target = next(port for port in ports if port != source)
+    _cli(target, "cluster", "setslot", str(slot), "importing", ids[source])
+    _cli(source, "cluster", "setslot", str(slot), "migrating", ids[target])
+    keys = _cli(source, "cluster", "getkeysinslot", str(slot), "1000").split()
+    if keys:
+        _cli(source, "migrate", "127.0.0.1", str(target), "", "0", "5000", "keys", *keys)
+    for port in ports:
+        _cli(port, "cluster", "setslot", str(slot), "node", ids[target])
+    return target
+
+
+def _owner(port: int, slot: int) -> str:
+    for line in _cli(port, "cluster", "nodes").splitlines():
+        node_id, *_, ranges = line.split(maxsplit=8)
+        for part in ranges.split():
+            low, _, high = part.partition("-")
+            if low.isdigit() and int(low) <= slot <= int(high or low):
+                return node_id
+    raise AssertionError(f"nobody serves slot {slot}")
+
+
+async def test_a_moved_control_slot_ends_the_subscription_and_the_listener_follows_it(
+    cluster_ports: list[int], cluster_cache: ClusterCaches
+) -> None:
+    observed = RecordingObserver()
+    writer = await cluster_cache()
+    other = await cluster_cache(observed)
+    await other.get_or_load("k", ["t"], lambda: _loaded(b"v1"))
+    await eventually(functools.partial(_held, other, "k"), within=2)
+    assert other.health().channel_connected
+
+    # Resharding moves the slot of the channel, the acks and the registry to another node.
+    keys = Keyspace(cluster_cache.prefix, groups=GROUPS)
+    _move_slot(cluster_ports, key_slot(keys.channel.encode()))
+    # The old node ends the sharded subscription: the listener drops what it held (it could
+    # have missed messages) and subscribes again where the slot lives now.
+    await eventually(lambda: observed.counts["error", "redis", "subscribe"] > 0, within=5)
+    await eventually(lambda: other.health().channel_connected, within=10)
+
+    await other.get_or_load("k", ["t"], lambda: _loaded(b"v1"))
+    await eventually(functools.partial(_held, other, "k"), within=2)
+    await writer.invalidate(["t"])
+    assert other.peek("k") is None
