@@ -8,6 +8,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Mode = Literal["production", "dev", "test"]
+# The Supabase migration's three phases (service/migrate/phases): which store is read and
+# written. dynamodb-only is the service as it runs after the migration, and the default.
+MigrationPhase = Literal["dual-write", "dual-read", "dynamodb-only"]
 
 # A development-only HMAC key; production refuses to start with it (see the validator).
 _DEV_CURSOR_SECRET = "dev-only-cursor-secret-change-me"  # noqa: S105
@@ -60,6 +63,16 @@ class Settings(BaseSettings):
 
     metrics_multiproc_dir: str | None = None
 
+    migration_phase: MigrationPhase = "dynamodb-only"
+    # The legacy Postgres; used in dual-write and dual-read, ignored (never opened) after.
+    legacy_dsn: SecretStr | None = None
+    legacy_pool_max_size: int = Field(default=10, ge=3, le=100)
+    legacy_command_timeout_s: float = Field(default=2.0, gt=0)
+    migration_reconcile_interval_s: float = Field(default=1.0, gt=0)
+    migration_retry_base_s: float = Field(default=0.5, gt=0)
+    migration_retry_cap_s: float = Field(default=60.0, gt=0)
+    migration_max_attempts: int = Field(default=8, ge=1, le=100)
+
     @model_validator(mode="before")
     @classmethod
     def _split_client_ids(cls, data: object) -> object:
@@ -86,6 +99,19 @@ class Settings(BaseSettings):
             ):
                 raise ValueError("HUSTLEHUB_COGNITO_JWKS_URL must be https in production")
         return self
+
+    @model_validator(mode="after")
+    def _legacy_phases_need_postgres(self) -> Self:
+        if self.migration_phase != "dynamodb-only" and not self.legacy_dsn:
+            raise ValueError(
+                f"HUSTLEHUB_LEGACY_DSN must be set in migration phase {self.migration_phase}"
+            )
+        return self
+
+    @property
+    def uses_legacy(self) -> bool:
+        """Whether this phase reads or writes the legacy Postgres at all."""
+        return self.migration_phase != "dynamodb-only"
 
     @property
     def cognito_issuer(self) -> str:
