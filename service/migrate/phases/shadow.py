@@ -72,12 +72,14 @@ def _same(new: object, old: object) -> bool:
 
 
 def _fallback_reason(new: object, old: object, behind: object) -> str | None:
-    if isinstance(old, BaseException):
+    """Why Postgres's answer (a value or a NotFound) should be given; None: DynamoDB's."""
+    if isinstance(old, StoreError):
         return None  # nothing better to offer
     if isinstance(new, StoreError):
         return "dynamodb_error"
     if isinstance(new, NotFound):
-        return "missing"
+        return None if isinstance(old, NotFound) else "missing"
+    # A row deleted in Postgres that DynamoDB still holds is behind too: NotFound is the answer.
     return "behind" if behind is True else None
 
 
