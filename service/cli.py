@@ -1,4 +1,4 @@
-"""`hustlehub`: serve, dev, create-table, seed, token, table-template.
+"""`hustlehub`: serve, dev, create-table, seed, token, table-template, migrate-phase.
 
 Heavy imports happen inside each command: `serve --workers N` must set up prometheus_client's
 multiprocess directory before prometheus_client is first imported.
@@ -123,6 +123,22 @@ def cmd_table_template(args: argparse.Namespace) -> None:
     print(json.dumps(cloudformation_template(args.table_name), indent=2))
 
 
+def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
+    from service.migrate.phases.command import reconcile
+
+    settings = _settings()
+    if settings.legacy_dsn is None:
+        sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
+    drained = asyncio.run(reconcile(settings, requeue_dead=args.requeue_dead))
+    print(
+        f"outbox: {drained.applied} applied, {drained.retried} retried later, "
+        f"{drained.dead} moved to dead letters, {drained.requeued} requeued; "
+        f"left: {drained.left.pending} pending, {drained.left.dead} dead"
+    )
+    if drained.left.pending or drained.left.dead:
+        sys.exit(1)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hustlehub", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -155,6 +171,13 @@ def parser() -> argparse.ArgumentParser:
     template = sub.add_parser("table-template", help="print the CloudFormation table")
     template.add_argument("--table-name", default="HustleHubDirectory")
     template.set_defaults(func=cmd_table_template)
+    phase = sub.add_parser("migrate-phase", help="the migration phases' outbox (README)")
+    phase_sub = phase.add_subparsers(dest="phase_command", required=True)
+    reconcile = phase_sub.add_parser(
+        "reconcile", help="apply the legacy writes DynamoDB has not taken yet; exit 1 if any remain"
+    )
+    reconcile.add_argument("--requeue-dead", action="store_true", help="retry the dead letters too")
+    reconcile.set_defaults(func=cmd_migrate_phase_reconcile)
     return top
 
 

@@ -4,6 +4,8 @@ waits in the outbox until reconciled, and repeated failure ends in the dead lett
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -236,3 +238,41 @@ async def test_the_background_reconciler_drains_the_outbox(
         await asyncio.sleep(0.05)
     assert await mine(pg, category["id"]) == []
     assert (await mirrored.categories.get(category["id"], consistent=True)).id == category["id"]
+
+
+async def test_the_reconcile_command_applies_the_outbox(
+    start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, pg: asyncpg.Connection
+) -> None:
+    settings = phase_settings("dual-write")
+    client = await start_app(settings)
+    token = await admin_token_for(client, mint)
+    with app_dynamodb_failing(client, WRITES):
+        category = await create_category(client, token)
+    assert len(await mine(pg, category["id"])) == 1
+    await asyncio.sleep(0.01)
+    env = {
+        **os.environ,
+        "HUSTLEHUB_MODE": "test",
+        "HUSTLEHUB_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint or "",
+        "HUSTLEHUB_TABLE_NAME": settings.table_name,
+        "HUSTLEHUB_REDIS_PREFIX": settings.redis_prefix,
+        "HUSTLEHUB_LEGACY_DSN": client.app[SETTINGS].legacy_dsn.get_secret_value()
+        if client.app[SETTINGS].legacy_dsn
+        else "",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "service",
+        "migrate-phase",
+        "reconcile",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, err.decode()
+    assert "left: 0 pending, 0 dead" in out.decode()
+    assert await mine(pg, category["id"]) == []
+    in_dynamodb = await dynamodb_stores(client).categories.get(category["id"], consistent=True)
+    assert in_dynamodb.slug == category["slug"]
