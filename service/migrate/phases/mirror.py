@@ -7,7 +7,9 @@ and it runs under a per-entity advisory lock held across the read and the Dynamo
 appliers of one entity take turns and the last one to run writes the latest state: rows may be
 applied late, twice or out of order and DynamoDB still converges on Postgres.
 
-Not mirrored: audit events (the legacy schema has none) and DynamoDB-only favourites.
+Not mirrored: audit events (the legacy schema has none). Favourites live in DynamoDB alone
+during the migration; a listing's removal removes its favourites there too, as the DynamoDB
+store's delete does.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from service.legacy.listings import fetch_listing
 from service.models.category import Category
 from service.models.listing import Listing
 from service.store import keys
+from service.store.batch import batch_write, delete_request
 from service.store.categories import category_item
 from service.store.codec import load
 from service.store.common import get_item, slug_item
 from service.store.copies import entry_item, entry_key, listing_copy_item, listing_copy_key
 from service.store.keys import SlugKind
-from service.store.listings import listing_item
+from service.store.listings import MAX_FAVOURITES_PER_LISTING, listing_item
+from service.store.paging import query_all
 from service.store.table import Table
 from service.store.txn import Transaction
 
@@ -108,7 +112,23 @@ class Mirror:
             txn.put(slug_item("LISTING", state.slug, listing_id))
         if len(txn):
             await txn.commit(self._table)
+        if state is None:  # also when a retry finds the listing already gone
+            await self._delete_favourites(listing_id)
         return tags
+
+    async def _delete_favourites(self, listing_id: str) -> None:
+        # After the listing's removal, as in ListingStore.delete: a favourite saved in between
+        # points at nothing and is skipped on read.
+        async for page in query_all(
+            self._table,
+            max_items=MAX_FAVOURITES_PER_LISTING,
+            IndexName=keys.GSI1,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.favourited_by(listing_id)}},
+            ProjectionExpression="PK, SK",
+        ):
+            requests = [delete_request({keys.PK: i[keys.PK], keys.SK: i[keys.SK]}) for i in page]
+            await batch_write(self._table, requests)
 
     async def _release(self, txn: Transaction, kind: SlugKind, slug: str, owner: str) -> None:
         # Only a mapping that still points at this entity: another may have taken the slug.
