@@ -30,6 +30,8 @@ async def legacy_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
             min_size=1,
             max_size=settings.legacy_pool_max_size,
             command_timeout=settings.legacy_command_timeout_s,
+            # Connecting too (asyncpg's default is 60 s): the pool reconnects on demand.
+            timeout=settings.legacy_command_timeout_s,
         )
     try:
         yield pool

@@ -4,6 +4,7 @@ dual-write reads fail over to the cache's copies and writes are refused with 503
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -94,3 +95,29 @@ async def test_dual_read_with_postgres_down_answers_from_dynamodb(
         headers=bearer(token),
     )
     assert write.status == 503
+
+
+async def test_a_silent_postgres_delays_dual_read_answers_by_the_shadow_timeout_only(
+    start_app: StartApp,
+    phase_settings: PhaseSettings,
+    mint: TokenMint,
+    legacy_dsn: str,
+    postgres_proxy: FaultProxy,
+) -> None:
+    settings = phase_settings(
+        "dual-read",
+        legacy_dsn=through(postgres_proxy, legacy_dsn),
+        legacy_command_timeout_s=5.0,
+        migration_shadow_timeout_s=0.2,
+    )
+    client = await start_app(settings)
+    token = await admin_token_for(client, mint)
+    category = await create_category(client, token, name="Answered")
+    await postgres_proxy.set_mode(Mode.BLACKHOLE)
+    started = time.monotonic()
+    response = await client.get(f"/v1/categories/{category['id']}")
+    elapsed = time.monotonic() - started
+    assert response.status == 200
+    assert (await response.json())["name"] == "Answered"
+    # Bounded by the 0.2 s shadow timeout, not by Postgres's 5 s command timeout.
+    assert elapsed < 2.5, elapsed

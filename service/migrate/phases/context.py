@@ -58,6 +58,7 @@ async def legacy_phase(
             replication=replication,
             cursors=cursors,
             observer=observer,
+            shadow_timeout_s=settings.migration_shadow_timeout_s,
         )
         reconciler = asyncio.create_task(
             replication.run(

@@ -1,7 +1,9 @@
 """Dual-read repositories: DynamoDB answers first, Postgres is read alongside and compared.
 
 Every read (a cache miss: hits never get here) asks DynamoDB, the legacy Postgres and the
-outbox at once, and answers with
+outbox at once; once DynamoDB has answered (an item or NotFound), Postgres gets
+`shadow_timeout_s` more (past it the read answers as if Postgres had failed: no comparison,
+DynamoDB's answer). It answers with
 - DynamoDB's answer, normally;
 - Postgres's, when DynamoDB failed (`dynamodb_error`), lacks the item (`missing`), or is known
   to be behind because the outbox still holds a write to that kind of entity, pending or dead
@@ -17,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from service.errors import NotFound, StoreError
+from service.errors import NotFound, StoreError, StoreUnavailable
 from service.legacy.categories import LegacyCategoryStore
 from service.legacy.changes import EntityKind
 from service.legacy.listings import LegacyListingStore
@@ -35,18 +37,45 @@ log = logging.getLogger(__name__)
 
 
 class ShadowReader:
-    def __init__(self, outbox: Outbox, observer: MigrationObserver) -> None:
+    def __init__(
+        self, outbox: Outbox, observer: MigrationObserver, *, shadow_timeout_s: float
+    ) -> None:
         self._outbox = outbox
         self._observer = observer
+        self._shadow_timeout_s = shadow_timeout_s
 
     async def read(
         self, entity: str, kind: EntityKind, primary: Awaitable[T], legacy: Awaitable[T]
     ) -> T:
-        new, old, behind = await asyncio.gather(
-            primary, legacy, self._outbox.behind(kind), return_exceptions=True
+        new_task = asyncio.ensure_future(primary)
+        old_task = asyncio.ensure_future(self._legacy(kind, legacy))
+        try:
+            new = await _settled(new_task)
+            if isinstance(new, BaseException) and not isinstance(new, NotFound | StoreError):
+                raise new  # a bad cursor, a bug: not something Postgres can answer instead
+            if isinstance(new, StoreError):
+                old, behind = await old_task  # the only answer left: worth its full timeout
+            else:
+                # DynamoDB answered (NotFound too: every uuid-shaped id is also looked up as a
+                # slug): a slow Postgres may delay that answer only a little.
+                done, _ = await asyncio.wait({old_task}, timeout=self._shadow_timeout_s)
+                old, behind = (
+                    old_task.result()
+                    if done
+                    else (StoreUnavailable("Postgres slower than the shadow timeout"), False)
+                )
+        finally:
+            for task in (new_task, old_task):
+                task.cancel()
+        return cast(T, self._choose(entity, new, old, behind))
+
+    async def _legacy(self, kind: EntityKind, legacy: Awaitable[T]) -> tuple[object, object]:
+        old, behind = await asyncio.gather(
+            legacy, self._outbox.behind(kind), return_exceptions=True
         )
-        if isinstance(new, BaseException) and not isinstance(new, NotFound | StoreError):
-            raise new  # a bad cursor, a bug: not something Postgres can answer instead
+        return old, behind
+
+    def _choose(self, entity: str, new: object, old: object, behind: object) -> object:
         if isinstance(old, BaseException) and not isinstance(old, NotFound | StoreError):
             raise old
         if not isinstance(new, StoreError) and not isinstance(old, StoreError):
@@ -55,14 +84,22 @@ class ShadowReader:
             if not matched:
                 log.info("dual-read: DynamoDB and Postgres differ on a %s", entity)
         reason = _fallback_reason(new, old, behind)
-        if reason is None:
-            if isinstance(new, BaseException):
-                raise new
-            return new
-        self._observer.fell_back(entity, reason)
-        if isinstance(old, BaseException):
-            raise old
-        return old
+        answer = new
+        if reason is not None:
+            self._observer.fell_back(entity, reason)
+            answer = old
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+async def _settled(task: asyncio.Future[T]) -> T | BaseException:
+    try:
+        return await task
+    except (NotFound, StoreError) as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - handed to _choose, which raises it
+        return exc
 
 
 def _same(new: object, old: object) -> bool:

@@ -48,6 +48,7 @@ def phase_stores(
     replication: Replicator,
     cursors: CursorCodec,
     observer: MigrationObserver,
+    shadow_timeout_s: float,
 ) -> Stores:
     """`dynamodb` with categories and listings replaced as `phase` says. Users, favourites and
     the audit log stay on DynamoDB in every phase (see the README's "The three phases")."""
@@ -56,7 +57,7 @@ def phase_stores(
     categories: CategoryRepository = legacy_categories
     listings: ListingRepository = legacy_listings
     if phase == "dual-read":
-        shadow = ShadowReader(replication.outbox, observer)
+        shadow = ShadowReader(replication.outbox, observer, shadow_timeout_s=shadow_timeout_s)
         categories = DualReadCategories(dynamodb.categories, legacy_categories, shadow)
         listings = DualReadListings(dynamodb.listings, legacy_listings, shadow)
     elif phase != "dual-write":
