@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     migration_retry_base_s: float = Field(default=0.5, gt=0)
     migration_retry_cap_s: float = Field(default=60.0, gt=0)
     migration_max_attempts: int = Field(default=8, ge=1, le=100)
+    # What a dual-write spends applying its own changes to DynamoDB before leaving the rest
+    # to the reconciler (the write has committed to Postgres either way).
+    migration_push_timeout_s: float = Field(default=1.0, gt=0)
     # How long, once DynamoDB has answered, a dual-read waits for Postgres's answer to compare.
     migration_shadow_timeout_s: float = Field(default=0.25, gt=0)
 

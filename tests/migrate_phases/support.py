@@ -4,6 +4,7 @@ and the legacy outbox's contents."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from typing import Any
@@ -64,3 +65,22 @@ async def dead_rows(pg: asyncpg.Connection) -> list[asyncpg.Record]:
     return list(
         await pg.fetch("select entity, entity_id, attempts from public.hustlehub_outbox_dead")
     )
+
+
+@contextlib.contextmanager
+def app_dynamodb_slow(
+    client: TestClient[Any, Any], operation: str, delay_s: float
+) -> Iterator[None]:
+    """Every call of `operation` waits `delay_s` before it is sent (a slow DynamoDB)."""
+
+    async def wait(**_: Any) -> None:
+        await asyncio.sleep(delay_s)
+
+    events = client.app[TABLE].client.meta.events
+    name = f"before-call.dynamodb.{operation}"
+    # aiobotocore awaits coroutine handlers.
+    events.register(name, wait)
+    try:
+        yield
+    finally:
+        events.unregister(name, wait)

@@ -31,7 +31,13 @@ from service.store.table import Table
 from tests.api.factories import create_category, create_listing, unique_slug
 from tests.integration.store.support import RecordingObserver
 from tests.migrate_phases.conftest import Client, StartApp, admin_token_for
-from tests.migrate_phases.support import app_dynamodb_failing, dead_rows, metric, outbox_rows
+from tests.migrate_phases.support import (
+    app_dynamodb_failing,
+    app_dynamodb_slow,
+    dead_rows,
+    metric,
+    outbox_rows,
+)
 from tests.support.app import bearer
 from tests.support.tokens import TokenMint
 
@@ -343,3 +349,19 @@ async def test_a_listing_deleted_in_dual_write_takes_its_dynamodb_favourites(
     assert deleted.status == 204
     assert await get_item(table, keys.favourite(sub, listing["id"]), consistent=True) is None
     assert await get_item(table, keys.listing(listing["id"]), consistent=True) is None
+
+
+async def test_a_slow_dynamodb_costs_a_write_the_push_budget_only(
+    start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, pg: asyncpg.Connection
+) -> None:
+    client = await start_app(phase_settings("dual-write", migration_push_timeout_s=0.3))
+    token = await admin_token_for(client, mint)
+    with app_dynamodb_slow(client, WRITES, delay_s=5.0):
+        started = time.monotonic()
+        category = await create_category(client, token)
+        elapsed = time.monotonic() - started
+    # Bounded by the 0.3 s budget, not by the 5 s DynamoDB takes (nor its call deadline).
+    assert elapsed < 3.0, elapsed
+    [row] = await mine(pg, category["id"])
+    assert row["attempts"] == 1
+    assert "push budget" in row["last_error"]

@@ -35,6 +35,7 @@ def outbox_settings(settings: Settings) -> OutboxSettings:
         retry_base_s=settings.migration_retry_base_s,
         retry_cap_s=settings.migration_retry_cap_s,
         max_attempts=settings.migration_max_attempts,
+        push_timeout_s=settings.migration_push_timeout_s,
     )
 
 

@@ -1,9 +1,11 @@
 """Carrying legacy writes to DynamoDB: at once after each write, and later by reconciling.
 
 `push` runs right after a legacy write commits, before the response: the usual case, where
-DynamoDB takes the write at once and its outbox row is deleted. A failure there is counted as
-the row's first attempt and left for `reconcile_once`, which drains due rows with backoff and
-moves a row to the dead letters after `max_attempts` failures.
+DynamoDB takes the write at once and its outbox row is deleted. It has `push_timeout_s` in
+all, so a throttled or slow DynamoDB costs a write at most that, not a DynamoDB call deadline
+per entity. A failure (or running out of time) is counted as the row's first attempt and left
+for `reconcile_once`, which drains due rows with backoff and moves a row to the dead letters
+after `max_attempts` failures.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from service.errors import ServiceError
+from service.errors import ServiceError, StoreUnavailable
 from service.legacy.changes import EntityRef, Recorded
 from service.legacy.db import Db, translated
 from service.migrate.phases.mirror import Mirror
@@ -34,10 +36,18 @@ class Reconciled:
 
 
 class Replicator:
-    def __init__(self, outbox: Outbox, mirror: Mirror, *, observer: MigrationObserver) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        mirror: Mirror,
+        *,
+        observer: MigrationObserver,
+        push_timeout_s: float,
+    ) -> None:
         self.outbox = outbox
         self._mirror = mirror
         self._observer = observer
+        self._push_timeout_s = push_timeout_s
 
     async def record(self, conn: Db, refs: Sequence[EntityRef]) -> list[Recorded]:
         recorded = await self.outbox.record(conn, refs)
@@ -46,9 +56,11 @@ class Replicator:
 
     async def push(self, recorded: Sequence[Recorded]) -> None:
         done: list[int] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._push_timeout_s
         for entry in recorded:
             try:
-                await self._mirror.apply(entry.ref)
+                await self._apply_by(entry, deadline)
             except ServiceError as exc:
                 log.warning("DynamoDB lacks %s %s for now: %s", entry.ref.kind, entry.ref.id, exc)
                 await self._count_failure(entry, exc)
@@ -59,6 +71,18 @@ class Replicator:
             # If this fails the rows stay: applying them again is harmless.
             with contextlib.suppress(ServiceError), translated("outbox"):
                 await self.outbox.applied(self.outbox.pool, done)
+
+    async def _apply_by(self, entry: Recorded, deadline: float) -> None:
+        scope = asyncio.timeout_at(deadline)
+        try:
+            async with scope:
+                await self._mirror.apply(entry.ref)
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise
+            raise StoreUnavailable(
+                f"not applied within the {self._push_timeout_s:g} s push budget", code="Timeout"
+            ) from exc
 
     async def _count_failure(self, entry: Recorded, exc: Exception) -> None:
         try:
@@ -105,6 +129,8 @@ class Replicator:
                 outcome = await self.reconcile_once(invalidate=invalidate)
             except ServiceError as exc:
                 log.warning("outbox reconcile round failed: %s", exc)
+            except Exception:  # a background loop that dies drains nothing: log, go on
+                log.exception("outbox reconcile round failed")
             else:
                 if outcome.retried or outcome.dead:
                     log.warning("outbox reconcile: %s", outcome)

@@ -26,6 +26,7 @@ class OutboxSettings:
     retry_base_s: float
     retry_cap_s: float
     max_attempts: int
+    push_timeout_s: float
 
 
 def replicator(
@@ -37,7 +38,9 @@ def replicator(
         retry_cap_s=outbox.retry_cap_s,
         max_attempts=outbox.max_attempts,
     )
-    return Replicator(box, Mirror(pool, table), observer=observer)
+    return Replicator(
+        box, Mirror(pool, table), observer=observer, push_timeout_s=outbox.push_timeout_s
+    )
 
 
 def phase_stores(
