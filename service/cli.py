@@ -129,7 +129,7 @@ def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
     settings = _settings()
     if settings.legacy_dsn is None:
         sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
-    drained = asyncio.run(reconcile(settings, requeue_dead=args.requeue_dead))
+    drained = asyncio.run(reconcile(settings, requeue_dead=args.requeue_dead, everything=args.all))
     print(
         f"outbox: {drained.applied} applied, {drained.retried} retried later, "
         f"{drained.dead} moved to dead letters, {drained.requeued} requeued; "
@@ -177,6 +177,11 @@ def parser() -> argparse.ArgumentParser:
         "reconcile", help="apply the legacy writes DynamoDB has not taken yet; exit 1 if any remain"
     )
     reconcile.add_argument("--requeue-dead", action="store_true", help="retry the dead letters too")
+    reconcile.add_argument(
+        "--all",
+        action="store_true",
+        help="queue every category and listing first: DynamoDB made equal to Postgres",
+    )
     reconcile.set_defaults(func=cmd_migrate_phase_reconcile)
     return top
 

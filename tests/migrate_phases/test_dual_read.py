@@ -13,6 +13,7 @@ from metrics.migration import MigrationMetrics
 from service.appkeys import CACHE, SETTINGS, TABLE
 from service.config import Settings
 from service.legacy.db import legacy_pool
+from service.migrate.phases.command import reconcile
 from service.migrate.phases.context import outbox_settings
 from service.migrate.phases.wiring import replicator
 from tests.api.factories import create_category, create_listing, unique_slug
@@ -147,3 +148,32 @@ async def test_a_write_dynamodb_missed_is_read_from_postgres_until_reconciled(
     assert (await after.json())["name"] == "After"
     assert (backlog.pending, backlog.dead) == (0, 0)
     assert await metric(client, FALLBACKS, entity="category", reason="behind") == behind + 1
+
+
+async def test_a_full_resync_repairs_a_divergence_the_comparison_found(
+    start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, pg: asyncpg.Connection
+) -> None:
+    settings = phase_settings("dual-read")
+    client = await start_app(settings)
+    token = await admin_token_for(client, mint)
+    category = await create_category(client, token, name="Drifted")
+    await pg.execute(
+        "update public.categories set name = 'Repaired' where id = $1::uuid", category["id"]
+    )
+    path = f"/v1/categories/{category['id']}"
+    before = await metric(client, MISMATCHES, entity="category")
+    assert (await (await client.get(path)).json())["name"] == "Drifted"  # DynamoDB's, cached
+    assert await metric(client, MISMATCHES, entity="category") == before + 1
+
+    # What `hustlehub migrate-phase reconcile --all` runs, as another process would.
+    drained = await reconcile(settings, everything=True)
+    assert drained.applied >= 1
+    assert (drained.left.pending, drained.left.dead) == (0, 0)
+    # The command invalidated through Redis; this instance drops its copy when told.
+    for _ in range(40):  # 2 s at most
+        body = await (await client.get(path)).json()
+        if body["name"] == "Repaired":
+            break
+        await asyncio.sleep(0.05)
+    assert body["name"] == "Repaired"
+    assert await metric(client, MISMATCHES, entity="category") == before + 1

@@ -20,7 +20,8 @@ from service.migrate.phases.wiring import replicator
 from service.store.client import dynamodb_client
 from service.store.table import Table
 
-MAX_ROUNDS = 1000
+# Each round applies up to RECONCILE_BATCH (100) entries: a bound of 10 million.
+MAX_ROUNDS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +33,15 @@ class Drained:
     left: Backlog
 
 
-async def reconcile(settings: Settings, *, requeue_dead: bool = False) -> Drained:
+async def reconcile(
+    settings: Settings, *, requeue_dead: bool = False, everything: bool = False
+) -> Drained:
     """Apply every outbox row that is due, round after round until a round applies nothing
     (bounded by MAX_ROUNDS), invalidating the cache entries each applied entity touched.
-    Rows that fail keep their backoff; they are not retried within this run."""
+    Rows that fail keep their backoff; they are not retried within this run.
+
+    `requeue_dead` first moves the dead letters back; `everything` first queues every
+    category and listing Postgres holds (a full resynchronisation of DynamoDB)."""
     metrics = Metrics(CollectorRegistry())
     async with (
         legacy_pool(settings) as pool,
@@ -46,6 +52,8 @@ async def reconcile(settings: Settings, *, requeue_dead: bool = False) -> Draine
         table = Table.from_settings(client, settings, observer=metrics.dynamodb)
         replication = replicator(pool, table, outbox_settings(settings), metrics.migration)
         requeued = await replication.outbox.requeue_dead() if requeue_dead else 0
+        if everything:
+            requeued += await replication.outbox.enqueue_all()
         applied = retried = dead = 0
         for _ in range(MAX_ROUNDS):
             round_ = await replication.reconcile_once(invalidate=cache.invalidate)

@@ -129,6 +129,19 @@ class Outbox:
             )
         return Backlog(pending=row["pending"], dead=row["dead"])
 
+    async def enqueue_all(self) -> int:
+        """One entry, due now, for every category and listing Postgres holds: after a bulk
+        load that may have written older states over newer ones, or to repair drift the
+        dual-read comparison found. Listings first, so categories (their counts) apply last."""
+        with translated("outbox"):
+            queued: int = await self.pool.fetchval(
+                "with ins as (insert into public.hustlehub_outbox (entity, entity_id)"
+                " select 'listing', id::text from public.listings"
+                " union all select 'category', id::text from public.categories"
+                " returning 1) select count(*) from ins"
+            )
+        return queued
+
     async def requeue_dead(self) -> int:
         """Move every dead letter back into the outbox, due now, attempts reset."""
         with translated("outbox"):
