@@ -96,9 +96,7 @@ class ShadowReader:
 async def _settled(task: asyncio.Future[T]) -> T | BaseException:
     try:
         return await task
-    except (NotFound, StoreError) as exc:
-        return exc
-    except Exception as exc:  # noqa: BLE001 - handed to _choose, which raises it
+    except Exception as exc:  # noqa: BLE001 - handed back: read() decides what it means
         return exc
 
 
