@@ -105,3 +105,24 @@ async def test_a_listing_moved_between_categories_is_counted_in_both(
     old_page = await dynamodb.listings.list_by_category(source["id"], limit=10, cursor=None)
     new_page = await dynamodb.listings.list_by_category(target["id"], limit=10, cursor=None)
     assert (old_page.items, [i.id for i in new_page.items]) == ([], [listing["id"]])
+
+
+@pytest.mark.parametrize("phase", LEGACY_PHASES)
+async def test_a_tampered_or_foreign_cursor_is_400(
+    start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, phase: MigrationPhase
+) -> None:
+    client = await start_app(phase_settings(phase))
+    token = await admin_token_for(client, mint)
+    one, other = await create_category(client, token), await create_category(client, token)
+    for category in (one, other):
+        for _ in range(2):
+            await create_listing(client, token, category["id"])
+    page = await (await client.get(f"/v1/categories/{one['id']}/listings?limit=1")).json()
+    cursor = page["nextCursor"]
+    foreign = await client.get(f"/v1/categories/{other['id']}/listings?limit=1&cursor={cursor}")
+    assert foreign.status == 400
+    tampered = await client.get(
+        f"/v1/categories/{one['id']}/listings?limit=1&cursor={cursor[:-2]}xx"
+    )
+    assert tampered.status == 400
+    assert tampered.content_type == "application/problem+json"
