@@ -365,3 +365,26 @@ async def test_a_slow_dynamodb_costs_a_write_the_push_budget_only(
     [row] = await mine(pg, category["id"])
     assert row["attempts"] == 1
     assert "push budget" in row["last_error"]
+
+
+async def test_a_round_gives_up_after_three_failures_in_a_row(
+    start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, pg: asyncpg.Connection
+) -> None:
+    client = await start_app(phase_settings("dual-write", migration_max_attempts=10))
+    token = await admin_token_for(client, mint)
+    registry = CollectorRegistry()
+    async with legacy_pool(client.app[SETTINGS]) as pool:
+        replication = reconciler(client, pool, registry)
+        with app_dynamodb_failing(client, WRITES):
+            made = [await create_category(client, token) for _ in range(5)]
+            await asyncio.sleep(0.01)
+            outcome = await replication.reconcile_once()
+        ids = [category["id"] for category in made]
+        attempts = sorted(row["attempts"] for row in await mine(pg, *ids))
+        # Three tried and failed again in this round; the rest were left as they were (the
+        # app's start-up round drained what earlier tests left, so these five are the queue).
+        assert (outcome.applied, outcome.retried) == (0, 3)
+        assert attempts == [1, 1, 2, 2, 2]
+        await asyncio.sleep(0.05)
+        assert (await replication.reconcile_once()).applied >= 5
+    assert await mine(pg, *ids) == []

@@ -26,6 +26,10 @@ from service.migrate.phases.outbox import Outbox
 log = logging.getLogger(__name__)
 Invalidate = Callable[[list[str]], Awaitable[None]]
 RECONCILE_BATCH = 100
+# A round holds its rows' locks while it applies them; when DynamoDB is down each failure can
+# take a whole call deadline, so a round gives up after this many failures in a row and
+# leaves the rest of its batch, untouched, to the next round.
+MAX_FAILURES_IN_A_ROW = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,19 +105,23 @@ class Replicator:
         `invalidate` receives the cache tags of every entity applied: in dual-read, readers
         may have cached what DynamoDB held before.
         """
-        applied = retried = dead = 0
+        applied = retried = dead = failures_in_a_row = 0
         tags: list[str] = []
         with translated("reconcile"):
             async with self.outbox.pool.acquire() as conn, conn.transaction():
                 for due in await self.outbox.due(conn, limit=limit):
+                    if failures_in_a_row >= MAX_FAILURES_IN_A_ROW:
+                        break
                     try:
                         tags += await self._mirror.apply(due.recorded.ref)
                     except ServiceError as exc:
+                        failures_in_a_row += 1
                         if await self.outbox.failed(conn, due.recorded.entry_id, _describe(exc)):
                             dead += 1
                         else:
                             retried += 1
                         continue
+                    failures_in_a_row = 0
                     await self.outbox.applied(conn, [due.recorded.entry_id])
                     applied += 1
         for outcome, count in (("applied", applied), ("retried", retried), ("dead", dead)):
