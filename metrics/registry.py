@@ -31,6 +31,7 @@ from metrics.auth import AuthMetrics
 from metrics.cache import CacheMetrics
 from metrics.dynamodb import DynamoMetrics
 from metrics.http import HttpMetrics
+from metrics.migration import MigrationMetrics
 from metrics.streams import StreamMetrics
 from metrics.tally import Tallies
 
@@ -48,6 +49,7 @@ class Metrics:
         self.cache = CacheMetrics(registry, self.tallies)
         self.auth = AuthMetrics(registry)
         self.streams = StreamMetrics(registry)
+        self.migration = MigrationMetrics(registry)
 
 
 def prepare_multiprocess_dir(path: str | os.PathLike[str]) -> Path:

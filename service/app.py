@@ -16,6 +16,7 @@ from service.lifecycle import (
     dynamodb_ctx,
     http_session_ctx,
     metrics_ctx,
+    migration_ctx,
     streams_ctx,
     use_cases_ctx,
 )
@@ -37,6 +38,14 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     app[PUBLIC_CACHE_CONTROL] = public_cache_control(settings.cache_http_max_age_s)
     add_routes(app, ROUTES, metrics=metrics.http, deadline_s=settings.request_timeout_s)
     app.cleanup_ctx.extend(
-        [metrics_ctx, http_session_ctx, dynamodb_ctx, cache_ctx, use_cases_ctx, streams_ctx]
+        [
+            metrics_ctx,
+            http_session_ctx,
+            dynamodb_ctx,
+            cache_ctx,
+            migration_ctx,
+            use_cases_ctx,
+            streams_ctx,
+        ]
     )
     return app

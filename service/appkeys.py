@@ -9,7 +9,7 @@ from metrics.registry import Metrics
 from service.auth.principal import Principal
 from service.auth.tokens import TokenVerifier
 from service.config import Settings
-from service.health import Readiness
+from service.health import Probe, Readiness
 from service.reads import Reads
 from service.store.stores import Stores
 from service.store.table import Table
@@ -28,6 +28,8 @@ WRITES = web.AppKey("writes", Writes)
 READINESS = web.AppKey("readiness", Readiness)
 # Set only while stream invalidation runs (settings.stream_invalidation_enabled).
 STREAM_CONSUMER = web.AppKey("stream_consumer", StreamConsumer)
+# Set only in the migration phases that use the legacy Postgres (service.migrate.phases).
+LEGACY_PROBE: web.AppKey[Probe] = web.AppKey("legacy_probe")
 
 # The Cache-Control of every public read, from settings: built once, read per request.
 PUBLIC_CACHE_CONTROL = web.AppKey("public_cache_control", str)

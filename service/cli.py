@@ -1,4 +1,5 @@
-"""`hustlehub`: serve, dev, create-table, seed, token, table-template, infra-template.
+"""`hustlehub`: serve, dev, create-table, seed, token, table-template, infra-template,
+migrate-phase.
 
 Heavy imports happen inside each command: `serve --workers N` must set up prometheus_client's
 multiprocess directory before prometheus_client is first imported.
@@ -143,6 +144,22 @@ def cmd_infra_template(args: argparse.Namespace) -> None:
     print(json.dumps(stack_template(args.table_name), indent=2))
 
 
+def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
+    from service.migrate.phases.command import reconcile
+
+    settings = _settings()
+    if settings.legacy_dsn is None:
+        sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
+    drained = asyncio.run(reconcile(settings, requeue_dead=args.requeue_dead, everything=args.all))
+    print(
+        f"outbox: {drained.applied} applied, {drained.retried} retried later, "
+        f"{drained.dead} moved to dead letters, {drained.requeued} requeued; "
+        f"left: {drained.left.pending} pending, {drained.left.dead} dead"
+    )
+    if drained.left.pending or drained.left.dead:
+        sys.exit(1)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hustlehub", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -185,6 +202,18 @@ def parser() -> argparse.ArgumentParser:
     )
     infra.add_argument("--table-name", default="HustleHubDirectory")
     infra.set_defaults(func=cmd_infra_template)
+    phase = sub.add_parser("migrate-phase", help="the migration phases' outbox (README)")
+    phase_sub = phase.add_subparsers(dest="phase_command", required=True)
+    reconcile = phase_sub.add_parser(
+        "reconcile", help="apply the legacy writes DynamoDB has not taken yet; exit 1 if any remain"
+    )
+    reconcile.add_argument("--requeue-dead", action="store_true", help="retry the dead letters too")
+    reconcile.add_argument(
+        "--all",
+        action="store_true",
+        help="queue every category and listing first: DynamoDB made equal to Postgres",
+    )
+    reconcile.set_defaults(func=cmd_migrate_phase_reconcile)
     return top
 
 

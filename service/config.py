@@ -9,6 +9,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Mode = Literal["production", "dev", "test"]
 StreamStart = Literal["latest", "trim_horizon"]
+# The Supabase migration's three phases (service/migrate/phases): which store is read and
+# written. dynamodb-only is the service as it runs after the migration, and the default.
+MigrationPhase = Literal["dual-write", "dual-read", "dynamodb-only"]
 
 # A development-only HMAC key; production refuses to start with it (see the validator).
 _DEV_CURSOR_SECRET = "dev-only-cursor-secret-change-me"  # noqa: S105
@@ -82,6 +85,21 @@ class Settings(BaseSettings):
     stream_retry_base_s: float = Field(default=0.1, gt=0)
     stream_retry_cap_s: float = Field(default=5.0, gt=0)
 
+    migration_phase: MigrationPhase = "dynamodb-only"
+    # The legacy Postgres; used in dual-write and dual-read, ignored (never opened) after.
+    legacy_dsn: SecretStr | None = None
+    legacy_pool_max_size: int = Field(default=10, ge=3, le=100)
+    legacy_command_timeout_s: float = Field(default=2.0, gt=0)
+    migration_reconcile_interval_s: float = Field(default=1.0, gt=0)
+    migration_retry_base_s: float = Field(default=0.5, gt=0)
+    migration_retry_cap_s: float = Field(default=60.0, gt=0)
+    migration_max_attempts: int = Field(default=8, ge=1, le=100)
+    # What a dual-write spends applying its own changes to DynamoDB before leaving the rest
+    # to the reconciler (the write has committed to Postgres either way).
+    migration_push_timeout_s: float = Field(default=1.0, gt=0)
+    # How long, once DynamoDB has answered, a dual-read waits for Postgres's answer to compare.
+    migration_shadow_timeout_s: float = Field(default=0.25, gt=0)
+
     @model_validator(mode="before")
     @classmethod
     def _split_client_ids(cls, data: object) -> object:
@@ -108,6 +126,19 @@ class Settings(BaseSettings):
             ):
                 raise ValueError("HUSTLEHUB_COGNITO_JWKS_URL must be https in production")
         return self
+
+    @model_validator(mode="after")
+    def _legacy_phases_need_postgres(self) -> Self:
+        if self.migration_phase != "dynamodb-only" and not self.legacy_dsn:
+            raise ValueError(
+                f"HUSTLEHUB_LEGACY_DSN must be set in migration phase {self.migration_phase}"
+            )
+        return self
+
+    @property
+    def uses_legacy(self) -> bool:
+        """Whether this phase reads or writes the legacy Postgres at all."""
+        return self.migration_phase != "dynamodb-only"
 
     @property
     def stream_invalidation_enabled(self) -> bool:

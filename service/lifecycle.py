@@ -14,6 +14,7 @@ from metrics.tally import run_flusher
 from service.appkeys import (
     CACHE,
     HTTP_SESSION,
+    LEGACY_PROBE,
     METRICS,
     READINESS,
     READS,
@@ -68,6 +69,30 @@ async def cache_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def migration_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The Supabase migration's phase (service.migrate.phases): in dual-write and dual-read,
+    the legacy Postgres pool, the phase's repositories in place of the DynamoDB ones for
+    categories and listings, and the outbox reconciler. In dynamodb-only, nothing: no
+    Postgres connection is opened and asyncpg is not even imported."""
+    settings = app[SETTINGS]
+    if not settings.uses_legacy:
+        yield
+        return
+    # Imported here: asyncpg is the `migrate` extra, needed only by these phases.
+    from service.migrate.phases.context import legacy_phase
+
+    async with legacy_phase(
+        settings,
+        app[STORES],
+        app[TABLE],
+        observer=app[METRICS].migration,
+        invalidate=app[CACHE].invalidate,
+    ) as phase:
+        app[STORES] = phase.stores
+        app[LEGACY_PROBE] = phase.postgres_reachable
+        yield
+
+
 async def use_cases_ctx(app: web.Application) -> AsyncIterator[None]:
     settings, stores, cache = app[SETTINGS], app[STORES], app[CACHE]
     app[READS] = Reads(
@@ -108,6 +133,8 @@ async def use_cases_ctx(app: web.Application) -> AsyncIterator[None]:
     probes: dict[str, Probe] = {"dynamodb": dynamodb_reachable}
     if settings.redis_url:
         probes["redis"] = redis_reachable
+    if LEGACY_PROBE in app:
+        probes["postgres"] = app[LEGACY_PROBE]
     app[READINESS] = Readiness(probes=probes)
     yield
 

@@ -1,4 +1,9 @@
-"""The five repositories over one Table, built in one place for the composition root."""
+"""The five repositories over one Table, built in one place for the composition root.
+
+`categories` and `listings` are typed by what the use cases need of them: during the
+Supabase migration the composition root may put other implementations there
+(service.migrate.phases).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from service.store.categories import CategoryStore
 from service.store.cursor import CursorCodec
 from service.store.favourites import FavouriteStore
 from service.store.listings import ListingStore
+from service.store.repositories import CategoryRepository, ListingRepository
 from service.store.table import Table
 from service.store.users import UserStore
 
@@ -17,8 +23,8 @@ from service.store.users import UserStore
 @dataclass(frozen=True, slots=True)
 class Stores:
     table: Table
-    categories: CategoryStore
-    listings: ListingStore
+    categories: CategoryRepository
+    listings: ListingRepository
     users: UserStore
     favourites: FavouriteStore
     audit: AuditStore

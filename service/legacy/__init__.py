@@ -1,0 +1,1 @@
+"""The legacy Supabase (Postgres) repositories, used during the migration's first two phases."""

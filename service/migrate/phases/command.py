@@ -1,0 +1,67 @@
+"""`hustlehub migrate-phase reconcile`: drain the outbox once, from outside the service.
+
+The service reconciles in the background by itself; this is for an operator: after an
+outage, before switching phase (the outbox should be empty), or to retry dead letters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from metrics.registry import Metrics
+from service.cachebuild import open_cache
+from service.config import Settings
+from service.legacy.db import ensure_schema, legacy_pool
+from service.migrate.phases.context import outbox_settings
+from service.migrate.phases.outbox import Backlog
+from service.migrate.phases.wiring import replicator
+from service.store.client import dynamodb_client
+from service.store.table import Table
+
+# Each round applies up to RECONCILE_BATCH (100) entries: a bound of 10 million.
+MAX_ROUNDS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Drained:
+    applied: int
+    retried: int
+    dead: int
+    requeued: int
+    left: Backlog
+
+
+async def reconcile(
+    settings: Settings, *, requeue_dead: bool = False, everything: bool = False
+) -> Drained:
+    """Apply every outbox row that is due, round after round until a round applies nothing
+    (bounded by MAX_ROUNDS), invalidating the cache entries each applied entity touched.
+    Rows that fail keep their backoff; they are not retried within this run.
+
+    `requeue_dead` first moves the dead letters back; `everything` first queues every
+    category and listing Postgres holds (a full resynchronisation of DynamoDB)."""
+    metrics = Metrics(CollectorRegistry())
+    async with (
+        legacy_pool(settings) as pool,
+        dynamodb_client(settings) as client,
+        open_cache(settings, observer=metrics.cache) as cache,
+    ):
+        await ensure_schema(pool)
+        table = Table.from_settings(client, settings, observer=metrics.dynamodb)
+        replication = replicator(pool, table, outbox_settings(settings), metrics.migration)
+        requeued = await replication.outbox.requeue_dead() if requeue_dead else 0
+        if everything:
+            requeued += await replication.outbox.enqueue_all()
+        applied = retried = dead = 0
+        for _ in range(MAX_ROUNDS):
+            round_ = await replication.reconcile_once(invalidate=cache.invalidate)
+            applied, retried, dead = (
+                applied + round_.applied,
+                retried + round_.retried,
+                dead + round_.dead,
+            )
+            if round_.applied == 0:
+                break
+        return Drained(applied, retried, dead, requeued, await replication.outbox.backlog())

@@ -1,0 +1,73 @@
+"""The resources of the two legacy phases, opened once per process by the composition root:
+one asyncpg pool, the outbox replicator, the phase's repositories, and the background
+reconciler that drains the outbox while the service runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from cache.singleflight import cancel_and_wait
+from service.config import Settings
+from service.legacy.db import ensure_schema, legacy_pool
+from service.migrate.phases.observer import MigrationObserver
+from service.migrate.phases.replicator import Invalidate, Replicator
+from service.migrate.phases.wiring import OutboxSettings, phase_stores, replicator
+from service.store.cursor import CursorCodec
+from service.store.stores import Stores
+from service.store.table import Table
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyPhase:
+    stores: Stores
+    replicator: Replicator
+
+    async def postgres_reachable(self) -> bool:
+        await self.replicator.outbox.pool.fetchval("select 1")
+        return True
+
+
+def outbox_settings(settings: Settings) -> OutboxSettings:
+    return OutboxSettings(
+        retry_base_s=settings.migration_retry_base_s,
+        retry_cap_s=settings.migration_retry_cap_s,
+        max_attempts=settings.migration_max_attempts,
+        push_timeout_s=settings.migration_push_timeout_s,
+    )
+
+
+@contextlib.asynccontextmanager
+async def legacy_phase(
+    settings: Settings,
+    dynamodb: Stores,
+    table: Table,
+    *,
+    observer: MigrationObserver,
+    invalidate: Invalidate,
+) -> AsyncIterator[LegacyPhase]:
+    async with legacy_pool(settings) as pool:
+        await ensure_schema(pool)
+        cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
+        replication = replicator(pool, table, outbox_settings(settings), observer)
+        stores = phase_stores(
+            settings.migration_phase,
+            dynamodb,
+            pool=pool,
+            replication=replication,
+            cursors=cursors,
+            observer=observer,
+            shadow_timeout_s=settings.migration_shadow_timeout_s,
+        )
+        reconciler = asyncio.create_task(
+            replication.run(
+                interval_s=settings.migration_reconcile_interval_s, invalidate=invalidate
+            ),
+            name="outbox-reconciler",
+        )
+        try:
+            yield LegacyPhase(stores=stores, replicator=replication)
+        finally:
+            await cancel_and_wait([reconciler], within=5.0)

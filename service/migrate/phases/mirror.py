@@ -1,0 +1,137 @@
+"""Making DynamoDB hold an entity's current legacy state: the outbox's one action.
+
+`apply(ref)` reads the entity from Postgres and writes what the DynamoDB stores would hold for
+it (the entity, its list copy, its slug mapping; or their removal when the row is gone) in one
+TransactWriteItems. It reads the state when it runs rather than carrying it in the outbox row,
+and it runs under a per-entity advisory lock held across the read and the DynamoDB write, so
+appliers of one entity take turns and the last one to run writes the latest state: rows may be
+applied late, twice or out of order and DynamoDB still converges on Postgres.
+
+Not mirrored: audit events (the legacy schema has none). Favourites live in DynamoDB alone
+during the migration; a listing's removal removes its favourites there too, as the DynamoDB
+store's delete does.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from service.cachekeys import CATEGORIES, LISTINGS, category_tags, listing_tags
+from service.legacy.categories import fetch_category
+from service.legacy.changes import EntityRef
+from service.legacy.db import translated
+from service.legacy.listings import fetch_listing
+from service.models.category import Category
+from service.models.listing import Listing
+from service.store import keys
+from service.store.batch import batch_write, delete_request
+from service.store.categories import category_item
+from service.store.codec import load
+from service.store.common import get_item, slug_item
+from service.store.copies import entry_item, entry_key, listing_copy_item, listing_copy_key
+from service.store.keys import SlugKind
+from service.store.listings import MAX_FAVOURITES_PER_LISTING, listing_item
+from service.store.paging import query_all
+from service.store.table import Table
+from service.store.txn import Transaction
+
+
+class Mirror:
+    def __init__(self, pool: asyncpg.Pool, table: Table) -> None:
+        self._pool = pool
+        self._table = table
+
+    async def apply(self, ref: EntityRef) -> list[str]:
+        """Make DynamoDB match Postgres for `ref`; the cache tags that change touches.
+
+        Raises StoreError (DynamoDB) or StoreUnavailable (Postgres) when it could not.
+        """
+        with translated("mirror"):
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "select pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    f"hustlehub-mirror:{ref.kind}:{ref.id}",
+                )
+                if ref.kind == "category":
+                    return await self._category(ref.id, await fetch_category(conn, ref.id))
+                listing = await fetch_listing(conn, ref.id)
+                category_version = 1
+                if listing is not None:
+                    category = await fetch_category(conn, listing.category_id)
+                    category_version = category.version if category is not None else 1
+                return await self._listing(ref.id, listing, category_version)
+
+    async def _category(self, category_id: str, state: Category | None) -> list[str]:
+        item = await get_item(self._table, keys.category(category_id), consistent=True)
+        old = None if item is None else load(Category, item)
+        tags = [CATEGORIES, *category_tags(category_id)]
+        txn = Transaction()
+        if old is not None:
+            tags += category_tags(old.slug)
+            if state is None or entry_key(old) != entry_key(state):
+                txn.delete(entry_key(old))
+            if state is None or old.slug != state.slug:
+                await self._release(txn, "CATEGORY", old.slug, category_id)
+        if state is None:
+            if old is not None:
+                txn.delete(keys.category(category_id))
+        else:
+            tags += category_tags(state.slug)
+            txn.put(category_item(state))
+            txn.put(entry_item(state))
+            txn.put(slug_item("CATEGORY", state.slug, category_id))
+            if old is not None and (old.slug, old.name) != (state.slug, state.name):
+                tags.append(LISTINGS)  # listing bodies show the category's slug and name
+        if len(txn):
+            await txn.commit(self._table)
+        return tags
+
+    async def _listing(
+        self, listing_id: str, state: Listing | None, category_version: int
+    ) -> list[str]:
+        item = await get_item(self._table, keys.listing(listing_id), consistent=True)
+        old = None if item is None else load(Listing, item)
+        tags = listing_tags(listing_id)
+        txn = Transaction()
+        if old is not None:
+            tags += [*listing_tags(old.slug), *category_tags(old.category_id, old.category_slug)]
+            if state is None or listing_copy_key(old) != listing_copy_key(state):
+                txn.delete(listing_copy_key(old))
+            if state is None or old.slug != state.slug:
+                await self._release(txn, "LISTING", old.slug, listing_id)
+        if state is None:
+            if old is not None:
+                txn.delete(keys.listing(listing_id))
+        else:
+            tags += [
+                *listing_tags(state.slug),
+                *category_tags(state.category_id, state.category_slug),
+            ]
+            txn.put(listing_item(state, category_version))
+            txn.put(listing_copy_item(state, category_version))
+            txn.put(slug_item("LISTING", state.slug, listing_id))
+        if len(txn):
+            await txn.commit(self._table)
+        if state is None:  # also when a retry finds the listing already gone
+            await self._delete_favourites(listing_id)
+        return tags
+
+    async def _delete_favourites(self, listing_id: str) -> None:
+        # After the listing's removal, as in ListingStore.delete: a favourite saved in between
+        # points at nothing and is skipped on read.
+        async for page in query_all(
+            self._table,
+            max_items=MAX_FAVOURITES_PER_LISTING,
+            IndexName=keys.GSI1,
+            KeyConditionExpression="GSI1PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": keys.favourited_by(listing_id)}},
+            ProjectionExpression="PK, SK",
+        ):
+            requests = [delete_request({keys.PK: i[keys.PK], keys.SK: i[keys.SK]}) for i in page]
+            await batch_write(self._table, requests)
+
+    async def _release(self, txn: Transaction, kind: SlugKind, slug: str, owner: str) -> None:
+        # Only a mapping that still points at this entity: another may have taken the slug.
+        mapping = await get_item(self._table, keys.slug(kind, slug), consistent=True)
+        if mapping is not None and mapping.get("targetId", {}).get("S") == owner:
+            txn.delete(keys.slug(kind, slug))

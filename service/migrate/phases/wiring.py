@@ -1,0 +1,68 @@
+"""From the configured phase to the repositories the use cases receive: the one place that
+decides, called by the composition root (service.lifecycle)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import asyncpg
+
+from service.config import MigrationPhase
+from service.legacy.categories import LegacyCategoryStore
+from service.legacy.listings import LegacyListingStore
+from service.migrate.phases.mirror import Mirror
+from service.migrate.phases.observer import MigrationObserver
+from service.migrate.phases.outbox import Outbox
+from service.migrate.phases.replicator import Replicator
+from service.migrate.phases.shadow import DualReadCategories, DualReadListings, ShadowReader
+from service.store.cursor import CursorCodec
+from service.store.repositories import CategoryRepository, ListingRepository
+from service.store.stores import Stores
+from service.store.table import Table
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    retry_base_s: float
+    retry_cap_s: float
+    max_attempts: int
+    push_timeout_s: float
+
+
+def replicator(
+    pool: asyncpg.Pool, table: Table, outbox: OutboxSettings, observer: MigrationObserver
+) -> Replicator:
+    box = Outbox(
+        pool,
+        retry_base_s=outbox.retry_base_s,
+        retry_cap_s=outbox.retry_cap_s,
+        max_attempts=outbox.max_attempts,
+    )
+    return Replicator(
+        box, Mirror(pool, table), observer=observer, push_timeout_s=outbox.push_timeout_s
+    )
+
+
+def phase_stores(
+    phase: MigrationPhase,
+    dynamodb: Stores,
+    *,
+    pool: asyncpg.Pool,
+    replication: Replicator,
+    cursors: CursorCodec,
+    observer: MigrationObserver,
+    shadow_timeout_s: float,
+) -> Stores:
+    """`dynamodb` with categories and listings replaced as `phase` says. Users, favourites and
+    the audit log stay on DynamoDB in every phase (see the README's "The three phases")."""
+    legacy_categories = LegacyCategoryStore(pool, replication)
+    legacy_listings = LegacyListingStore(pool, replication, cursors)
+    categories: CategoryRepository = legacy_categories
+    listings: ListingRepository = legacy_listings
+    if phase == "dual-read":
+        shadow = ShadowReader(replication.outbox, observer, shadow_timeout_s=shadow_timeout_s)
+        categories = DualReadCategories(dynamodb.categories, legacy_categories, shadow)
+        listings = DualReadListings(dynamodb.listings, legacy_listings, shadow)
+    elif phase != "dual-write":
+        raise ValueError(f"phase {phase} uses no legacy stores")
+    return replace(dynamodb, categories=categories, listings=listings)

@@ -1,0 +1,53 @@
+"""What the use cases need of the category and listing repositories.
+
+The DynamoDB stores are the one implementation after the migration; during it the
+composition root may hand the use cases the legacy Postgres stores or the dual-read stores
+(service.migrate.phases) instead, and the use cases cannot tell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from service.models.category import Category, CategoryCreate, CategoryPatch
+from service.models.listing import Listing, ListingCreate, ListingPatch
+from service.models.page import Page
+
+
+class CategoryRepository(Protocol):
+    async def list_all(self) -> list[Category]: ...
+
+    async def get(self, category_id: str, *, consistent: bool = False) -> Category: ...
+
+    async def get_by_slug(self, slug: str, *, consistent: bool = False) -> Category: ...
+
+    async def create(self, data: CategoryCreate, *, actor: str) -> Category: ...
+
+    async def update(
+        self, category_id: str, patch: CategoryPatch, *, expected_version: int, actor: str
+    ) -> tuple[Category, Category]: ...
+
+    async def delete(self, category_id: str, *, actor: str) -> Category: ...
+
+
+class ListingRepository(Protocol):
+    async def get(self, listing_id: str, *, consistent: bool = False) -> Listing: ...
+
+    async def get_by_slug(self, slug: str, *, consistent: bool = False) -> Listing: ...
+
+    async def list_by_category(
+        self, category_id: str, *, limit: int, cursor: str | None
+    ) -> Page[Listing]: ...
+
+    def all_in_category(
+        self, category_id: str, *, max_items: int
+    ) -> AsyncIterator[list[Listing]]: ...
+
+    async def create(self, data: ListingCreate, *, actor: str) -> Listing: ...
+
+    async def update(
+        self, listing_id: str, patch: ListingPatch, *, expected_version: int, actor: str
+    ) -> tuple[Listing, Listing]: ...
+
+    async def delete(self, listing_id: str, *, actor: str) -> Listing: ...

@@ -1,0 +1,104 @@
+"""Fixtures for the migration phases: a fresh Postgres database per test module holding the
+legacy Supabase schema (the machine's Postgres, 127.0.0.1:5432, trust auth), a fresh DynamoDB
+table per module on the suite's moto server, and the real app in a chosen phase."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.resources import files
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service.app import create_app
+from service.appkeys import STORES
+from service.config import MigrationPhase, Settings
+from service.store.client import dynamodb_client
+from service.store.schema import ensure_table
+from tests.support.app import AiohttpClient, make_settings
+from tests.support.tokens import TokenMint
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+Client = TestClient[Any, Any]
+StartApp = Callable[..., Awaitable[Client]]
+
+
+@pytest.fixture(scope="module")
+async def legacy_dsn() -> AsyncIterator[str]:
+    name = f"hh_phases_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'create database "{name}"')
+    finally:
+        await admin.close()
+    dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(files("service.migrate").joinpath("legacy.sql").read_text())
+    finally:
+        await conn.close()
+    yield dsn
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pg(legacy_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the test's own, for seeding and inspecting the legacy database."""
+    conn = await asyncpg.connect(legacy_dsn)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture(scope="module")
+async def phase_table(moto_endpoint: str) -> str:
+    # A table of this module's own: the dual-read comparison of the category list needs
+    # DynamoDB and Postgres to hold the same catalogue.
+    name = f"hh-phases-{uuid.uuid4().hex[:8]}"
+    settings = Settings(mode="test", dynamodb_endpoint=moto_endpoint, table_name=name)
+    async with dynamodb_client(settings) as client:
+        await ensure_table(client, name, production=False)
+    return name
+
+
+@pytest.fixture
+def phase_settings(
+    moto_endpoint: str, phase_table: str, mint: TokenMint, legacy_dsn: str
+) -> Callable[..., Settings]:
+    def build(phase: MigrationPhase, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "migration_phase": phase,
+            "legacy_dsn": legacy_dsn,
+            # Tests drive reconciliation themselves unless they say otherwise.
+            "migration_reconcile_interval_s": 3600.0,
+            "migration_retry_base_s": 0.001,
+            "migration_retry_cap_s": 0.002,
+            "migration_max_attempts": 3,
+            # A faulted DynamoDB call should fail fast, not retry for 20 s.
+            "dynamodb_retry_cap_s": 0.01,
+            **overrides,
+        }
+        return make_settings(moto_endpoint, phase_table, mint, **values)
+
+    return build
+
+
+@pytest.fixture
+def start_app(aiohttp_client: AiohttpClient) -> StartApp:
+    async def start(settings: Settings) -> Client:
+        return await aiohttp_client(create_app(settings))
+
+    return start
+
+
+async def admin_token_for(client: Client, mint: TokenMint) -> str:
+    sub = f"admin-{uuid.uuid4()}"
+    # Admin grants live in DynamoDB in every phase.
+    await client.app[STORES].users.grant_admin(sub, actor="test-setup")
+    return mint.token(sub)

@@ -1,0 +1,128 @@
+"""The legacy repositories keep the API's write contract: 409 for a taken slug or a category
+that still has listings, 412 for a stale If-Match, 422 for an unknown category, null clearing
+a link, a listing moved between categories counted in both (in Postgres and in DynamoDB)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from service.appkeys import SETTINGS, TABLE
+from service.config import MigrationPhase, Settings
+from service.store.stores import build_stores, cursor_codec
+from tests.api.factories import create_category, create_listing, listing_body, unique_slug
+from tests.migrate_phases.conftest import Client, StartApp, admin_token_for
+from tests.support.app import bearer
+from tests.support.tokens import TokenMint
+
+PhaseSettings = Callable[..., Settings]
+LEGACY_PHASES: tuple[MigrationPhase, ...] = ("dual-write", "dual-read")
+
+
+async def etag_of(client: Client, path: str) -> str:
+    return (await client.get(path)).headers["ETag"]
+
+
+@pytest.mark.parametrize("phase", LEGACY_PHASES)
+async def test_write_errors_are_the_same_as_on_dynamodb(
+    start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, phase: MigrationPhase
+) -> None:
+    client = await start_app(phase_settings(phase))
+    token = await admin_token_for(client, mint)
+    auth = bearer(token)
+    category = await create_category(client, token)
+    taken = await client.post(
+        "/v1/admin/categories", json={"slug": category["slug"], "name": "Again"}, headers=auth
+    )
+    assert taken.status == 409
+    assert taken.content_type == "application/problem+json"
+
+    path = f"/v1/categories/{category['id']}"
+    etag = await etag_of(client, path)
+    admin_path = f"/v1/admin/categories/{category['id']}"
+    first = await client.patch(admin_path, json={"name": "A"}, headers={**auth, "If-Match": etag})
+    assert first.status == 200
+    stale = await client.patch(admin_path, json={"name": "B"}, headers={**auth, "If-Match": etag})
+    assert stale.status == 412
+    assert (await client.patch(admin_path, json={"name": "C"}, headers=auth)).status == 428
+
+    unknown = await client.post(
+        "/v1/admin/listings", json=listing_body(unique_slug("nope")), headers=auth
+    )
+    assert unknown.status == 422
+    assert [tuple(e["loc"]) for e in (await unknown.json())["errors"]] == [("categoryId",)]
+
+    listing = await create_listing(
+        client, token, category["id"], url="https://example.com/gig", imageUrl=None
+    )
+    assert (await client.delete(admin_path, headers=auth)).status == 409
+    at = f"/v1/listings/{listing['id']}"
+    cleared = await client.patch(
+        f"/v1/admin/listings/{listing['id']}",
+        json={"url": None},
+        headers={**auth, "If-Match": await etag_of(client, at)},
+    )
+    assert cleared.status == 200
+    assert (await (await client.get(at)).json())["url"] is None
+    missing = await client.delete(f"/v1/admin/listings/{unique_slug('gone')}", headers=auth)
+    assert missing.status == 404
+
+
+@pytest.mark.parametrize("phase", LEGACY_PHASES)
+async def test_a_listing_moved_between_categories_is_counted_in_both(
+    start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, phase: MigrationPhase
+) -> None:
+    client = await start_app(phase_settings(phase))
+    token = await admin_token_for(client, mint)
+    source = await create_category(client, token)
+    target = await create_category(client, token)
+    listing = await create_listing(client, token, source["id"])
+    at = f"/v1/listings/{listing['id']}"
+    moved = await client.patch(
+        f"/v1/admin/listings/{listing['id']}",
+        json={"categoryId": target["id"]},
+        headers={**bearer(token), "If-Match": await etag_of(client, at)},
+    )
+    assert moved.status == 200
+    assert (await moved.json())["categorySlug"] == target["slug"]
+    counts = {
+        c["id"]: c["listingCount"]
+        for c in (await (await client.get("/v1/categories")).json())["items"]
+    }
+    assert (counts[source["id"]], counts[target["id"]]) == (0, 1)
+    pages = [
+        [
+            i["id"]
+            for i in (await (await client.get(f"/v1/categories/{c}/listings")).json())["items"]
+        ]
+        for c in (source["id"], target["id"])
+    ]
+    assert pages == [[], [listing["id"]]]
+    dynamodb = build_stores(client.app[TABLE], cursor_codec(client.app[SETTINGS]))
+    in_dynamodb = {c.id: c.listing_count for c in await dynamodb.categories.list_all()}
+    assert (in_dynamodb[source["id"]], in_dynamodb[target["id"]]) == (0, 1)
+    old_page = await dynamodb.listings.list_by_category(source["id"], limit=10, cursor=None)
+    new_page = await dynamodb.listings.list_by_category(target["id"], limit=10, cursor=None)
+    assert (old_page.items, [i.id for i in new_page.items]) == ([], [listing["id"]])
+
+
+@pytest.mark.parametrize("phase", LEGACY_PHASES)
+async def test_a_tampered_or_foreign_cursor_is_400(
+    start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, phase: MigrationPhase
+) -> None:
+    client = await start_app(phase_settings(phase))
+    token = await admin_token_for(client, mint)
+    one, other = await create_category(client, token), await create_category(client, token)
+    for category in (one, other):
+        for _ in range(2):
+            await create_listing(client, token, category["id"])
+    page = await (await client.get(f"/v1/categories/{one['id']}/listings?limit=1")).json()
+    cursor = page["nextCursor"]
+    foreign = await client.get(f"/v1/categories/{other['id']}/listings?limit=1&cursor={cursor}")
+    assert foreign.status == 400
+    tampered = await client.get(
+        f"/v1/categories/{one['id']}/listings?limit=1&cursor={cursor[:-2]}xx"
+    )
+    assert tampered.status == 400
+    assert tampered.content_type == "application/problem+json"
