@@ -1,7 +1,9 @@
 # Two images from one file:
 #   runtime (the default, the last stage): `hustlehub serve`, the project's runtime
 #     dependencies only (no dev, test or migrate extras: no moto), as an unprivileged user;
-#   loadtest: the same plus locust and loadtests/ (docker compose's `load` profile).
+#   loadtest: the same plus locust and loadtests/ (docker compose's `load` profile);
+#   migration: the runtime plus asyncpg, for the Supabase migration's dual-write and dual-read
+#     phases (README: Migration phases); `docker build --target migration .`.
 # Production settings come from HUSTLEHUB_* variables (README: Configuration).
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -32,6 +34,15 @@ COPY loadtests ./loadtests
 ENV PYTHONPATH=/app
 USER hustlehub
 ENTRYPOINT ["locust"]
+
+FROM base AS migration
+RUN pip install "asyncpg>=0.29"
+USER hustlehub
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HUSTLEHUB_PORT', '8080') + '/readyz', timeout=2)"]
+ENTRYPOINT ["hustlehub"]
+CMD ["serve", "--workers", "2"]
 
 FROM base AS runtime
 USER hustlehub

@@ -166,3 +166,14 @@ def test_the_runtime_image_installs_the_runtime_dependencies_only() -> None:
     copied = " ".join(line for n in chain for line in stages[n] if line.startswith("COPY"))
     assert "tests" not in copied
     assert "loadtests" not in copied
+
+
+def test_the_migration_image_is_the_runtime_plus_asyncpg() -> None:
+    stages = _stages(DOCKERFILE.read_text(encoding="utf-8"))
+    runtime, migration = stages["runtime"], stages["migration"]
+    assert _parent(migration) == _parent(runtime) == "base"
+    installs = [line for line in migration if "pip " in line]
+    (install,) = installs
+    assert "asyncpg" in install
+    # Everything else the service image says, the migration image says too.
+    assert runtime[1:] == [line for line in migration[1:] if "pip " not in line]
