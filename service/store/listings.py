@@ -41,6 +41,7 @@ from service.store.copies import (
 )
 from service.store.keys import Key
 from service.store.paging import query_all, query_page
+from service.store.table import Table
 from service.store.txn import Transaction
 
 MAX_FAVOURITES_PER_LISTING = 1_000_000
@@ -305,13 +306,18 @@ class ListingStore(Repository):
 
     async def _delete_favourites(self, listing_id: str) -> None:
         # After the listing's transaction: a favourite saved in between is skipped on read.
-        async for page in query_all(
-            self._table,
-            max_items=MAX_FAVOURITES_PER_LISTING,
-            IndexName=keys.GSI1,
-            KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues={":pk": {"S": keys.favourited_by(listing_id)}},
-            ProjectionExpression="PK, SK",
-        ):
-            requests = [delete_request({keys.PK: i[keys.PK], keys.SK: i[keys.SK]}) for i in page]
-            await batch_write(self._table, requests)
+        await delete_favourites_of(self._table, listing_id)
+
+
+async def delete_favourites_of(table: Table, listing_id: str) -> None:
+    """Remove every favourite of a listing that is gone (who saved it: GSI1)."""
+    async for page in query_all(
+        table,
+        max_items=MAX_FAVOURITES_PER_LISTING,
+        IndexName=keys.GSI1,
+        KeyConditionExpression="GSI1PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": keys.favourited_by(listing_id)}},
+        ProjectionExpression="PK, SK",
+    ):
+        requests = [delete_request({keys.PK: i[keys.PK], keys.SK: i[keys.SK]}) for i in page]
+        await batch_write(table, requests)

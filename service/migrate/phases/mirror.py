@@ -24,14 +24,12 @@ from service.legacy.listings import fetch_listing
 from service.models.category import Category
 from service.models.listing import Listing
 from service.store import keys
-from service.store.batch import batch_write, delete_request
 from service.store.categories import category_item
 from service.store.codec import load
 from service.store.common import get_item, slug_item
 from service.store.copies import entry_item, entry_key, listing_copy_item, listing_copy_key
 from service.store.keys import SlugKind
-from service.store.listings import MAX_FAVOURITES_PER_LISTING, listing_item
-from service.store.paging import query_all
+from service.store.listings import delete_favourites_of, listing_item
 from service.store.table import Table
 from service.store.txn import Transaction
 
@@ -113,22 +111,9 @@ class Mirror:
         if len(txn):
             await txn.commit(self._table)
         if state is None:  # also when a retry finds the listing already gone
-            await self._delete_favourites(listing_id)
+            # After the listing's removal, as in ListingStore.delete.
+            await delete_favourites_of(self._table, listing_id)
         return tags
-
-    async def _delete_favourites(self, listing_id: str) -> None:
-        # After the listing's removal, as in ListingStore.delete: a favourite saved in between
-        # points at nothing and is skipped on read.
-        async for page in query_all(
-            self._table,
-            max_items=MAX_FAVOURITES_PER_LISTING,
-            IndexName=keys.GSI1,
-            KeyConditionExpression="GSI1PK = :pk",
-            ExpressionAttributeValues={":pk": {"S": keys.favourited_by(listing_id)}},
-            ProjectionExpression="PK, SK",
-        ):
-            requests = [delete_request({keys.PK: i[keys.PK], keys.SK: i[keys.SK]}) for i in page]
-            await batch_write(self._table, requests)
 
     async def _release(self, txn: Transaction, kind: SlugKind, slug: str, owner: str) -> None:
         # Only a mapping that still points at this entity: another may have taken the slug.
