@@ -1,4 +1,4 @@
-"""`hustlehub`: serve, dev, create-table, seed, token, table-template.
+"""`hustlehub`: serve, dev, create-table, seed, token, table-template, migrate.
 
 Heavy imports happen inside each command: `serve --workers N` must set up prometheus_client's
 multiprocess directory before prometheus_client is first imported.
@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Sequence
 
 from service.config import Settings
+from service.migrate.cli import add_parser as migrate_parsers
 
 
 def _settings(**overrides: object) -> Settings:
@@ -123,6 +124,12 @@ def cmd_table_template(args: argparse.Namespace) -> None:
     print(json.dumps(cloudformation_template(args.table_name), indent=2))
 
 
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from service.migrate.cli import command
+
+    command(args)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hustlehub", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -155,6 +162,7 @@ def parser() -> argparse.ArgumentParser:
     template = sub.add_parser("table-template", help="print the CloudFormation table")
     template.add_argument("--table-name", default="HustleHubDirectory")
     template.set_defaults(func=cmd_table_template)
+    migrate_parsers(sub, cmd_migrate)
     return top
 
 
