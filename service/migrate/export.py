@@ -77,6 +77,10 @@ class PostgresSource:
             values = dict(zip(names, record, strict=True))
             if row_type is rows.Listing:
                 values["skills"] = tuple(values["skills"])
+                # A CSV export cannot tell '' from NULL, and an empty link is no link: both
+                # readers make it None, so both sources give the same rows.
+                values["url"] = values["url"] or None
+                values["image_url"] = values["image_url"] or None
             yield row_type(**values)
 
 

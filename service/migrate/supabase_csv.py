@@ -69,7 +69,7 @@ def parse_text_array(text: str) -> tuple[str, ...]:
             end = body.find(",", index)
             end = len(body) if end < 0 else end
             value = body[index:end].strip()
-            if value.upper() == "NULL" or "{" in value or '"' in value:
+            if value.upper() == "NULL" or any(c in value for c in '{}"'):
                 raise CsvError(f"unsupported array element {value!r} in {text!r}")
             index = end
         out.append(value)
