@@ -54,7 +54,7 @@ class Progress:
             parts = [f"{self.label} [{bar:<{_WIDTH}}] {self.done:,}/{self.total:,} {share:4.0%}"]
             if rate > 0 and self.done < self.total:
                 parts.append(f"{(self.total - self.done) / rate:,.0f} s left")
-        parts.insert(1, f"{rate:,.0f}/s")
+        parts.insert(1, f"{rate:,.0f}/s" if self.total else f"({rate:,.0f}/s)")
         return " ".join(parts)
 
     def _draw(self, now: float) -> None:

@@ -191,3 +191,27 @@ async def test_sigkill_mid_load_then_resume_verifies_clean(
     assert report["ok"] is True
     assert sum(report["matched"].values()) == manifest.items
     assert BATCH_ATTRIBUTE == "migrationBatch"
+
+
+async def test_run_does_every_step_from_csv_exports(
+    pg: asyncpg.Connection, work: Path, tmp_path: Path, migrate_settings: Settings
+) -> None:
+    await fill(pg, SCALE)
+    users = await mapping(pg)
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    for table in ("users", "profiles", "categories", "listings", "favorites"):
+        schema = "auth" if table == "users" else "public"
+        await pg.copy_from_query(
+            f"select * from {schema}.{table}",  # noqa: S608 - fixed names
+            output=str(csv_dir / f"{table}.csv"), format="csv", header=True,
+        )  # fmt: skip
+    users.write_csv(tmp_path / "subs.csv")
+    batch = f"run-{uuid.uuid4().hex[:6]}"
+    done = await asyncio.to_thread(
+        cli, migrate_settings, "run", "--csv-dir", str(csv_dir), "--work", str(work),
+        "--batch", batch, "--user-map", str(tmp_path / "subs.csv"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"verify batch {batch}: OK" in done.stdout
+    assert "load [" in done.stderr
