@@ -8,7 +8,8 @@
 - Every item gets `migrationBatch` = the batch id: rollback deletes by it, verify checks it.
 - Idempotent: a PutItem of the same item again changes nothing, so a re-run, or a resume that
   rewrites the chunks in flight at a kill, leaves the table as one clean run would.
-- Resumable: `checkpoint.json` is advanced after each window of chunks (see checkpoint.py).
+- Resumable: `checkpoint.json` is advanced at most every `CHECKPOINT_EVERY_S` over the
+  chunks written so far, and once more when the load ends or fails (see checkpoint.py).
 - At most `concurrency` chunks are in flight, which bounds memory and the write rate offered
   to the table.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +32,7 @@ from service.store.table import Table
 
 BATCH_ATTRIBUTE = "migrationBatch"
 DEFAULT_CONCURRENCY = 8
+CHECKPOINT_EVERY_S = 0.5
 
 
 @dataclass
@@ -85,19 +88,9 @@ def tagged(item: Item, batch: str) -> Item:
     return {**item, BATCH_ATTRIBUTE: {"S": batch}}
 
 
-def _windows(
-    items: Iterator[Item], batch: str, concurrency: int
-) -> Iterator[list[list[dict[str, Any]]]]:
-    while True:
-        window = []
-        for _ in range(concurrency):
-            chunk = [put_request(tagged(i, batch)) for i in itertools.islice(items, WRITE_CHUNK)]
-            if not chunk:
-                break
-            window.append(chunk)
-        if not window:
-            return
-        yield window
+def _chunks(items: Iterator[Item], batch: str) -> Iterator[list[dict[str, Any]]]:
+    while chunk := [put_request(tagged(i, batch)) for i in itertools.islice(items, WRITE_CHUNK)]:
+        yield chunk
 
 
 async def load(
@@ -115,14 +108,38 @@ async def load(
     done = skip
     bar = Progress("load", manifest.items, start=skip) if progress else None
     started = loop.time()
-    for window in _windows(read_items(work, skip=skip), batch, concurrency):
-        await asyncio.gather(*(batch_write(table, chunk) for chunk in window))
-        written = sum(len(chunk) for chunk in window)
-        done += written
+    # A sliding window: up to `concurrency` chunks in flight, in file order. The checkpoint
+    # advances over the oldest chunks once they are written, never past one still in flight.
+    in_flight: deque[tuple[asyncio.Task[None], int]] = deque()
+    last_saved = loop.time()
+    try:
+        for chunk in _chunks(read_items(work, skip=skip), batch):
+            in_flight.append((asyncio.create_task(batch_write(table, chunk)), len(chunk)))
+            if len(in_flight) < concurrency:
+                continue
+            await asyncio.wait([in_flight[0][0]])
+            while in_flight and in_flight[0][0].done():
+                task, size = in_flight.popleft()
+                task.result()  # a chunk that failed ends the load here, checkpoint before it
+                done += size
+                if bar:
+                    bar.advance(size)
+            if loop.time() - last_saved >= CHECKPOINT_EVERY_S:
+                save_checkpoint(
+                    work.checkpoint, Checkpoint(batch, manifest.digest, done, manifest.items)
+                )
+                last_saved = loop.time()
+        while in_flight:
+            task, size = in_flight.popleft()
+            await task
+            done += size
+            if bar:
+                bar.advance(size)
+    finally:
+        for task, _ in in_flight:
+            task.cancel()
+        await asyncio.gather(*(task for task, _ in in_flight), return_exceptions=True)
         save_checkpoint(work.checkpoint, Checkpoint(batch, manifest.digest, done, manifest.items))
-        if bar:
-            bar.advance(written)
-    save_checkpoint(work.checkpoint, Checkpoint(batch, manifest.digest, done, manifest.items))
     if bar:
         bar.close()
     return LoadResult(done - skip, skip, manifest.items, loop.time() - started)
