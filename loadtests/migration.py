@@ -11,8 +11,9 @@ killed with SIGKILL once the checkpoint passes F of the items and resumed. With
 item, an extra tagged item) and verify must find exactly those three and exit 1.
 
 The baseline, measured in the same run against the same server: the first `--baseline-items`
-items written with bare aiobotocore BatchWriteItem calls (25 a call, the same concurrency, no
-checkpoint, no tag, no retries), so the ratio is what the load's own machinery costs.
+items written twice each way into fresh tables, alternately by the load's own code and by bare
+aiobotocore BatchWriteItem calls (25 a call, the same concurrency, no checkpoint, no tag, no
+retries), so the ratio is what the load's own machinery costs.
 Everything targets loopback; every wait is bounded.
 """
 
@@ -87,15 +88,41 @@ async def create_table(endpoint: str, table: str) -> None:
         await ensure_table(client, table, production=False)
 
 
-async def baseline(endpoint: str, table: str, items_file: Path, count: int, workers: int) -> float:
-    """Bare BatchWriteItem calls of the first `count` items; items/s."""
-    await create_table(endpoint, table)
+def sample(items_file: Path, count: int) -> list[Any]:
     items: list[Any] = []
     with items_file.open() as lines:
         for line in lines:
             items.append(json.loads(line))
             if len(items) >= count:
                 break
+    return items
+
+
+async def ours(endpoint: str, table: str, items: list[Any], work: Path, workers: int) -> float:
+    """The load's own code (tag, chunks, retries, checkpoint) on `items`; items/s."""
+    from service.config import Settings
+    from service.migrate.load import LoadObserver, load
+    from service.migrate.workdir import Manifest, WorkDir
+    from service.store.client import dynamodb_client
+    from service.store.table import Table
+
+    await create_table(endpoint, table)
+    work.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - before any request
+    with (work / "items.jsonl").open("w") as out:
+        out.writelines(json.dumps(item) + "\n" for item in items)
+    settings = Settings(mode="test", dynamodb_endpoint=endpoint, table_name=table,
+                        dynamodb_read_timeout_s=30.0)  # fmt: skip
+    async with dynamodb_client(settings) as client:
+        writer = Table(client, table, observer=LoadObserver(), retry_base_s=0.025,
+                       retry_cap_s=2.0, deadline_s=60.0, max_attempts=30)  # fmt: skip
+        result = await load(writer, WorkDir(work), Manifest(len(items), table, {}),
+                            batch="sample", concurrency=workers, progress=False)  # fmt: skip
+    return result.rate
+
+
+async def bare(endpoint: str, table: str, items: list[Any], workers: int) -> float:
+    """Bare BatchWriteItem calls of `items`, 25 a call; items/s."""
+    await create_table(endpoint, table)
     chunks = [items[i : i + 25] for i in range(0, len(items), 25)]
     session = get_session()
     async with session.create_client(
@@ -215,12 +242,25 @@ def main() -> None:
                 figures["divergence_found"] = found
                 if found != {"changed": 1, "missing": 1, "extra": 1}:
                     sys.exit(f"verify found {found}, not the three seeded divergences")
-            rate = asyncio.run(
-                baseline(endpoint, "bench-baseline", work / "items.jsonl",
-                         min(args.baseline_items, total), args.concurrency)
-            )  # fmt: skip
-            figures["baseline_items_per_s"] = rate
-            figures["load_vs_baseline"] = figures["load_items_per_s"] / rate
+            # The same sample, alternately through the load's code and bare calls, each into a
+            # fresh table of its own: the ratio is what the load's machinery costs.
+            items = sample(work / "items.jsonl", min(args.baseline_items, total))
+            rates: dict[str, list[float]] = {"ours": [], "bare": []}
+            for round_ in range(2):
+                order = ("ours", "bare") if round_ % 2 == 0 else ("bare", "ours")
+                for kind in order:
+                    name = f"bench-{kind}-{round_}"
+                    if kind == "ours":
+                        rate = asyncio.run(
+                            ours(endpoint, name, items, work / name, args.concurrency)
+                        )
+                    else:
+                        rate = asyncio.run(bare(endpoint, name, items, args.concurrency))
+                    rates[kind].append(rate)
+            figures["sample_items"] = len(items)
+            figures["sample_ours_items_per_s"] = rates["ours"]
+            figures["sample_bare_items_per_s"] = rates["bare"]
+            figures["ours_vs_bare"] = sum(rates["ours"]) / sum(rates["bare"])
     finally:
         psql(f"drop database if exists {database} with (force)")
     print(json.dumps(figures, indent=2))
