@@ -1,5 +1,5 @@
 """`hustlehub`: serve, dev, create-table, seed, token, table-template, infra-template,
-migrate-phase.
+migrate, migrate-phase.
 
 Heavy imports happen inside each command: `serve --workers N` must set up prometheus_client's
 multiprocess directory before prometheus_client is first imported.
@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Sequence
 
 from service.config import Settings
+from service.migrate.cli import add_parser as migrate_parsers
 
 
 def _settings(**overrides: object) -> Settings:
@@ -160,6 +161,12 @@ def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from service.migrate.cli import command
+
+    command(args)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hustlehub", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -214,6 +221,7 @@ def parser() -> argparse.ArgumentParser:
         help="queue every category and listing first: DynamoDB made equal to Postgres",
     )
     reconcile.set_defaults(func=cmd_migrate_phase_reconcile)
+    migrate_parsers(sub, cmd_migrate)
     return top
 
 

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     cognito_app_client_ids: Annotated[tuple[str, ...], NoDecode] = ()
     # Never derived from a token's `iss`: a token must not choose where its keys come from.
     cognito_jwks_url: str | None = None
+    # Only for the migration's Cognito lookups against an emulator; unset means AWS.
+    cognito_endpoint: str | None = None
     jwks_ttl_s: float = Field(default=3600.0, gt=0)
     jwks_min_refresh_interval_s: float = Field(default=10.0, ge=0)
     jwt_leeway_s: int = Field(default=30, ge=0, le=30)
@@ -99,6 +101,10 @@ class Settings(BaseSettings):
     migration_push_timeout_s: float = Field(default=1.0, gt=0)
     # How long, once DynamoDB has answered, a dual-read waits for Postgres's answer to compare.
     migration_shadow_timeout_s: float = Field(default=0.25, gt=0)
+
+    # The legacy Supabase database `hustlehub migrate` reads (a setting, not only a flag, so
+    # that its password need not appear in a process list or a shell history).
+    migrate_dsn: SecretStr | None = None
 
     @model_validator(mode="before")
     @classmethod

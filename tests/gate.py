@@ -1,8 +1,9 @@
 """The one gate command (`make test`, and so `.ci/run`): lint, types, then the whole suite.
 
-It starts the machine's Redis when nothing answers on its port, because the suite talks to a
-real Redis; everything else the tests need (moto's server, Prometheus) they start themselves.
-Debian's Prometheus and docker-compose are installed here, once, when missing.
+It starts the machine's Redis and PostgreSQL when nothing answers on their ports, because the
+suite talks to a real Redis and (the migration's tests) a real PostgreSQL; everything else the
+tests need (moto's server, Prometheus) they start themselves. Debian's Prometheus and
+docker-compose are installed here, once, when missing.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from tests.support import compose_tools, prometheus_tools
 from tests.support.debian import ToolsUnavailable
 
 REDIS_ADDR = ("127.0.0.1", 6379)
+POSTGRES_ADDR = ("127.0.0.1", 5432)
+POSTGRES_CONFIGS = Path("/etc/postgresql")
+POSTGRES_START_S = 30
 REDIS_START = [
     "redis-server",
     "--daemonize",
@@ -59,6 +64,26 @@ def ensure_redis() -> None:
         time.sleep(0.1)
 
 
+def ensure_postgres() -> None:
+    if _listening(POSTGRES_ADDR):
+        return
+    # Debian's layout: /etc/postgresql/<version>/main, started with pg_ctlcluster.
+    versions = (
+        sorted(p.name for p in POSTGRES_CONFIGS.iterdir()) if POSTGRES_CONFIGS.is_dir() else []
+    )
+    if not versions or shutil.which("pg_ctlcluster") is None:
+        sys.exit("gate: PostgreSQL is not running on 127.0.0.1:5432 and no cluster is installed")
+    print(f"gate: starting PostgreSQL {versions[-1]} (cluster main)", flush=True)
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=True
+    )
+    deadline = time.monotonic() + POSTGRES_START_S
+    while not _listening(POSTGRES_ADDR):
+        if time.monotonic() > deadline:
+            sys.exit(f"gate: PostgreSQL did not listen within {POSTGRES_START_S} s")
+        time.sleep(0.2)
+
+
 def ensure_prometheus_tools() -> None:
     # The rule tests and the scrape test need promtool and prometheus; installing them here,
     # once, keeps an apt-get run out of any test's own time limit.
@@ -88,6 +113,7 @@ def run(step: str, argv: list[str]) -> None:
 def main() -> None:
     py = sys.executable
     ensure_redis()
+    ensure_postgres()
     ensure_prometheus_tools()
     ensure_compose()
     run("ruff check", [py, "-m", "ruff", "check", "."])

@@ -1,0 +1,333 @@
+"""`hustlehub migrate ...`: generate, export, transform, load, verify, rollback, run.
+
+Every step reads and writes one working directory (workdir.py), so each can be run, checked
+and re-run on its own; `run` does export, transform, load and verify in order. DynamoDB comes
+from the usual HUSTLEHUB_* settings (endpoint, table, region); the legacy database from
+`--dsn` or HUSTLEHUB_MIGRATE_DSN. Exit codes: 0 done, 1 verify found a mismatch, 2 refused
+(unmapped users or rejected rows without the flag that allows them, bad input).
+
+Heavy imports (asyncpg, aiobotocore) happen inside the commands, as in service/cli.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from service.config import Settings
+
+if TYPE_CHECKING:
+    from service.migrate.export import Source
+    from service.migrate.usermap import UserMap
+    from service.migrate.workdir import Manifest, WorkDir
+    from service.store.table import Table
+
+EXIT_MISMATCH, EXIT_REFUSED = 1, 2
+# A migration can wait for DynamoDB far longer than a request can: a throttled chunk is
+# retried for up to a minute before the load stops (and can then be resumed).
+LOAD_DEADLINE_S = 60.0
+LOAD_RETRY_CAP_S = 2.0
+LOAD_READ_TIMEOUT_S = 30.0
+
+
+class Refused(Exception):
+    pass
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _dsn(args: argparse.Namespace, settings: Settings) -> str | None:
+    if getattr(args, "dsn", None):
+        return str(args.dsn)
+    return settings.migrate_dsn.get_secret_value() if settings.migrate_dsn else None
+
+
+@asynccontextmanager
+async def _table(settings: Settings) -> AsyncIterator[tuple[Table, Any]]:
+    from service.migrate.load import LoadObserver
+    from service.store.client import dynamodb_client
+    from service.store.table import Table
+
+    settings = settings.model_copy(
+        update={
+            "dynamodb_read_timeout_s": max(settings.dynamodb_read_timeout_s, LOAD_READ_TIMEOUT_S)
+        }
+    )
+    observer = LoadObserver()
+    async with dynamodb_client(settings) as client:
+        yield (
+            Table(
+                client,
+                settings.table_name,
+                observer=observer,
+                retry_base_s=settings.dynamodb_retry_base_s,
+                retry_cap_s=max(settings.dynamodb_retry_cap_s, LOAD_RETRY_CAP_S),
+                deadline_s=max(settings.dynamodb_call_deadline_s, LOAD_DEADLINE_S),
+                max_attempts=30,
+            ),
+            observer,
+        )
+
+
+@asynccontextmanager
+async def _source(
+    args: argparse.Namespace, settings: Settings, work: WorkDir | None
+) -> AsyncIterator[Source]:
+    """--csv-dir, else --dsn (or the setting), else the work directory's export snapshot."""
+    from service.migrate.export import PostgresSource, SnapshotSource
+    from service.migrate.supabase_csv import CsvSource
+
+    dsn = _dsn(args, settings)
+    if getattr(args, "csv_dir", None):
+        yield CsvSource(Path(args.csv_dir))
+    elif dsn and (work is None or getattr(args, "dsn", None) or not work.export.exists()):
+        import asyncpg
+
+        conn = await asyncpg.connect(dsn)
+        try:
+            source = PostgresSource(conn)
+            async with source.snapshot():
+                yield source
+        finally:
+            await conn.close()
+    elif work is not None and work.export.exists():
+        yield SnapshotSource(work.export)
+    else:
+        raise Refused("no legacy source: give --dsn, --csv-dir, or export into --work first")
+
+
+def _work(args: argparse.Namespace) -> WorkDir:
+    from service.migrate.workdir import WorkDir
+
+    root = Path(args.work)
+    root.mkdir(parents=True, exist_ok=True)
+    return WorkDir(root)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def _generate(args: argparse.Namespace) -> None:
+    import asyncpg
+
+    from service.migrate.generate import Scale, generate
+
+    dsn = _dsn(args, _settings())
+    if not dsn:
+        raise Refused("--dsn (or HUSTLEHUB_MIGRATE_DSN) is required")
+    scale = Scale(args.users, args.listings, args.categories, args.favourites, args.seed)
+    conn = await asyncpg.connect(dsn)
+    try:
+        written = await generate(conn, scale)
+    finally:
+        await conn.close()
+    print(" ".join(f"{table}={count}" for table, count in written.items()))
+
+
+async def _export(args: argparse.Namespace) -> None:
+    from service.migrate.export import write_snapshot
+    from service.migrate.progress import Progress
+
+    work = _work(args)
+    bar = Progress("export", None)
+    async with _source(args, _settings(), None) as source:
+        counts = await write_snapshot(source, work.export, on_row=bar.advance)
+    bar.close()
+    print(" ".join(f"{table}={count}" for table, count in counts.items()))
+
+
+async def _user_map(args: argparse.Namespace, settings: Settings, source: Source) -> UserMap:
+    from service.migrate import rows, usermap
+
+    if args.user_map:
+        return usermap.read_csv(Path(args.user_map))
+    pool = args.cognito_pool_id or settings.cognito_user_pool_id
+    endpoint = args.cognito_endpoint or settings.cognito_endpoint
+    async with usermap.cognito_client(region=settings.cognito_region, endpoint=endpoint) as idp:
+        emails = await usermap.cognito_emails(idp, pool)
+    return usermap.match_by_email([u async for u in source.read(rows.AuthUser)], emails)
+
+
+def _announce(manifest: Manifest) -> None:
+    report = manifest.report
+    _say(f"transform: {manifest.items:,} items from rows {report['rows']}")
+    _say(f"transform: items per type {report['items']}")
+    if manifest.unmapped:
+        sample = ", ".join(report["unmapped_users"][:5])
+        _say(
+            f"transform: {manifest.unmapped:,} unmapped users (no Cognito sub), left out: "
+            f"{report['left_out']}; e.g. {sample}"
+        )
+    if manifest.rejected:
+        first = report["rejected"][0]
+        _say(
+            f"transform: rejected rows {report['rejected_count']}; e.g. {first['table']} "
+            f"{first['id']}: {first['reason']}"
+        )
+
+
+async def _transform(args: argparse.Namespace) -> Manifest:
+    from service.migrate.workdir import write_items
+
+    settings, work = _settings(), _work(args)
+    async with _source(args, settings, work) as source:
+        users = await _user_map(args, settings, source)
+        manifest = await write_items(source, users, work)
+    _announce(manifest)
+    print(f"items={manifest.items} digest={manifest.digest} unmapped={manifest.unmapped}")
+    return manifest
+
+
+def _check_load_allowed(args: argparse.Namespace, manifest: Manifest) -> None:
+    if manifest.unmapped and not args.allow_unmapped:
+        raise Refused(
+            f"{manifest.unmapped:,} users have no Cognito sub (see manifest.json); map them, "
+            "or pass --allow-unmapped to migrate everyone else and leave them out"
+        )
+    if manifest.rejected and not args.allow_rejected:
+        raise Refused(
+            f"{manifest.rejected:,} rows were rejected by the models (see manifest.json); fix "
+            "them in the legacy database, or pass --allow-rejected to leave them out"
+        )
+
+
+async def _load(args: argparse.Namespace) -> None:
+    from service.migrate.load import load
+    from service.migrate.workdir import read_manifest
+
+    work = _work(args)
+    manifest = read_manifest(work)
+    _check_load_allowed(args, manifest)
+    async with _table(_settings()) as (table, observer):
+        result = await load(
+            table, work, manifest, batch=args.batch, concurrency=args.concurrency,
+            resume=not args.restart,
+        )  # fmt: skip
+    print(
+        f"batch={args.batch} written={result.written} resumed_after={result.skipped} "
+        f"total={result.total} seconds={result.seconds:.1f} items_per_s={result.rate:.0f} "
+        f"unprocessed_retried={observer.unprocessed_items} retries={observer.retries}"
+    )
+
+
+async def _verify(args: argparse.Namespace) -> bool:
+    from service.migrate import usermap
+    from service.migrate.verify import verify
+    from service.migrate.workdir import write_json
+
+    settings, work = _settings(), _work(args)
+    users = usermap.read_csv(Path(args.user_map) if args.user_map else work.usermap)
+    async with _source(args, settings, work) as source, _table(settings) as (table, _):
+        report = await verify(source, users, table, batch=args.batch)
+    path = Path(args.report) if args.report else work.verify_report
+    write_json(path, report.to_json())
+    print(report.text())
+    print(f"report: {path}")
+    return report.ok
+
+
+async def _rollback(args: argparse.Namespace) -> None:
+    from service.migrate.rollback import rollback
+
+    async with _table(_settings()) as (table, _):
+        deleted = await rollback(table, batch=args.batch)
+    print(f"batch={args.batch} deleted={sum(deleted.values())} {dict(sorted(deleted.items()))}")
+
+
+async def _run(args: argparse.Namespace) -> bool:
+    await _export(args)
+    args.dsn = args.csv_dir = None  # from here on the snapshot is the legacy side
+    await _transform(args)
+    await _load(args)
+    return await _verify(args)
+
+
+def command(args: argparse.Namespace) -> None:
+    step = args.migrate_command
+    try:
+        if step == "generate":
+            asyncio.run(_generate(args))
+        elif step == "export":
+            asyncio.run(_export(args))
+        elif step == "transform":
+            asyncio.run(_transform(args))
+        elif step == "load":
+            asyncio.run(_load(args))
+        elif step == "rollback":
+            asyncio.run(_rollback(args))
+        elif step in ("verify", "run"):
+            ok = asyncio.run(_verify(args) if step == "verify" else _run(args))
+            if not ok:
+                sys.exit(EXIT_MISMATCH)
+    except Refused as exc:
+        _say(f"migrate {step}: refused: {exc}")
+        sys.exit(EXIT_REFUSED)
+
+
+def _legacy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dsn", help="legacy Postgres (default HUSTLEHUB_MIGRATE_DSN)")
+    parser.add_argument("--csv-dir", help="a directory of Supabase CSV exports instead")
+
+
+def _work_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--work", required=True, help="the migration's working directory")
+
+
+def _mapping_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user-map", help="CSV supabase_id,sub")
+    parser.add_argument("--cognito-pool-id", help="map by email through ListUsers on this pool")
+    parser.add_argument("--cognito-endpoint", help="Cognito endpoint (default AWS)")
+
+
+def _load_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch", required=True, help="migration batch id (tags every item)")
+    parser.add_argument("--concurrency", type=int, default=8, help="chunks of 25 in flight")
+    parser.add_argument("--restart", action="store_true", help="ignore the checkpoint")
+    parser.add_argument("--allow-unmapped", action="store_true", help="leave unmapped users out")
+    parser.add_argument("--allow-rejected", action="store_true", help="leave rejected rows out")
+
+
+def add_parser(sub: Any, func: Callable[[argparse.Namespace], None]) -> None:
+    migrate = sub.add_parser("migrate", help="move the legacy Supabase data into the table")
+    steps = migrate.add_subparsers(dest="migrate_command", required=True)
+    gen = steps.add_parser("generate", help="fill a legacy database with a realistic data set")
+    gen.add_argument("--dsn")
+    gen.add_argument("--users", type=int, default=100_000)
+    gen.add_argument("--listings", type=int, default=1_000)
+    gen.add_argument("--categories", type=int, default=40)
+    gen.add_argument("--favourites", type=int, default=300_000)
+    gen.add_argument("--seed", type=int, default=1)
+    export = steps.add_parser("export", help="legacy rows into WORK/export")
+    _legacy_options(export)
+    _work_option(export)
+    transform = steps.add_parser("transform", help="rows into WORK/items.jsonl")
+    _legacy_options(transform)
+    _work_option(transform)
+    _mapping_options(transform)
+    load = steps.add_parser("load", help="WORK/items.jsonl into the table (resumable)")
+    _work_option(load)
+    _load_options(load)
+    verify = steps.add_parser("verify", help="legacy side against the table; exit 1 on mismatch")
+    _legacy_options(verify)
+    _work_option(verify)
+    verify.add_argument("--batch", required=True)
+    verify.add_argument("--user-map", help="default WORK/usermap.csv (what transform used)")
+    verify.add_argument("--report", help="JSON report path (default WORK/verify-report.json)")
+    rollback = steps.add_parser("rollback", help="delete every item of one batch")
+    rollback.add_argument("--batch", required=True)
+    run = steps.add_parser("run", help="export, transform, load and verify")
+    _legacy_options(run)
+    _work_option(run)
+    _mapping_options(run)
+    _load_options(run)
+    run.add_argument("--report")
+    for step in (gen, export, transform, load, verify, rollback, run):
+        step.set_defaults(func=func)

@@ -1,0 +1,47 @@
+"""Remove one migration batch: exactly the items tagged with its id, nothing else.
+
+A Scan finds them (FilterExpression on `migrationBatch`, keys only), and BatchWriteItem
+deletes them in chunks of 25 through the store's `batch_write` (UnprocessedItems retried with
+backoff). Items the service wrote itself carry no tag, and items of another batch carry
+another id, so neither can match. An item the service later replaced with a PutItem has lost
+the tag and stays; one it changed with UpdateItem keeps the tag and goes: roll back before
+the service starts writing migrated entities.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from service.migrate.load import BATCH_ATTRIBUTE
+from service.migrate.progress import Progress
+from service.migrate.scan import scan_all
+from service.store import keys
+from service.store.batch import batch_write, delete_request
+from service.store.table import Table
+
+
+async def rollback(table: Table, *, batch: str, progress: bool = True) -> Counter[str]:
+    """Delete every item tagged `batch`; returns how many of each type were deleted."""
+    deleted: Counter[str] = Counter()
+    bar = Progress("rollback", None) if progress else None
+    async for page in scan_all(
+        table,
+        FilterExpression="#batch = :batch",
+        ProjectionExpression="#pk, #sk, #type",
+        ExpressionAttributeNames={
+            "#batch": BATCH_ATTRIBUTE, "#pk": keys.PK, "#sk": keys.SK, "#type": "type",
+        },
+        ExpressionAttributeValues={":batch": {"S": batch}},
+        ConsistentRead=True,
+    ):  # fmt: skip
+        if not page:
+            continue
+        await batch_write(
+            table, [delete_request({keys.PK: i[keys.PK], keys.SK: i[keys.SK]}) for i in page]
+        )
+        deleted.update(i.get("type", {}).get("S", "(no type)") for i in page)
+        if bar:
+            bar.advance(len(page))
+    if bar:
+        bar.close()
+    return deleted

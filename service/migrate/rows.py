@@ -1,0 +1,109 @@
+"""The legacy rows, one frozen dataclass per table, as every source (Postgres, Supabase's CSV
+exports, the export snapshot) hands them to the transform.
+
+Values are plain Python: uuids as strings, timestamps timezone-aware, skills a list. The
+snapshot (`to_json` / `from_json`) keeps timestamps as ISO strings with microseconds, which
+is the precision of Postgres' timestamptz, so nothing is rounded on the way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+
+@dataclass(frozen=True, slots=True)
+class AuthUser:
+    table: ClassVar[str] = "auth.users"
+    id: str
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    table: ClassVar[str] = "public.profiles"
+    id: str
+    email: str
+    display_name: str
+    is_admin: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    table: ClassVar[str] = "public.categories"
+    id: str
+    slug: str
+    name: str
+    description: str
+    sort_order: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    table: ClassVar[str] = "public.listings"
+    id: str
+    slug: str
+    title: str
+    summary: str
+    description: str
+    category_id: str
+    location: str
+    remote: bool
+    skills: tuple[str, ...]
+    income_min: int
+    income_max: int
+    income_currency: str
+    income_period: str
+    url: str | None
+    image_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Favorite:
+    table: ClassVar[str] = "public.favorites"
+    user_id: str
+    listing_id: str
+    created_at: datetime
+
+
+Row = AuthUser | Profile | Category | Listing | Favorite
+R = TypeVar("R", AuthUser, Profile, Category, Listing, Favorite)
+# Dependency order: a listing needs its category, a favourite its profile and listing.
+ROW_TYPES: tuple[type[Row], ...] = (AuthUser, Profile, Category, Listing, Favorite)
+
+
+def columns(row_type: type[Row]) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(row_type))
+
+
+def to_json(row: Row) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in columns(type(row)):
+        value = getattr(row, name)
+        if isinstance(value, datetime):
+            value = value.isoformat(timespec="microseconds")
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
+
+
+def from_json(row_type: type[R], raw: dict[str, Any]) -> R:
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(row_type):
+        value = raw[field.name]
+        if field.name.endswith("_at"):
+            value = datetime.fromisoformat(value)
+        elif field.name == "skills":
+            value = tuple(value)
+        values[field.name] = value
+    return row_type(**values)
