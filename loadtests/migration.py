@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import json
 import os
@@ -29,11 +30,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from aiobotocore.session import get_session
 
+from loadtests.fixture import require_loopback
 from service.devserver import moto_server
 
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -76,6 +79,15 @@ def write_user_map(work: Path, path: Path) -> int:
             writer.writerow([supabase_id, str(uuid.uuid5(uuid.NAMESPACE_URL, supabase_id))])
             count += 1
     return count
+
+
+@contextlib.contextmanager
+def _server(endpoint: str | None) -> Iterator[str]:
+    if endpoint is not None:
+        yield endpoint
+        return
+    with moto_server() as url:
+        yield url
 
 
 async def create_table(endpoint: str, table: str) -> None:
@@ -194,7 +206,15 @@ def main() -> None:
     parser.add_argument("--baseline-items", type=int, default=20_000)
     parser.add_argument("--work", default="var/migration-bench")
     parser.add_argument("--out", default=None, help="also write the figures as JSON here")
+    parser.add_argument(
+        "--endpoint",
+        default=None,
+        help="a DynamoDB-compatible server on this machine to load instead of a moto of our own "
+        "(e.g. dynalite with --path, whose memory does not grow with the table)",
+    )
     args = parser.parse_args()
+    if args.endpoint is not None:
+        require_loopback(args.endpoint)
     users, listings = int(100_000 * args.scale), int(1_000 * args.scale)
     categories, favourites = max(1, int(40 * min(args.scale, 1))), int(300_000 * args.scale)
     database = f"hh_bench_{uuid.uuid4().hex[:8]}"
@@ -208,7 +228,8 @@ def main() -> None:
     psql(f"create database {database}")
     dsn = f"{PG}/{database}"
     try:
-        with moto_server() as endpoint:
+        with _server(args.endpoint) as endpoint:
+            figures["endpoint"] = "moto (own)" if args.endpoint is None else args.endpoint
             env = _env(endpoint, "bench-migration")
             asyncio.run(create_table(endpoint, "bench-migration"))
             figures["generate_s"], _ = step(
