@@ -15,6 +15,7 @@ from service.app import create_app
 from service.appkeys import METRICS
 from service.config import Settings
 from tests.api.filtering import QUERIES, Client, counting, get_page, matches, page_path, seed
+from tests.metrics.samples import ok_calls
 from tests.support.app import AiohttpClient, bearer
 from tests.support.faultproxy import FaultProxy, Mode
 
@@ -158,10 +159,7 @@ async def test_a_cold_stampede_of_distinct_filters_costs_one_query(
     registry = client.app[METRICS].registry
 
     def queries() -> float:
-        value = registry.get_sample_value(
-            "hustlehub_dynamodb_requests_total", {"operation": "Query", "outcome": "ok"}
-        )
-        return value or 0.0
+        return ok_calls(registry, "Query")
 
     before = queries()
     paths = [

@@ -13,6 +13,7 @@ import pytest
 from service.app import create_app
 from service.config import Settings
 from tests.api.factories import create_category, create_listing
+from tests.metrics.samples import ok_calls
 from tests.support.app import AiohttpClient, bearer
 from tests.support.faultproxy import FaultProxy, Mode
 
@@ -133,10 +134,7 @@ async def test_a_cold_stampede_costs_one_query(
     registry = client.app[METRICS].registry
 
     def queries() -> float:
-        value = registry.get_sample_value(
-            "hustlehub_dynamodb_requests_total", {"operation": "Query", "outcome": "ok"}
-        )
-        return value or 0.0
+        return ok_calls(registry, "Query")
 
     before = queries()
     path = f"/v1/categories/{category['id']}/listings?limit=7"

@@ -30,3 +30,11 @@ def load_yaml(path: Path) -> Any:
     # configured to ignore missing imports only for a few packages: import it dynamically.
     yaml = importlib.import_module("yaml")
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def ok_calls(registry: CollectorRegistry, operation: str) -> float:
+    """DynamoDB `operation` calls that succeeded so far (0 before the first)."""
+    value = registry.get_sample_value(
+        "hustlehub_dynamodb_requests_total", {"operation": operation, "outcome": "ok"}
+    )
+    return value or 0.0
