@@ -49,7 +49,10 @@ async def test_dual_write_with_postgres_down_serves_copies_and_refuses_writes(
     token = await admin_token_for(client, mint)
     category = await create_category(client, token)
     cached = f"/v1/categories/{category['id']}"
-    assert (await client.get(cached)).status == 200
+    # Warming the cache, before any fault: the 0.5 s command timeout (short for the fault's
+    # sake) can expire on a loaded machine, so a few tries, each needing a healthy Postgres.
+    warmed = [(await client.get(cached)).status for _ in range(3)]
+    assert 200 in warmed, warmed
 
     await postgres_proxy.set_mode(mode)
     hit = await client.get(cached)
