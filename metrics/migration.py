@@ -10,7 +10,18 @@ from prometheus_client import CollectorRegistry, Counter
 from metrics.labels import OTHER, clamp
 
 # What a dual-read compares: single entities and the two lists the public reads serve.
-ENTITIES = frozenset({"category", "category_list", "listing", "listing_page"})
+ENTITIES = frozenset(
+    {
+        "category",
+        "category_list",
+        "listing",
+        "listing_page",
+        "profile",
+        "admin_grant",
+        "favourite",
+        "favourite_page",
+    }
+)
 FALLBACK_REASONS = frozenset({"dynamodb_error", "missing", "behind"})
 OUTBOX_OUTCOMES = frozenset({"recorded", "applied", "retried", "dead"})
 

@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 from service.config import Settings
 from service.migrate.cli import add_parser as migrate_parsers
@@ -161,6 +162,24 @@ def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def cmd_migrate_phase_link_users(args: argparse.Namespace) -> None:
+    from service.migrate.phases.command import link_users
+
+    settings = _settings()
+    if settings.legacy_dsn is None:
+        sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
+    linked = asyncio.run(link_users(settings, args.user_map))
+    print(f"identities: {linked.linked} linked, {linked.already} already linked")
+    for label, ids in (
+        ("no such Supabase user", linked.unknown),
+        ("sub or user linked otherwise", linked.conflicting),
+    ):
+        for supabase_id in ids:
+            print(f"{label}: {supabase_id}", file=sys.stderr)
+    if linked.unknown or linked.conflicting:
+        sys.exit(1)
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     from service.migrate.cli import command
 
@@ -218,9 +237,21 @@ def parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--all",
         action="store_true",
-        help="queue every category and listing first: DynamoDB made equal to Postgres",
+        help="queue every category, listing, user and favourite first: DynamoDB made equal"
+        " to Postgres",
     )
     reconcile.set_defaults(func=cmd_migrate_phase_reconcile)
+    link_users = phase_sub.add_parser(
+        "link-users",
+        help="tell the legacy Postgres each Supabase user's Cognito sub; exit 1 on any refused",
+    )
+    link_users.add_argument(
+        "--user-map",
+        type=Path,
+        required=True,
+        help="CSV supabase_id,sub (the transform's usermap.csv)",
+    )
+    link_users.set_defaults(func=cmd_migrate_phase_link_users)
     migrate_parsers(sub, cmd_migrate)
     return top
 

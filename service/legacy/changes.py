@@ -13,7 +13,9 @@ from typing import Literal, Protocol
 
 from service.legacy.db import Db
 
-EntityKind = Literal["category", "listing"]
+# A user is its profile and admin grant, by sub; a favourite's id is `<sub>/<listingId>`
+# (a sub never holds a slash).
+EntityKind = Literal["category", "listing", "user", "favourite"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +44,13 @@ class Replication(Protocol):
 
 def unique(refs: Sequence[EntityRef]) -> list[EntityRef]:
     return list(dict.fromkeys(refs))
+
+
+def favourite_ref(sub: str, listing_id: str) -> EntityRef:
+    return EntityRef("favourite", f"{sub}/{listing_id}")
+
+
+def favourite_of(ref: EntityRef) -> tuple[str, str]:
+    """(sub, listing id) of a favourite ref."""
+    sub, _, listing_id = ref.id.rpartition("/")
+    return sub, listing_id

@@ -13,13 +13,18 @@ alter table public.listings add column if not exists version integer not null de
 -- so rows may be applied late, twice or out of order and DynamoDB still ends up current.
 create table if not exists public.hustlehub_outbox (
     id               bigserial primary key,
-    entity           text not null check (entity in ('category', 'listing')),
+    entity           text not null,
     entity_id        text not null,
     attempts         integer not null default 0,
     next_attempt_at  timestamptz not null default now(),
     last_error       text not null default '',
     created_at       timestamptz not null default now()
 );
+
+-- A database that predates users and favourites in the outbox has the narrower check.
+alter table public.hustlehub_outbox drop constraint if exists hustlehub_outbox_entity_check;
+alter table public.hustlehub_outbox add constraint hustlehub_outbox_entity_check
+    check (entity in ('category', 'listing', 'user', 'favourite'));
 
 create index if not exists hustlehub_outbox_due on public.hustlehub_outbox (next_attempt_at);
 create index if not exists hustlehub_outbox_entity on public.hustlehub_outbox (entity);
@@ -37,3 +42,23 @@ create table if not exists public.hustlehub_outbox_dead (
 );
 
 create index if not exists hustlehub_outbox_dead_entity on public.hustlehub_outbox_dead (entity);
+
+-- Who a Cognito user is in Supabase. Profiles and favourites are keyed by the Supabase user id;
+-- the service knows the caller's Cognito sub. Filled from the transform's user mapping
+-- (`hustlehub migrate-phase link-users`) before the first legacy phase starts, and by the
+-- service for a sub it meets unlinked: it claims the unlinked Supabase user with the same
+-- (Cognito-confirmed) email, or adds a new auth.users row.
+create table if not exists public.hustlehub_identities (
+    sub      text primary key,
+    user_id  uuid not null unique references auth.users (id) on delete cascade
+);
+
+-- Admin grants by sub: the API may grant a sub that has no profile yet, which
+-- profiles.is_admin cannot hold. This table is the truth in the legacy phases;
+-- profiles.is_admin is kept equal to it for every linked user, so a return to Supabase keeps
+-- the grants made meanwhile.
+create table if not exists public.hustlehub_admins (
+    sub         text primary key,
+    granted_at  timestamptz not null,
+    granted_by  text not null
+);

@@ -1,4 +1,4 @@
-"""What the use cases need of the category and listing repositories.
+"""What the use cases need of the repositories the migration phases may replace.
 
 The DynamoDB stores are the one implementation after the migration; during it the
 composition root may hand the use cases the legacy Postgres stores or the dual-read stores
@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from service.models.category import Category, CategoryCreate, CategoryPatch
+from service.models.favourite import Favourite
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.page import Page
+from service.models.user import UserProfile
 
 
 class CategoryRepository(Protocol):
@@ -51,3 +53,29 @@ class ListingRepository(Protocol):
     ) -> tuple[Listing, Listing]: ...
 
     async def delete(self, listing_id: str, *, actor: str) -> Listing: ...
+
+
+class UserRepository(Protocol):
+    async def create_profile(
+        self, sub: str, *, email: str, display_name: str
+    ) -> tuple[UserProfile, bool]: ...
+
+    async def get_profile(self, sub: str) -> UserProfile: ...
+
+    async def update_display_name(self, sub: str, name: str) -> UserProfile: ...
+
+    async def is_admin(self, sub: str) -> bool: ...
+
+    async def grant_admin(self, sub: str, *, actor: str) -> bool: ...
+
+    async def revoke_admin(self, sub: str, *, actor: str) -> bool: ...
+
+
+class FavouriteRepository(Protocol):
+    async def save(self, sub: str, listing_id: str) -> bool: ...
+
+    async def unsave(self, sub: str, listing_id: str) -> None: ...
+
+    async def get(self, sub: str, listing_id: str) -> Favourite: ...
+
+    async def list(self, sub: str, *, limit: int, cursor: str | None) -> Page[Favourite]: ...

@@ -1,7 +1,7 @@
 """The five repositories over one Table, built in one place for the composition root.
 
-`categories` and `listings` are typed by what the use cases need of them: during the
-Supabase migration the composition root may put other implementations there
+`categories`, `listings`, `users` and `favourites` are typed by what the use cases need of
+them: during the Supabase migration the composition root may put other implementations there
 (service.migrate.phases).
 """
 
@@ -15,7 +15,12 @@ from service.store.categories import CategoryStore
 from service.store.cursor import CursorCodec
 from service.store.favourites import FavouriteStore
 from service.store.listings import ListingStore
-from service.store.repositories import CategoryRepository, ListingRepository
+from service.store.repositories import (
+    CategoryRepository,
+    FavouriteRepository,
+    ListingRepository,
+    UserRepository,
+)
 from service.store.table import Table
 from service.store.users import UserStore
 
@@ -25,8 +30,8 @@ class Stores:
     table: Table
     categories: CategoryRepository
     listings: ListingRepository
-    users: UserStore
-    favourites: FavouriteStore
+    users: UserRepository
+    favourites: FavouriteRepository
     audit: AuditStore
     # For cursors the use cases sign themselves (in-process pages, service.category_rows).
     cursors: CursorCodec

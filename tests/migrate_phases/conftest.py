@@ -99,6 +99,6 @@ def start_app(aiohttp_client: AiohttpClient) -> StartApp:
 
 async def admin_token_for(client: Client, mint: TokenMint) -> str:
     sub = f"admin-{uuid.uuid4()}"
-    # Admin grants live in DynamoDB in every phase.
+    # In the legacy phases the grant goes to Postgres first, as every grant does.
     await client.app[STORES].users.grant_admin(sub, actor="test-setup")
     return mint.token(sub)

@@ -1,22 +1,27 @@
-"""`hustlehub migrate-phase reconcile`: drain the outbox once, from outside the service.
+"""`hustlehub migrate-phase ...`: the operator's commands for the two legacy phases.
 
-The service reconciles in the background by itself; this is for an operator: after an
-outage, before switching phase (the outbox should be empty), or to retry dead letters.
+`reconcile` drains the outbox once, from outside the service. The service reconciles in the
+background by itself; this is for after an outage, before switching phase (the outbox should
+be empty), or to retry dead letters. `link-users` tells the legacy Postgres which Cognito sub
+each Supabase user is, before the first legacy phase starts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from metrics.registry import Metrics
 from service.cachebuild import open_cache
 from service.config import Settings
-from service.legacy.db import ensure_schema, legacy_pool
+from service.legacy.db import ensure_schema, legacy_pool, translated
+from service.legacy.identities import Linked, link
 from service.migrate.phases.context import outbox_settings
 from service.migrate.phases.outbox import Backlog
 from service.migrate.phases.wiring import replicator
+from service.migrate.usermap import read_csv
 from service.store.client import dynamodb_client
 from service.store.table import Table
 
@@ -65,3 +70,14 @@ async def reconcile(
             if round_.applied == 0:
                 break
         return Drained(applied, retried, dead, requeued, await replication.outbox.backlog())
+
+
+async def link_users(settings: Settings, user_map: Path) -> Linked:
+    """Link every pair of `user_map` (a CSV `supabase_id,sub`: the transform's usermap.csv)
+    in one transaction, and carry the linked admins' `is_admin` over as grants."""
+    users = read_csv(user_map)
+    async with legacy_pool(settings) as pool:
+        await ensure_schema(pool)
+        with translated("link users"):
+            async with pool.acquire() as conn, conn.transaction():
+                return await link(conn, users.subs)

@@ -40,14 +40,11 @@ def outbox_settings(settings: Settings) -> OutboxSettings:
 
 
 @contextlib.asynccontextmanager
-async def legacy_phase(
-    settings: Settings,
-    dynamodb: Stores,
-    table: Table,
-    *,
-    observer: MigrationObserver,
-    invalidate: Invalidate,
+async def legacy_stores(
+    settings: Settings, dynamodb: Stores, table: Table, *, observer: MigrationObserver
 ) -> AsyncIterator[LegacyPhase]:
+    """The phase's repositories over a pool of their own, without the background reconciler:
+    for a short-lived caller (the post-confirmation trigger) and for `legacy_phase`."""
     async with legacy_pool(settings) as pool:
         await ensure_schema(pool)
         cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
@@ -61,13 +58,26 @@ async def legacy_phase(
             observer=observer,
             shadow_timeout_s=settings.migration_shadow_timeout_s,
         )
+        yield LegacyPhase(stores=stores, replicator=replication)
+
+
+@contextlib.asynccontextmanager
+async def legacy_phase(
+    settings: Settings,
+    dynamodb: Stores,
+    table: Table,
+    *,
+    observer: MigrationObserver,
+    invalidate: Invalidate,
+) -> AsyncIterator[LegacyPhase]:
+    async with legacy_stores(settings, dynamodb, table, observer=observer) as phase:
         reconciler = asyncio.create_task(
-            replication.run(
+            phase.replicator.run(
                 interval_s=settings.migration_reconcile_interval_s, invalidate=invalidate
             ),
             name="outbox-reconciler",
         )
         try:
-            yield LegacyPhase(stores=stores, replicator=replication)
+            yield phase
         finally:
             await cancel_and_wait([reconciler], within=5.0)

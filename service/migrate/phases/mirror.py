@@ -7,9 +7,10 @@ and it runs under a per-entity advisory lock held across the read and the Dynamo
 appliers of one entity take turns and the last one to run writes the latest state: rows may be
 applied late, twice or out of order and DynamoDB still converges on Postgres.
 
-Not mirrored: audit events (the legacy schema has none). Favourites live in DynamoDB alone
-during the migration; a listing's removal removes its favourites there too, as the DynamoDB
-store's delete does.
+A user is its profile (with the Supabase id beside it, as the transform writes it) and its
+admin grant; a favourite is its one item. A listing's removal removes its favourites in
+DynamoDB too, as the DynamoDB store's delete does (Postgres cascades them without recording
+each). Not mirrored: audit events (the legacy schema has none).
 """
 
 from __future__ import annotations
@@ -18,20 +19,24 @@ import asyncpg
 
 from service.cachekeys import CATEGORIES, LISTINGS, category_tags, listing_tags
 from service.legacy.categories import fetch_category
-from service.legacy.changes import EntityRef
-from service.legacy.db import translated
+from service.legacy.changes import EntityRef, favourite_of
+from service.legacy.db import Db, translated
+from service.legacy.favourites import fetch_saved
 from service.legacy.listings import fetch_listing
+from service.legacy.users import fetch_grant, fetch_profile, profile_from
 from service.models.category import Category
 from service.models.listing import Listing
 from service.store import keys
 from service.store.categories import category_item
-from service.store.codec import load
+from service.store.codec import load, to_item
 from service.store.common import get_item, slug_item
 from service.store.copies import entry_item, entry_key, listing_copy_item, listing_copy_key
+from service.store.favourites import favourite_item
 from service.store.keys import SlugKind
 from service.store.listings import delete_favourites_of, listing_item
 from service.store.table import Table
 from service.store.txn import Transaction
+from service.store.users import admin_item, profile_item
 
 
 class Mirror:
@@ -52,6 +57,12 @@ class Mirror:
                 )
                 if ref.kind == "category":
                     return await self._category(ref.id, await fetch_category(conn, ref.id))
+                if ref.kind == "user":
+                    await self._user(conn, ref.id)
+                    return []  # profiles and grants are never cached
+                if ref.kind == "favourite":
+                    await self._favourite(conn, *favourite_of(ref))
+                    return []
                 listing = await fetch_listing(conn, ref.id)
                 category_version = 1
                 if listing is not None:
@@ -114,6 +125,30 @@ class Mirror:
             # After the listing's removal, as in ListingStore.delete.
             await delete_favourites_of(self._table, listing_id)
         return tags
+
+    async def _user(self, conn: Db, sub: str) -> None:
+        profile, grant = await fetch_profile(conn, sub), await fetch_grant(conn, sub)
+        txn = Transaction()
+        if profile is None:
+            txn.delete(keys.user(sub))
+        else:
+            provenance = {
+                "supabaseId": str(profile["user_id"]),
+                "supabaseUpdatedAt": profile["updated_at"],
+            }
+            txn.put({**profile_item(profile_from(profile)), **to_item(provenance)})
+        if grant is None:
+            txn.delete(keys.admin(sub))
+        else:
+            txn.put(admin_item(sub, grant["granted_at"], grant["granted_by"]))
+        await txn.commit(self._table)
+
+    async def _favourite(self, conn: Db, sub: str, listing_id: str) -> None:
+        saved = await fetch_saved(conn, sub, listing_id)
+        if saved is None:
+            await self._table.call("DeleteItem", Key=keys.favourite(sub, listing_id))
+        else:
+            await self._table.call("PutItem", Item=favourite_item(sub, listing_id, saved))
 
     async def _release(self, txn: Transaction, kind: SlugKind, slug: str, owner: str) -> None:
         # Only a mapping that still points at this entity: another may have taken the slug.

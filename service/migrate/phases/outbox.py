@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import get_args
 
 import asyncpg
 
@@ -110,14 +111,14 @@ class Outbox:
         )
         return False
 
-    async def behind(self, kind: EntityKind) -> bool:
-        """Whether DynamoDB is known to lack some write to entities of `kind`: a row not yet
+    async def behind(self, kinds: Sequence[EntityKind]) -> bool:
+        """Whether DynamoDB is known to lack some write to entities of `kinds`: a row not yet
         applied, or one given up on."""
         with translated("outbox"):
             found: bool = await self.pool.fetchval(
-                "select exists (select 1 from public.hustlehub_outbox where entity = $1)"
-                " or exists (select 1 from public.hustlehub_outbox_dead where entity = $1)",
-                kind,
+                "select exists (select 1 from public.hustlehub_outbox where entity = any($1))"
+                " or exists (select 1 from public.hustlehub_outbox_dead where entity = any($1))",
+                list(kinds),
             )
         return found
 
@@ -130,14 +131,21 @@ class Outbox:
         return Backlog(pending=row["pending"], dead=row["dead"])
 
     async def enqueue_all(self) -> int:
-        """One entry, due now, for every category and listing Postgres holds: after a bulk
-        load that may have written older states over newer ones, or to repair drift the
-        dual-read comparison found. Listings first, so categories (their counts) apply last."""
+        """One entry, due now, for every category, listing, linked user (and every sub holding
+        a grant) and favourite of a linked user Postgres holds: after a bulk load that may have
+        written older states over newer ones, or to repair drift the dual-read comparison
+        found. Listings before categories, so categories (their counts) apply last."""
         with translated("outbox"):
             queued: int = await self.pool.fetchval(
                 "with ins as (insert into public.hustlehub_outbox (entity, entity_id)"
                 " select 'listing', id::text from public.listings"
                 " union all select 'category', id::text from public.categories"
+                " union all select 'user', sub from public.hustlehub_identities"
+                " union all select 'user', sub from public.hustlehub_admins a where not exists"
+                "  (select 1 from public.hustlehub_identities i where i.sub = a.sub)"
+                " union all select 'favourite', i.sub || '/' || f.listing_id::text"
+                "  from public.favorites f join public.hustlehub_identities i"
+                "  on i.user_id = f.user_id"
                 " returning 1) select count(*) from ins"
             )
         return queued
@@ -155,6 +163,8 @@ class Outbox:
         return moved
 
 
+_KINDS: dict[str, EntityKind] = {kind: kind for kind in get_args(EntityKind)}
+
+
 def _ref(row: asyncpg.Record) -> EntityRef:
-    kind: EntityKind = "category" if row["entity"] == "category" else "listing"
-    return EntityRef(kind, row["entity_id"])
+    return EntityRef(_KINDS[row["entity"]], row["entity_id"])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TypeVar, cast
 
 from service.errors import NotFound, StoreError, StoreUnavailable
@@ -28,13 +28,28 @@ from service.legacy.listings import LegacyListingStore
 from service.migrate.phases.observer import MigrationObserver
 from service.migrate.phases.outbox import Outbox
 from service.models.category import Category, CategoryCreate, CategoryPatch
+from service.models.favourite import Favourite
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.page import Page
+from service.models.user import UserProfile
 from service.store.listings import CHUNK_ITEMS
 from service.store.repositories import CategoryRepository, ListingRepository
 
-T = TypeVar("T", Category, Listing, list[Category], list[Listing], Page[Listing])
+T = TypeVar(
+    "T",
+    Category,
+    Listing,
+    list[Category],
+    list[Listing],
+    Page[Listing],
+    UserProfile,
+    bool,
+    Favourite,
+    Page[Favourite],
+)
 log = logging.getLogger(__name__)
+CATEGORY: tuple[EntityKind, ...] = ("category",)
+LISTING: tuple[EntityKind, ...] = ("listing",)
 
 
 class ShadowReader:
@@ -46,10 +61,15 @@ class ShadowReader:
         self._shadow_timeout_s = shadow_timeout_s
 
     async def read(
-        self, entity: str, kind: EntityKind, primary: Awaitable[T], legacy: Awaitable[T]
+        self,
+        entity: str,
+        kinds: Sequence[EntityKind],
+        primary: Awaitable[T],
+        legacy: Awaitable[T],
     ) -> T:
+        """`kinds`: the entities whose outstanding writes make DynamoDB's answer `behind`."""
         new_task = asyncio.ensure_future(primary)
-        old_task = asyncio.ensure_future(self._legacy(kind, legacy))
+        old_task = asyncio.ensure_future(self._legacy(kinds, legacy))
         try:
             new = await _settled(new_task)
             if isinstance(new, BaseException) and not isinstance(new, NotFound | StoreError):
@@ -70,9 +90,11 @@ class ShadowReader:
                 task.cancel()
         return cast(T, self._choose(entity, new, old, behind))
 
-    async def _legacy(self, kind: EntityKind, legacy: Awaitable[T]) -> tuple[object, object]:
+    async def _legacy(
+        self, kinds: Sequence[EntityKind], legacy: Awaitable[T]
+    ) -> tuple[object, object]:
         old, behind = await asyncio.gather(
-            legacy, self._outbox.behind(kind), return_exceptions=True
+            legacy, self._outbox.behind(kinds), return_exceptions=True
         )
         return old, behind
 
@@ -129,13 +151,13 @@ class DualReadCategories:
 
     async def list_all(self) -> list[Category]:
         return await self._shadow.read(
-            "category_list", "category", self._primary.list_all(), self._legacy.list_all()
+            "category_list", CATEGORY, self._primary.list_all(), self._legacy.list_all()
         )
 
     async def get(self, category_id: str, *, consistent: bool = False) -> Category:
         return await self._shadow.read(
             "category",
-            "category",
+            CATEGORY,
             self._primary.get(category_id, consistent=consistent),
             self._legacy.get(category_id),
         )
@@ -143,7 +165,7 @@ class DualReadCategories:
     async def get_by_slug(self, slug: str, *, consistent: bool = False) -> Category:
         return await self._shadow.read(
             "category",
-            "category",
+            CATEGORY,
             self._primary.get_by_slug(slug, consistent=consistent),
             self._legacy.get_by_slug(slug),
         )
@@ -173,7 +195,7 @@ class DualReadListings:
     async def get(self, listing_id: str, *, consistent: bool = False) -> Listing:
         return await self._shadow.read(
             "listing",
-            "listing",
+            LISTING,
             self._primary.get(listing_id, consistent=consistent),
             self._legacy.get(listing_id),
         )
@@ -181,7 +203,7 @@ class DualReadListings:
     async def get_by_slug(self, slug: str, *, consistent: bool = False) -> Listing:
         return await self._shadow.read(
             "listing",
-            "listing",
+            LISTING,
             self._primary.get_by_slug(slug, consistent=consistent),
             self._legacy.get_by_slug(slug),
         )
@@ -191,7 +213,7 @@ class DualReadListings:
     ) -> Page[Listing]:
         return await self._shadow.read(
             "listing_page",
-            "listing",
+            LISTING,
             self._primary.list_by_category(category_id, limit=limit, cursor=cursor),
             self._legacy.list_by_category(category_id, limit=limit, cursor=cursor),
         )
@@ -202,7 +224,7 @@ class DualReadListings:
         # Compared whole, like a page: a category's collection is one cached answer.
         found = await self._shadow.read(
             "listing_page",
-            "listing",
+            LISTING,
             _collected(self._primary.all_in_category(category_id, max_items=max_items)),
             _collected(self._legacy.all_in_category(category_id, max_items=max_items)),
         )

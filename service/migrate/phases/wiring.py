@@ -9,14 +9,22 @@ import asyncpg
 
 from service.config import MigrationPhase
 from service.legacy.categories import LegacyCategoryStore
+from service.legacy.favourites import LegacyFavouriteStore
 from service.legacy.listings import LegacyListingStore
+from service.legacy.users import LegacyUserStore
 from service.migrate.phases.mirror import Mirror
 from service.migrate.phases.observer import MigrationObserver
 from service.migrate.phases.outbox import Outbox
 from service.migrate.phases.replicator import Replicator
 from service.migrate.phases.shadow import DualReadCategories, DualReadListings, ShadowReader
+from service.migrate.phases.shadow_users import DualReadFavourites, DualReadUsers
 from service.store.cursor import CursorCodec
-from service.store.repositories import CategoryRepository, ListingRepository
+from service.store.repositories import (
+    CategoryRepository,
+    FavouriteRepository,
+    ListingRepository,
+    UserRepository,
+)
 from service.store.stores import Stores
 from service.store.table import Table
 
@@ -53,16 +61,25 @@ def phase_stores(
     observer: MigrationObserver,
     shadow_timeout_s: float,
 ) -> Stores:
-    """`dynamodb` with categories and listings replaced as `phase` says. Users, favourites and
-    the audit log stay on DynamoDB in every phase (see the README's "The three phases")."""
+    """`dynamodb` with the repositories the legacy Postgres holds (categories, listings, users
+    and favourites) replaced as `phase` says. The audit log stays on DynamoDB in every phase
+    (the legacy schema has none)."""
     legacy_categories = LegacyCategoryStore(pool, replication)
     legacy_listings = LegacyListingStore(pool, replication, cursors)
+    legacy_users = LegacyUserStore(pool, replication)
+    legacy_favourites = LegacyFavouriteStore(pool, replication, cursors)
     categories: CategoryRepository = legacy_categories
     listings: ListingRepository = legacy_listings
+    users: UserRepository = legacy_users
+    favourites: FavouriteRepository = legacy_favourites
     if phase == "dual-read":
         shadow = ShadowReader(replication.outbox, observer, shadow_timeout_s=shadow_timeout_s)
         categories = DualReadCategories(dynamodb.categories, legacy_categories, shadow)
         listings = DualReadListings(dynamodb.listings, legacy_listings, shadow)
+        users = DualReadUsers(dynamodb.users, legacy_users, shadow)
+        favourites = DualReadFavourites(dynamodb.favourites, legacy_favourites, shadow)
     elif phase != "dual-write":
         raise ValueError(f"phase {phase} uses no legacy stores")
-    return replace(dynamodb, categories=categories, listings=listings)
+    return replace(
+        dynamodb, categories=categories, listings=listings, users=users, favourites=favourites
+    )
