@@ -4,6 +4,7 @@ a link, a listing moved between categories counted in both (in Postgres and in D
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -126,3 +127,69 @@ async def test_a_tampered_or_foreign_cursor_is_400(
     )
     assert tampered.status == 400
     assert tampered.content_type == "application/problem+json"
+
+
+Answer = tuple[int, str, dict[str, object] | None]
+
+
+async def user_answers(client: Client, mint: TokenMint, listing_id: str) -> list[Answer]:
+    """What a user's routes answer, in order: statuses, and bodies where they matter."""
+    me = bearer(mint.token(f"contract-{uuid.uuid4()}"))
+    saved = f"/v1/me/favourites/{listing_id}"
+    calls = [
+        client.get("/v1/me", headers=me),  # no profile yet
+        client.put("/v1/me", json={"displayName": ""}, headers=me),  # refused: 422
+        client.put("/v1/me", data=b"{", headers={**me, "Content-Type": "application/json"}),
+        client.put("/v1/me", json={"displayName": "Ivy"}, headers=me),
+        client.put("/v1/me", headers=me),  # no body: untouched
+        client.get(f"/v1/me/favourites/{listing_id}", headers=me),
+        client.put(f"/v1/me/favourites/{uuid.uuid4()}", headers=me),  # unknown listing
+        client.put("/v1/me/favourites/01J00000000000000000000000", headers=me),  # a ULID
+        client.put(saved, headers=me),
+        client.put(saved, headers=me),
+        client.get("/v1/me/favourites?limit=0", headers=me),
+        client.get("/v1/me/favourites?cursor=forged", headers=me),
+        client.delete(saved, headers=me),
+        client.delete(saved, headers=me),
+        client.delete(f"/v1/me/favourites/{uuid.uuid4()}", headers=me),
+        client.get(saved, headers=me),
+    ]
+    answers: list[Answer] = []
+    for call in calls:
+        response = await call
+        body = await response.json() if response.status != 204 else None
+        shown = {k: body[k] for k in ("displayName", "isAdmin") if k in body} if body else None
+        answers.append((response.status, response.content_type, shown))
+    return answers
+
+
+async def test_user_routes_answer_as_on_dynamodb(
+    start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint
+) -> None:
+    answers: dict[str, list[Answer]] = {}
+    for phase in ("dynamodb-only", *LEGACY_PHASES):
+        client = await start_app(phase_settings(phase))
+        token = await admin_token_for(client, mint)
+        listing = await create_listing(client, token, (await create_category(client, token))["id"])
+        answers[phase] = await user_answers(client, mint, listing["id"])
+    assert answers["dual-write"] == answers["dynamodb-only"]
+    assert answers["dual-read"] == answers["dynamodb-only"]
+    statuses = [status for status, _, _ in answers["dynamodb-only"]]
+    assert statuses == [
+        404,
+        422,
+        400,
+        201,
+        200,
+        404,
+        404,
+        404,
+        201,
+        200,
+        400,
+        400,
+        204,
+        204,
+        204,
+        404,
+    ]
