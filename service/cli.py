@@ -152,7 +152,9 @@ def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
     settings = _settings()
     if settings.legacy_dsn is None:
         sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
-    drained = asyncio.run(reconcile(settings, requeue_dead=args.requeue_dead, everything=args.all))
+    drained = asyncio.run(
+        reconcile(settings, requeue_dead=args.requeue_dead, everything=args.all, prune=args.prune)
+    )
     print(
         f"outbox: {drained.applied} applied, {drained.retried} retried later, "
         f"{drained.dead} moved to dead letters, {drained.requeued} requeued; "
@@ -239,6 +241,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="queue every category, listing, user and favourite first: DynamoDB made equal"
         " to Postgres",
+    )
+    reconcile.add_argument(
+        "--prune",
+        metavar="BATCH",
+        help="queue the items of this load batch whose Postgres row is gone: applying removes them",
     )
     reconcile.set_defaults(func=cmd_migrate_phase_reconcile)
     link_users = phase_sub.add_parser(

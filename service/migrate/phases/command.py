@@ -20,6 +20,7 @@ from service.legacy.db import ensure_schema, legacy_pool, translated
 from service.legacy.identities import Linked, link
 from service.migrate.phases.context import outbox_settings
 from service.migrate.phases.outbox import Backlog
+from service.migrate.phases.prune import queue_gone
 from service.migrate.phases.wiring import replicator
 from service.migrate.usermap import read_csv
 from service.store.client import dynamodb_client
@@ -39,14 +40,20 @@ class Drained:
 
 
 async def reconcile(
-    settings: Settings, *, requeue_dead: bool = False, everything: bool = False
+    settings: Settings,
+    *,
+    requeue_dead: bool = False,
+    everything: bool = False,
+    prune: str | None = None,
 ) -> Drained:
     """Apply every outbox row that is due, round after round until a round applies nothing
     (bounded by MAX_ROUNDS), invalidating the cache entries each applied entity touched.
     Rows that fail keep their backoff; they are not retried within this run.
 
     `requeue_dead` first moves the dead letters back; `everything` first queues every
-    category and listing Postgres holds (a full resynchronisation of DynamoDB)."""
+    category, listing, user and favourite Postgres holds (a full resynchronisation of
+    DynamoDB); `prune` first queues the items of that load batch whose Postgres row is gone
+    (service.migrate.phases.prune)."""
     metrics = Metrics(CollectorRegistry())
     async with (
         legacy_pool(settings) as pool,
@@ -59,6 +66,8 @@ async def reconcile(
         requeued = await replication.outbox.requeue_dead() if requeue_dead else 0
         if everything:
             requeued += await replication.outbox.enqueue_all()
+        if prune is not None:
+            requeued += await queue_gone(table, replication.outbox, batch=prune)
         applied = retried = dead = 0
         for _ in range(MAX_ROUNDS):
             round_ = await replication.reconcile_once(invalidate=cache.invalidate)

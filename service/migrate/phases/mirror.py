@@ -11,6 +11,10 @@ A user is its profile (with the Supabase id beside it, as the transform writes i
 admin grant; a favourite is its one item. A listing's removal removes its favourites in
 DynamoDB too, as the DynamoDB store's delete does (Postgres cascades them without recording
 each). Not mirrored: audit events (the legacy schema has none).
+
+An item the bulk load wrote keeps its batch tag when it is rewritten here, the entity's copies
+taking the entity item's: `migrate verify` then finds the load's items tagged after
+`reconcile --all`, and `migrate rollback` of that batch still removes them all.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from service.legacy.db import Db, translated
 from service.legacy.favourites import fetch_saved
 from service.legacy.listings import fetch_listing
 from service.legacy.users import fetch_grant, fetch_profile, profile_from
+from service.migrate.load import BATCH_ATTRIBUTE
 from service.models.category import Category
 from service.models.listing import Listing
 from service.store import keys
+from service.store.batch import batch_get
 from service.store.categories import category_item
-from service.store.codec import load, to_item
+from service.store.codec import Item, load, to_item
 from service.store.common import get_item, slug_item
 from service.store.copies import entry_item, entry_key, listing_copy_item, listing_copy_key
 from service.store.favourites import favourite_item
@@ -73,6 +79,7 @@ class Mirror:
     async def _category(self, category_id: str, state: Category | None) -> list[str]:
         item = await get_item(self._table, keys.category(category_id), consistent=True)
         old = None if item is None else load(Category, item)
+        tag = _tag(item)
         tags = [CATEGORIES, *category_tags(category_id)]
         txn = Transaction()
         if old is not None:
@@ -86,9 +93,9 @@ class Mirror:
                 txn.delete(keys.category(category_id))
         else:
             tags += category_tags(state.slug)
-            txn.put(category_item(state))
-            txn.put(entry_item(state))
-            txn.put(slug_item("CATEGORY", state.slug, category_id))
+            txn.put({**category_item(state), **tag})
+            txn.put({**entry_item(state), **tag})
+            txn.put({**slug_item("CATEGORY", state.slug, category_id), **tag})
             if old is not None and (old.slug, old.name) != (state.slug, state.name):
                 tags.append(LISTINGS)  # listing bodies show the category's slug and name
         if len(txn):
@@ -100,6 +107,7 @@ class Mirror:
     ) -> list[str]:
         item = await get_item(self._table, keys.listing(listing_id), consistent=True)
         old = None if item is None else load(Listing, item)
+        tag = _tag(item)
         tags = listing_tags(listing_id)
         txn = Transaction()
         if old is not None:
@@ -116,9 +124,9 @@ class Mirror:
                 *listing_tags(state.slug),
                 *category_tags(state.category_id, state.category_slug),
             ]
-            txn.put(listing_item(state, category_version))
-            txn.put(listing_copy_item(state, category_version))
-            txn.put(slug_item("LISTING", state.slug, listing_id))
+            txn.put({**listing_item(state, category_version), **tag})
+            txn.put({**listing_copy_item(state, category_version), **tag})
+            txn.put({**slug_item("LISTING", state.slug, listing_id), **tag})
         if len(txn):
             await txn.commit(self._table)
         if state is None:  # also when a retry finds the listing already gone
@@ -128,6 +136,8 @@ class Mirror:
 
     async def _user(self, conn: Db, sub: str) -> None:
         profile, grant = await fetch_profile(conn, sub), await fetch_grant(conn, sub)
+        found = await batch_get(self._table, [keys.user(sub), keys.admin(sub)], consistent=True)
+        tags = {item[keys.SK]["S"]: _tag(item) for item in found}
         txn = Transaction()
         if profile is None:
             txn.delete(keys.user(sub))
@@ -136,22 +146,37 @@ class Mirror:
                 "supabaseId": str(profile["user_id"]),
                 "supabaseUpdatedAt": profile["updated_at"],
             }
-            txn.put({**profile_item(profile_from(profile)), **to_item(provenance)})
+            item = {**profile_item(profile_from(profile)), **to_item(provenance)}
+            txn.put({**item, **tags.get(item[keys.SK]["S"], {})})
         if grant is None:
             txn.delete(keys.admin(sub))
         else:
-            txn.put(admin_item(sub, grant["granted_at"], grant["granted_by"]))
+            txn.put(
+                {
+                    **admin_item(sub, grant["granted_at"], grant["granted_by"]),
+                    **tags.get(keys.ADMIN_SK, {}),
+                }
+            )
         await txn.commit(self._table)
 
     async def _favourite(self, conn: Db, sub: str, listing_id: str) -> None:
         saved = await fetch_saved(conn, sub, listing_id)
+        key = keys.favourite(sub, listing_id)
         if saved is None:
-            await self._table.call("DeleteItem", Key=keys.favourite(sub, listing_id))
-        else:
-            await self._table.call("PutItem", Item=favourite_item(sub, listing_id, saved))
+            await self._table.call("DeleteItem", Key=key)
+            return
+        tag = _tag(await get_item(self._table, key, consistent=True))
+        await self._table.call("PutItem", Item={**favourite_item(sub, listing_id, saved), **tag})
 
     async def _release(self, txn: Transaction, kind: SlugKind, slug: str, owner: str) -> None:
         # Only a mapping that still points at this entity: another may have taken the slug.
         mapping = await get_item(self._table, keys.slug(kind, slug), consistent=True)
         if mapping is not None and mapping.get("targetId", {}).get("S") == owner:
             txn.delete(keys.slug(kind, slug))
+
+
+def _tag(item: Item | None) -> Item:
+    """The bulk load's batch tag of `item`, to carry onto what replaces it."""
+    if item is None or BATCH_ATTRIBUTE not in item:
+        return {}
+    return {BATCH_ATTRIBUTE: item[BATCH_ATTRIBUTE]}
