@@ -49,6 +49,8 @@ infra: $(STAMP)  ## the CloudFormation stack (table, Cognito, post-confirmation 
 lambda-package: $(STAMP)  ## build/post-confirmation.zip: the project and its runtime deps for Lambda
 	rm -rf build/lambda build/wheels build/post-confirmation.zip
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir build/wheels .
+	# [migrate]: asyncpg, for the legacy migration phases (the trigger follows the phase).
 	$(BIN)/pip install --quiet --target build/lambda --platform $(LAMBDA_PLATFORM) \
-		--implementation cp --python-version $(LAMBDA_PYTHON) --only-binary=:all: build/wheels/*.whl
+		--implementation cp --python-version $(LAMBDA_PYTHON) --only-binary=:all: \
+		"$$(ls build/wheels/*.whl)[migrate]"
 	cd build/lambda && $(PYTHON) -m zipfile -c ../post-confirmation.zip *
