@@ -6,16 +6,13 @@ Every write records the entities it changed (changes.py) in its own transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 import asyncpg
 
 from service.errors import Conflict, NotFound, VersionMismatch
-from service.legacy.changes import EntityRef, Replication
+from service.legacy.changes import EntityRef
 from service.legacy.db import Db, translated
 from service.legacy.ids import as_uuid, new_id
-from service.models.base import utcnow
+from service.legacy.repository import LegacyRepository
 from service.models.category import Category, CategoryCreate, CategoryPatch
 
 SELECT = """
@@ -53,18 +50,7 @@ def sorted_categories(categories: list[Category]) -> list[Category]:
     return sorted(categories, key=lambda c: (c.sort_order, c.name.casefold(), c.id))
 
 
-class LegacyCategoryStore:
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        replication: Replication,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._pool = pool
-        self._replication = replication
-        self._clock = clock
-
+class LegacyCategoryStore(LegacyRepository):
     async def list_all(self) -> list[Category]:
         with translated("list categories"):
             rows = await self._pool.fetch(SELECT)

@@ -11,23 +11,21 @@ mirrored like any other profile.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
 
 from service.errors import BadInput, NotFound
-from service.legacy.changes import Replication, favourite_ref, unique
+from service.legacy.changes import favourite_ref, unique
 from service.legacy.db import Db, translated
 from service.legacy.identities import lock_sub, user_id_of
 from service.legacy.ids import as_uuid
+from service.legacy.repository import LegacyRepository
 from service.legacy.users import ensure_profile
-from service.models.base import utcnow
 from service.models.favourite import Favourite
 from service.models.listing import ListingSummary
 from service.models.page import Page
 from service.store import keys
-from service.store.cursor import CursorCodec
 
 SELECT = """
 select f.listing_id::text as listing_id, f.created_at as saved_at, l.slug, l.title, l.summary,
@@ -75,20 +73,7 @@ async def fetch_saved(db: Db, sub: str, listing_id: str) -> datetime | None:
     return saved
 
 
-class LegacyFavouriteStore:
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        replication: Replication,
-        cursors: CursorCodec,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._pool = pool
-        self._replication = replication
-        self._cursors = cursors
-        self._clock = clock
-
+class LegacyFavouriteStore(LegacyRepository):
     async def save(self, sub: str, listing_id: str) -> bool:
         """True when newly saved, False when it already was; NotFound for an unknown listing."""
         key = as_uuid(listing_id)

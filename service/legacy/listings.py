@@ -8,22 +8,21 @@ and switching phases does not break a client paging through a category.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from service.errors import BadInput, Conflict, NotFound, VersionMismatch
-from service.legacy.changes import EntityRef, Replication, unique
+from service.legacy.changes import EntityRef, unique
 from service.legacy.db import Db, translated
 from service.legacy.ids import as_uuid, new_id
-from service.models.base import utcnow
+from service.legacy.repository import LegacyRepository
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.page import Page
 from service.store import keys
 from service.store.copies import listing_copy_key, unknown_category
-from service.store.cursor import CursorCodec
 from service.store.listings import CHUNK_ITEMS
 
 SELECT = """
@@ -124,20 +123,7 @@ async def _category_names(conn: Db, category_id: str) -> tuple[str, str] | None:
     return None if row is None else (row["slug"], row["name"])
 
 
-class LegacyListingStore:
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        replication: Replication,
-        cursors: CursorCodec,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._pool = pool
-        self._replication = replication
-        self._cursors = cursors
-        self._clock = clock
-
+class LegacyListingStore(LegacyRepository):
     async def get(self, listing_id: str, *, consistent: bool = False) -> Listing:
         with translated("get listing"):
             found = await fetch_listing(self._pool, listing_id)

@@ -9,16 +9,15 @@ Grants and revocations record no audit event: the legacy schema has no audit log
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import asyncpg
 
 from service.errors import NotFound
-from service.legacy.changes import EntityRef, Replication, unique
+from service.legacy.changes import EntityRef, unique
 from service.legacy.db import Db, translated
 from service.legacy.identities import ensure_user, lock_sub, user_id_of
-from service.models.base import utcnow
+from service.legacy.repository import LegacyRepository
 from service.models.user import UserProfile
 
 PROFILE = """
@@ -75,18 +74,7 @@ async def ensure_profile(
     return profile_from(created), unique([*claimed, EntityRef("user", sub)]), True
 
 
-class LegacyUserStore:
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        replication: Replication,
-        *,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self._pool = pool
-        self._replication = replication
-        self._clock = clock
-
+class LegacyUserStore(LegacyRepository):
     async def create_profile(
         self, sub: str, *, email: str, display_name: str
     ) -> tuple[UserProfile, bool]:

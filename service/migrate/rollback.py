@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from service.migrate.load import BATCH_ATTRIBUTE
 from service.migrate.progress import Progress
-from service.migrate.scan import scan_all
+from service.migrate.scan import scan_batch
 from service.store import keys
 from service.store.batch import batch_write, delete_request
 from service.store.table import Table
@@ -24,18 +23,7 @@ async def rollback(table: Table, *, batch: str, progress: bool = True) -> Counte
     """Delete every item tagged `batch`; returns how many of each type were deleted."""
     deleted: Counter[str] = Counter()
     bar = Progress("rollback", None) if progress else None
-    async for page in scan_all(
-        table,
-        FilterExpression="#batch = :batch",
-        ProjectionExpression="#pk, #sk, #type",
-        ExpressionAttributeNames={
-            "#batch": BATCH_ATTRIBUTE, "#pk": keys.PK, "#sk": keys.SK, "#type": "type",
-        },
-        ExpressionAttributeValues={":batch": {"S": batch}},
-        ConsistentRead=True,
-    ):  # fmt: skip
-        if not page:
-            continue
+    async for page in scan_batch(table, batch=batch):
         await batch_write(
             table, [delete_request({keys.PK: i[keys.PK], keys.SK: i[keys.SK]}) for i in page]
         )

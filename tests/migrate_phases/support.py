@@ -12,9 +12,14 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient
 from botocore.exceptions import EndpointConnectionError
+from prometheus_client import CollectorRegistry
 from types_aiobotocore_dynamodb import DynamoDBClient
 
-from service.appkeys import TABLE
+from metrics.migration import MigrationMetrics
+from service.appkeys import SETTINGS, TABLE
+from service.migrate.phases.context import outbox_settings
+from service.migrate.phases.replicator import Replicator
+from service.migrate.phases.wiring import replicator
 
 
 def _unreachable(**_: Any) -> None:
@@ -84,3 +89,14 @@ def app_dynamodb_slow(
         yield
     finally:
         events.unregister(name, wait)
+
+
+def reconciler(
+    client: TestClient[Any, Any], pool: asyncpg.Pool, registry: CollectorRegistry
+) -> Replicator:
+    """What `hustlehub migrate-phase reconcile` runs: a replicator of its own over the same
+    database and table as the app."""
+    settings = client.app[SETTINGS]
+    return replicator(
+        pool, client.app[TABLE], outbox_settings(settings), MigrationMetrics(registry)
+    )

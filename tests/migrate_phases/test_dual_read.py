@@ -9,16 +9,13 @@ from collections.abc import Callable
 import asyncpg
 from prometheus_client import CollectorRegistry
 
-from metrics.migration import MigrationMetrics
-from service.appkeys import CACHE, SETTINGS, TABLE
+from service.appkeys import CACHE, SETTINGS
 from service.config import Settings
 from service.legacy.db import legacy_pool
 from service.migrate.phases.command import reconcile
-from service.migrate.phases.context import outbox_settings
-from service.migrate.phases.wiring import replicator
 from tests.api.factories import create_category, create_listing, unique_slug
 from tests.migrate_phases.conftest import StartApp, admin_token_for
-from tests.migrate_phases.support import app_dynamodb_failing, metric
+from tests.migrate_phases.support import app_dynamodb_failing, metric, reconciler
 from tests.support.app import bearer
 from tests.support.tokens import TokenMint
 
@@ -134,12 +131,7 @@ async def test_a_write_dynamodb_missed_is_read_from_postgres_until_reconciled(
 
     await asyncio.sleep(0.01)
     async with legacy_pool(client.app[SETTINGS]) as pool:
-        replication = replicator(
-            pool,
-            client.app[TABLE],
-            outbox_settings(client.app[SETTINGS]),
-            MigrationMetrics(CollectorRegistry()),
-        )
+        replication = reconciler(client, pool, CollectorRegistry())
         await replication.reconcile_once(invalidate=client.app[CACHE].invalidate)
         backlog = await replication.outbox.backlog()
     # Reconciled: the entry was invalidated, DynamoDB answers "After" itself.

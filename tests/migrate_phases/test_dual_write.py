@@ -20,7 +20,6 @@ from service.errors import NotFound
 from service.legacy.categories import LegacyCategoryStore
 from service.legacy.db import legacy_pool
 from service.migrate.phases.context import outbox_settings
-from service.migrate.phases.replicator import Replicator
 from service.migrate.phases.wiring import replicator
 from service.models.category import CategoryCreate
 from service.store import keys
@@ -37,6 +36,7 @@ from tests.migrate_phases.support import (
     dead_rows,
     metric,
     outbox_rows,
+    reconciler,
 )
 from tests.support.app import bearer
 from tests.support.tokens import TokenMint
@@ -49,15 +49,6 @@ def dynamodb_stores(client: Client) -> Stores:
     """The DynamoDB repositories over the app's table client: what DynamoDB holds, whatever
     the phase serves from."""
     return build_stores(client.app[TABLE], cursor_codec(client.app[SETTINGS]))
-
-
-def reconciler(client: Client, pool: asyncpg.Pool, registry: CollectorRegistry) -> Replicator:
-    """What `hustlehub migrate-phase reconcile` runs: a replicator of its own over the same
-    database and table as the app."""
-    settings = client.app[SETTINGS]
-    return replicator(
-        pool, client.app[TABLE], outbox_settings(settings), MigrationMetrics(registry)
-    )
 
 
 async def mine(pg: asyncpg.Connection, *ids: str) -> list[asyncpg.Record]:
@@ -210,7 +201,7 @@ async def test_a_write_while_dynamodb_is_at_a_dead_port_is_kept_and_applied_late
             to_nowhere = replicator(
                 pool, table, outbox_settings(dead), MigrationMetrics(CollectorRegistry())
             )
-            store = LegacyCategoryStore(pool, to_nowhere)
+            store = LegacyCategoryStore(pool, to_nowhere, cursor_codec(dead))
             started = time.monotonic()
             created = await store.create(
                 CategoryCreate(slug=unique_slug("dead-port"), name="Kept"), actor="test"

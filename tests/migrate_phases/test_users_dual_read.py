@@ -12,10 +12,15 @@ from service.appkeys import SETTINGS
 from service.config import Settings
 from service.migrate.phases.command import reconcile
 from service.store import keys
-from tests.api.factories import create_category, create_listing
 from tests.migrate_phases.conftest import StartApp, admin_token_for
 from tests.migrate_phases.support import app_dynamodb_failing, metric
-from tests.migrate_phases.test_users_dual_write import USER_WRITES, dynamodb_item, new_sub
+from tests.migrate_phases.test_users_dual_write import (
+    USER_WRITES,
+    a_listing,
+    dynamodb_item,
+    new_sub,
+    signed_in,
+)
 from tests.support.app import bearer
 from tests.support.tokens import TokenMint
 
@@ -76,10 +81,8 @@ async def test_dynamodb_down_answers_users_and_favourites_from_postgres(
     start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint
 ) -> None:
     client = await start_app(phase_settings("dual-read"))
-    admin = await admin_token_for(client, mint)
-    listing = await create_listing(client, admin, (await create_category(client, admin))["id"])
-    sub = new_sub()
-    me = bearer(mint.token(sub))
+    listing = await a_listing(client, mint)
+    _, me = signed_in(mint)
     assert (await client.put("/v1/me", json={"displayName": "Hal"}, headers=me)).status == 201
     assert (await client.put(f"/v1/me/favourites/{listing['id']}", headers=me)).status == 201
     profiles = await metric(client, FALLBACKS, entity="profile", reason="dynamodb_error")
@@ -103,10 +106,8 @@ async def test_a_favourite_dynamodb_missed_is_read_from_postgres_until_reconcile
     start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint
 ) -> None:
     client = await start_app(phase_settings("dual-read"))
-    admin = await admin_token_for(client, mint)
-    listing = await create_listing(client, admin, (await create_category(client, admin))["id"])
-    sub = new_sub()
-    me = bearer(mint.token(sub))
+    listing = await a_listing(client, mint)
+    sub, me = signed_in(mint)
     with app_dynamodb_failing(client, *USER_WRITES):
         assert (await client.put(f"/v1/me/favourites/{listing['id']}", headers=me)).status == 201
     assert await dynamodb_item(client, keys.favourite(sub, listing["id"])) is None

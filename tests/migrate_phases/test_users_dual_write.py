@@ -12,13 +12,10 @@ from typing import Any
 import asyncpg
 from prometheus_client import CollectorRegistry
 
-from metrics.migration import MigrationMetrics
 from service.appkeys import SETTINGS, TABLE
 from service.config import Settings
 from service.legacy.db import legacy_pool
 from service.migrate.phases.command import link_users, reconcile
-from service.migrate.phases.context import outbox_settings
-from service.migrate.phases.wiring import replicator
 from service.registration import create_profile
 from service.store import keys
 from service.store.codec import from_item
@@ -26,7 +23,7 @@ from service.store.common import get_item
 from service.store.stores import build_stores, cursor_codec
 from tests.api.factories import create_category, create_listing
 from tests.migrate_phases.conftest import Client, StartApp, admin_token_for
-from tests.migrate_phases.support import app_dynamodb_failing, outbox_rows
+from tests.migrate_phases.support import app_dynamodb_failing, outbox_rows, reconciler
 from tests.support.app import bearer
 from tests.support.tokens import TokenMint
 
@@ -37,6 +34,17 @@ USER_WRITES = ("TransactWriteItems", "PutItem", "DeleteItem")
 
 def new_sub() -> str:
     return f"user-{uuid.uuid4()}"
+
+
+async def a_listing(client: Client, mint: TokenMint) -> dict[str, Any]:
+    admin = await admin_token_for(client, mint)
+    return await create_listing(client, admin, (await create_category(client, admin))["id"])
+
+
+def signed_in(mint: TokenMint) -> tuple[str, dict[str, str]]:
+    """A new user's sub, and the headers that sign it in."""
+    sub = new_sub()
+    return sub, bearer(mint.token(sub))
 
 
 async def dynamodb_item(client: Client, key: keys.Key) -> dict[str, Any] | None:
@@ -175,10 +183,8 @@ async def test_user_writes_dynamodb_missed_wait_in_the_outbox(
     start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, pg: asyncpg.Connection
 ) -> None:
     client = await start_app(phase_settings("dual-write"))
-    admin = await admin_token_for(client, mint)
-    listing = await create_listing(client, admin, (await create_category(client, admin))["id"])
-    sub = new_sub()
-    me = bearer(mint.token(sub))
+    listing = await a_listing(client, mint)
+    sub, me = signed_in(mint)
     with app_dynamodb_failing(client, *USER_WRITES):
         assert (await client.put("/v1/me", json={"displayName": "Di"}, headers=me)).status == 201
         saved = await client.put(f"/v1/me/favourites/{listing['id']}", headers=me)
@@ -191,12 +197,7 @@ async def test_user_writes_dynamodb_missed_wait_in_the_outbox(
     assert await dynamodb_item(client, keys.user(sub)) is None
 
     async with legacy_pool(client.app[SETTINGS]) as pool:
-        replication = replicator(
-            pool,
-            client.app[TABLE],
-            outbox_settings(client.app[SETTINGS]),
-            MigrationMetrics(CollectorRegistry()),
-        )
+        replication = reconciler(client, pool, CollectorRegistry())
         await pg.execute(
             "update public.hustlehub_outbox set next_attempt_at = now() where entity_id like $1",
             f"{sub}%",
@@ -219,8 +220,7 @@ async def test_linked_supabase_users_keep_their_profile_grant_and_favourites(
 ) -> None:
     settings = phase_settings("dual-write")
     client = await start_app(settings)
-    admin = await admin_token_for(client, mint)
-    listing = await create_listing(client, admin, (await create_category(client, admin))["id"])
+    listing = await a_listing(client, mint)
     email = f"{uuid.uuid4().hex[:8]}@example.com"
     user_id = await seed_supabase_user(pg, email=email, name="Eve", is_admin=True)
     await pg.execute(

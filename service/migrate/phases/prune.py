@@ -13,9 +13,8 @@ from collections.abc import Iterable
 
 from service.legacy.changes import EntityRef, favourite_ref
 from service.legacy.db import translated
-from service.migrate.load import BATCH_ATTRIBUTE
 from service.migrate.phases.outbox import Outbox
-from service.migrate.scan import scan_all
+from service.migrate.scan import scan_batch
 from service.store import keys
 from service.store.codec import Item
 from service.store.table import Table
@@ -81,15 +80,6 @@ async def _queue_gone(outbox: Outbox, owned: Iterable[tuple[str, EntityRef]]) ->
 async def queue_gone(table: Table, outbox: Outbox, *, batch: str) -> int:
     """Queue, due now, every entity of `batch`'s items whose Postgres row is gone; how many."""
     queued = 0
-    async for page in scan_all(
-        table,
-        FilterExpression="#batch = :batch",
-        ProjectionExpression="#pk, #sk, #type",
-        ExpressionAttributeNames={
-            "#batch": BATCH_ATTRIBUTE, "#pk": keys.PK, "#sk": keys.SK, "#type": "type",
-        },
-        ExpressionAttributeValues={":batch": {"S": batch}},
-        ConsistentRead=True,
-    ):  # fmt: skip
+    async for page in scan_batch(table, batch=batch):
         queued += await _queue_gone(outbox, filter(None, map(owner, page)))
     return queued

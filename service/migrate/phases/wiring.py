@@ -64,9 +64,9 @@ def phase_stores(
     """`dynamodb` with the repositories the legacy Postgres holds (categories, listings, users
     and favourites) replaced as `phase` says. The audit log stays on DynamoDB in every phase
     (the legacy schema has none)."""
-    legacy_categories = LegacyCategoryStore(pool, replication)
+    legacy_categories = LegacyCategoryStore(pool, replication, cursors)
     legacy_listings = LegacyListingStore(pool, replication, cursors)
-    legacy_users = LegacyUserStore(pool, replication)
+    legacy_users = LegacyUserStore(pool, replication, cursors)
     legacy_favourites = LegacyFavouriteStore(pool, replication, cursors)
     categories: CategoryRepository = legacy_categories
     listings: ListingRepository = legacy_listings
