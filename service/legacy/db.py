@@ -3,6 +3,7 @@ asyncpg's errors translated into the service's hierarchy once, here."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from importlib.resources import files
@@ -15,6 +16,12 @@ from service.errors import StoreError, StoreUnavailable
 
 # Any process may start first; the lock makes concurrent start-ups apply the DDL one at a time.
 _SCHEMA_LOCK = 0x6868_6D69_6772  # "hhmigr"
+# Names the version of dualwrite.sql a database holds: change it whenever that file changes.
+SCHEMA_MARK = "hustlehub dualwrite.sql 2: users and favourites"
+_MARK = "select obj_description(to_regclass('public.hustlehub_outbox'), 'pg_class')"
+_DDL_LOCK_TIMEOUT_MS = 1000
+_DDL_TRIES = 5
+_DDL_RETRY_S = 0.2
 # asyncpg's Pool and Connection both answer fetch/fetchrow/fetchval/execute: read helpers
 # take either, so they run inside a caller's transaction or on their own.
 Db = Any
@@ -44,11 +51,38 @@ def schema_sql() -> str:
 
 
 async def ensure_schema(pool: asyncpg.Pool) -> None:
-    """Apply dualwrite.sql (idempotent) to a database that already holds legacy.sql."""
+    """Apply dualwrite.sql (idempotent) to a database that already holds legacy.sql, unless
+    the database is marked as holding this version of it already.
+
+    Why the mark: ALTER TABLE and CREATE INDEX take table locks even when there is nothing to
+    do, and a running instance holds locks those wait for (a reconcile round holds its outbox
+    rows while a mirror transaction reads the catalogue) while that mirror waits behind the
+    DDL: a wait Postgres cannot see as a deadlock, ended only by the command timeout, which
+    failed the start-up. With the mark, a start-up against a current schema takes no lock;
+    applying it bounds each lock wait and tries again.
+    """
     with translated("schema"):
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("select pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
-            await conn.execute(schema_sql())
+        if await pool.fetchval(_MARK) == SCHEMA_MARK:
+            return
+        for attempt in range(_DDL_TRIES):
+            try:
+                await _apply_schema(pool)
+            except asyncpg.LockNotAvailableError:
+                if attempt == _DDL_TRIES - 1:
+                    raise
+                await asyncio.sleep(_DDL_RETRY_S * 2**attempt)
+            else:
+                return
+
+
+async def _apply_schema(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("select pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+        if await conn.fetchval(_MARK) == SCHEMA_MARK:
+            return  # another process applied it while this one waited
+        await conn.execute(f"set local lock_timeout = {_DDL_LOCK_TIMEOUT_MS}")
+        await conn.execute(schema_sql())
+        await conn.execute(f"comment on table public.hustlehub_outbox is '{SCHEMA_MARK}'")
 
 
 @contextlib.contextmanager

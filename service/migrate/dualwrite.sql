@@ -21,10 +21,24 @@ create table if not exists public.hustlehub_outbox (
     created_at       timestamptz not null default now()
 );
 
--- A database that predates users and favourites in the outbox has the narrower check.
-alter table public.hustlehub_outbox drop constraint if exists hustlehub_outbox_entity_check;
-alter table public.hustlehub_outbox add constraint hustlehub_outbox_entity_check
-    check (entity in ('category', 'listing', 'user', 'favourite'));
+-- A database that predates users and favourites in the outbox has the narrower check. Only
+-- then is the table altered: ALTER TABLE waits for every lock on it, and a running instance's
+-- reconciler holds row locks for a whole round, so an unconditional ALTER would stall every
+-- start-up behind it.
+do $$
+begin
+    if not exists (
+        select 1 from pg_constraint
+        where conrelid = 'public.hustlehub_outbox'::regclass
+          and conname = 'hustlehub_outbox_entity_check'
+          and pg_get_constraintdef(oid) like '%favourite%'
+    ) then
+        alter table public.hustlehub_outbox drop constraint if exists hustlehub_outbox_entity_check;
+        alter table public.hustlehub_outbox add constraint hustlehub_outbox_entity_check
+            check (entity in ('category', 'listing', 'user', 'favourite'));
+    end if;
+end
+$$;
 
 create index if not exists hustlehub_outbox_due on public.hustlehub_outbox (next_attempt_at);
 create index if not exists hustlehub_outbox_entity on public.hustlehub_outbox (entity);

@@ -4,6 +4,8 @@ phases forward and back keeps the data and the cursors."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, get_args
@@ -14,6 +16,7 @@ from pydantic import ValidationError
 
 from service.appkeys import LEGACY_PROBE, READINESS, STORES
 from service.config import MigrationPhase, Settings
+from service.legacy.db import SCHEMA_MARK
 from service.store.categories import CategoryStore
 from service.store.listings import ListingStore
 from tests.api.factories import create_category, create_listing
@@ -156,3 +159,42 @@ async def test_phases_switch_forward_and_back_on_the_same_data(
     assert rest["nextCursor"] is None
     listing_body = await (await only.get(f"/v1/listings/{made[0]['id']}")).json()
     assert listing_body["categoryName"] == "Renamed in dual-read"
+
+
+async def test_a_start_up_waits_on_no_lock_a_running_instance_holds(
+    start_app: StartApp, phase_settings: PhaseSettings, pg: asyncpg.Connection, legacy_dsn: str
+) -> None:
+    """A reconcile round holds outbox rows and a mirror reads the catalogue for as long as
+    DynamoDB takes; a start-up's DDL used to queue behind them until its command timeout."""
+    settings = phase_settings("dual-write", legacy_command_timeout_s=2.0)
+    await start_app(settings)  # applies dualwrite.sql and marks the database
+    busy = "lock table public.categories, public.listings, public.hustlehub_outbox"
+    async with pg.transaction():
+        await pg.execute(f"{busy} in row exclusive mode")
+        started = time.monotonic()
+        await start_app(settings)
+        assert time.monotonic() - started < 1.5
+
+    # An unmarked database (an older schema): the DDL waits a bounded time, tries again, and
+    # gets through once the locks are gone.
+    await pg.execute("comment on table public.hustlehub_outbox is null")
+    holder = await asyncpg.connect(legacy_dsn)
+    try:
+        held = holder.transaction()
+        await held.start()
+        await holder.execute(f"{busy} in row exclusive mode")
+
+        async def release() -> None:
+            await asyncio.sleep(1.5)
+            await held.rollback()
+
+        releasing = asyncio.create_task(release())
+        started = time.monotonic()
+        await start_app(settings)
+        waited = time.monotonic() - started
+        await releasing
+    finally:
+        await holder.close()
+    assert waited >= 1.0  # it did queue behind the locks, past one lock timeout
+    mark = "select obj_description('public.hustlehub_outbox'::regclass, 'pg_class')"
+    assert await pg.fetchval(mark) == SCHEMA_MARK
