@@ -16,7 +16,8 @@ from service.legacy.db import Db
 
 GRANTED_BY = "supabase-migration"  # as the transform's grants (service.migrate.transform)
 # auth.users.email is unique and required; a Cognito user whose email the service was not told
-# (PUT /v1/me carries none) gets an address in the reserved .invalid domain (RFC 2606).
+# (PUT /v1/me carries none), or whose email a linked Supabase user holds, gets an address in
+# the reserved .invalid domain (RFC 2606).
 _NO_EMAIL_DOMAIN = "cognito.invalid"
 
 
@@ -65,10 +66,16 @@ async def ensure_user(conn: Db, sub: str, *, email: str) -> tuple[uuid.UUID, lis
             email,
         )
     user_id = claimed
+    if user_id is None and email:
+        # The email may belong to a Supabase user linked to another sub already.
+        user_id = await conn.fetchval(
+            "insert into auth.users (email) values ($1) on conflict (email) do nothing"
+            " returning id",
+            email,
+        )
     if user_id is None:
         user_id = await conn.fetchval(
-            "insert into auth.users (email) values ($1) returning id",
-            email or f"{sub}@{_NO_EMAIL_DOMAIN}",
+            "insert into auth.users (email) values ($1) returning id", f"{sub}@{_NO_EMAIL_DOMAIN}"
         )
     await conn.execute(
         "insert into public.hustlehub_identities (sub, user_id) values ($1, $2)", sub, user_id

@@ -119,7 +119,15 @@ async def test_a_favourite_dynamodb_missed_is_read_from_postgres_until_reconcile
     await reconcile(client.app[SETTINGS], requeue_dead=True)
     assert await dynamodb_item(client, keys.favourite(sub, listing["id"])) is not None
     missing = await metric(client, FALLBACKS, entity="favourite", reason="missing")
+    differ = [await metric(client, MISMATCHES, entity=e) for e in ("favourite", "favourite_page")]
     other = f"/v1/me/favourites/{uuid.uuid4()}"
     assert (await client.get(other, headers=me)).status == 404  # both agree: not saved
     assert (await client.get(f"/v1/me/favourites/{listing['id']}", headers=me)).status == 200
     assert await metric(client, FALLBACKS, entity="favourite", reason="missing") == missing
+    # Both stores agree field by field, the listing summary included.
+    assert (await client.get("/v1/me/favourites", headers=me)).status == 200
+    assert [
+        await metric(client, MISMATCHES, entity=e) for e in ("favourite", "favourite_page")
+    ] == differ
+    compared = await metric(client, COMPARISONS, entity="favourite_page")
+    assert compared >= 1

@@ -286,5 +286,18 @@ async def test_a_sign_up_claims_the_unlinked_supabase_user_with_its_email(
         )
         == "new@x.io"
     )
-    assert await pending_for(pg, sub) == []
-    assert await pending_for(pg, newcomer) == []
+    # The same email again, for another sub: its Supabase user is linked already, so the
+    # newcomer gets a user of its own under a placeholder (auth.users.email is unique).
+    second = new_sub()
+    again = {**event, "request": {"userAttributes": {"sub": second, "email": email}}}
+    assert await create_profile(again, settings) is True
+    assert (
+        await pg.fetchval(
+            "select u.email from public.hustlehub_identities i"
+            " join auth.users u on u.id = i.user_id where i.sub = $1",
+            second,
+        )
+        == f"{second}@cognito.invalid"
+    )
+    for each in (sub, newcomer, second):
+        assert await pending_for(pg, each) == []

@@ -79,7 +79,7 @@ class Mirror:
     async def _category(self, category_id: str, state: Category | None) -> list[str]:
         item = await get_item(self._table, keys.category(category_id), consistent=True)
         old = None if item is None else load(Category, item)
-        tag = _tag(item)
+        batch_tag = _batch_tag(item)
         tags = [CATEGORIES, *category_tags(category_id)]
         txn = Transaction()
         if old is not None:
@@ -93,9 +93,9 @@ class Mirror:
                 txn.delete(keys.category(category_id))
         else:
             tags += category_tags(state.slug)
-            txn.put({**category_item(state), **tag})
-            txn.put({**entry_item(state), **tag})
-            txn.put({**slug_item("CATEGORY", state.slug, category_id), **tag})
+            txn.put({**category_item(state), **batch_tag})
+            txn.put({**entry_item(state), **batch_tag})
+            txn.put({**slug_item("CATEGORY", state.slug, category_id), **batch_tag})
             if old is not None and (old.slug, old.name) != (state.slug, state.name):
                 tags.append(LISTINGS)  # listing bodies show the category's slug and name
         if len(txn):
@@ -107,7 +107,7 @@ class Mirror:
     ) -> list[str]:
         item = await get_item(self._table, keys.listing(listing_id), consistent=True)
         old = None if item is None else load(Listing, item)
-        tag = _tag(item)
+        batch_tag = _batch_tag(item)
         tags = listing_tags(listing_id)
         txn = Transaction()
         if old is not None:
@@ -124,9 +124,9 @@ class Mirror:
                 *listing_tags(state.slug),
                 *category_tags(state.category_id, state.category_slug),
             ]
-            txn.put({**listing_item(state, category_version), **tag})
-            txn.put({**listing_copy_item(state, category_version), **tag})
-            txn.put({**slug_item("LISTING", state.slug, listing_id), **tag})
+            txn.put({**listing_item(state, category_version), **batch_tag})
+            txn.put({**listing_copy_item(state, category_version), **batch_tag})
+            txn.put({**slug_item("LISTING", state.slug, listing_id), **batch_tag})
         if len(txn):
             await txn.commit(self._table)
         if state is None:  # also when a retry finds the listing already gone
@@ -137,7 +137,7 @@ class Mirror:
     async def _user(self, conn: Db, sub: str) -> None:
         profile, grant = await fetch_profile(conn, sub), await fetch_grant(conn, sub)
         found = await batch_get(self._table, [keys.user(sub), keys.admin(sub)], consistent=True)
-        tags = {item[keys.SK]["S"]: _tag(item) for item in found}
+        batch_tags = {item[keys.SK]["S"]: _batch_tag(item) for item in found}
         txn = Transaction()
         if profile is None:
             txn.delete(keys.user(sub))
@@ -147,14 +147,14 @@ class Mirror:
                 "supabaseUpdatedAt": profile["updated_at"],
             }
             item = {**profile_item(profile_from(profile)), **to_item(provenance)}
-            txn.put({**item, **tags.get(item[keys.SK]["S"], {})})
+            txn.put({**item, **batch_tags.get(item[keys.SK]["S"], {})})
         if grant is None:
             txn.delete(keys.admin(sub))
         else:
             txn.put(
                 {
                     **admin_item(sub, grant["granted_at"], grant["granted_by"]),
-                    **tags.get(keys.ADMIN_SK, {}),
+                    **batch_tags.get(keys.ADMIN_SK, {}),
                 }
             )
         await txn.commit(self._table)
@@ -165,8 +165,9 @@ class Mirror:
         if saved is None:
             await self._table.call("DeleteItem", Key=key)
             return
-        tag = _tag(await get_item(self._table, key, consistent=True))
-        await self._table.call("PutItem", Item={**favourite_item(sub, listing_id, saved), **tag})
+        batch_tag = _batch_tag(await get_item(self._table, key, consistent=True))
+        item = {**favourite_item(sub, listing_id, saved), **batch_tag}
+        await self._table.call("PutItem", Item=item)
 
     async def _release(self, txn: Transaction, kind: SlugKind, slug: str, owner: str) -> None:
         # Only a mapping that still points at this entity: another may have taken the slug.
@@ -175,7 +176,7 @@ class Mirror:
             txn.delete(keys.slug(kind, slug))
 
 
-def _tag(item: Item | None) -> Item:
+def _batch_tag(item: Item | None) -> Item:
     """The bulk load's batch tag of `item`, to carry onto what replaces it."""
     if item is None or BATCH_ATTRIBUTE not in item:
         return {}
