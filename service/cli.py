@@ -166,11 +166,16 @@ def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
 
 def cmd_migrate_phase_link_users(args: argparse.Namespace) -> None:
     from service.migrate.phases.command import link_users
+    from service.migrate.usermap import MappingError
 
     settings = _settings()
     if settings.legacy_dsn is None:
         sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
-    linked = asyncio.run(link_users(settings, args.user_map))
+    try:
+        linked = asyncio.run(link_users(settings, args.user_map))
+    except (OSError, MappingError) as exc:  # the operator's file: refused, as `migrate` does
+        print(f"link-users: {exc}", file=sys.stderr)
+        sys.exit(2)
     print(f"identities: {linked.linked} linked, {linked.already} already linked")
     for label, ids in (
         ("no such Supabase user", linked.unknown),

@@ -4,6 +4,9 @@ to Supabase finds every profile, grant and favourite made meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -301,3 +304,51 @@ async def test_a_sign_up_claims_the_unlinked_supabase_user_with_its_email(
     )
     for each in (sub, newcomer, second):
         assert await pending_for(pg, each) == []
+
+
+async def link_users_command(dsn: str, mapping: Path) -> tuple[int, str, str]:
+    env = {**os.environ, "HUSTLEHUB_MODE": "test", "HUSTLEHUB_LEGACY_DSN": dsn}
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "service", "migrate-phase", "link-users"),
+        *("--user-map", str(mapping)),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_the_link_users_command_reports_what_it_refuses(
+    pg: asyncpg.Connection, legacy_dsn: str, tmp_path: Path
+) -> None:
+    ann = await seed_supabase_user(pg, email=f"{uuid.uuid4().hex[:8]}@example.com")
+    bob = await seed_supabase_user(pg, email=f"{uuid.uuid4().hex[:8]}@example.com")
+    sub, stranger = new_sub(), str(uuid.uuid4())
+    mapping = tmp_path / "subs.csv"
+    mapping.write_text(f"supabase_id,sub\n{ann},{sub}\n{stranger},{new_sub()}\n")
+    code, out, err = await link_users_command(legacy_dsn, mapping)
+    assert (code, out.strip()) == (1, "identities: 1 linked, 0 already linked")
+    assert f"no such Supabase user: {stranger}" in err
+
+    # One Supabase id with two subs: the file itself is refused.
+    mapping.write_text(f"supabase_id,sub\n{ann},{sub}\n{bob},{sub}x\n{bob},{sub}\n")
+    assert (await link_users_command(legacy_dsn, mapping))[0] == 2
+    # Run again: nothing new. Then Bob mapped to the sub Ann holds: refused, Ann's link kept.
+    mapping.write_text(f"supabase_id,sub\n{ann},{sub}\n")
+    other = tmp_path / "other.csv"
+    other.write_text(f"supabase_id,sub\n{bob},{sub}\n")
+    assert (await link_users_command(legacy_dsn, mapping))[:2] == (
+        0,
+        "identities: 0 linked, 1 already linked\n",
+    )
+    code, _, err = await link_users_command(legacy_dsn, other)
+    assert code == 1
+    assert f"sub or user linked otherwise: {bob}" in err
+    linked = "select user_id::text from public.hustlehub_identities where sub = $1"
+    assert await pg.fetchval(linked, sub) == ann
+
+    mapping.write_text("supabase_id,sub\nabc,not/a/sub\n")
+    code, _, err = await link_users_command(legacy_dsn, mapping)
+    assert (code, err.strip()) == (2, "link-users: not a usable sub: 'not/a/sub'")
