@@ -252,6 +252,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="BATCH",
         help="queue the items of this load batch whose Postgres row is gone: applying removes them",
     )
+    reconcile.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        choices=range(1, 33),
+        metavar="N",
+        help="drainers at once, 1-32 (default 4): each applies one entity at a time",
+    )
     reconcile.set_defaults(func=cmd_migrate_phase_reconcile)
     link_users = phase_sub.add_parser(
         "link-users",

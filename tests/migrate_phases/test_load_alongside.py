@@ -90,7 +90,7 @@ async def test_deletions_after_the_export_are_pruned_and_verify_passes(
     stale = cli(settings, "verify", "--work", work, "--batch", BATCH, "--dsn", legacy_dsn)
     assert stale.returncode == 1, stale.stdout
 
-    drained = await reconcile(settings, everything=True, prune=BATCH)
+    drained = await reconcile(settings, everything=True, prune=BATCH, concurrency=4)
     assert (drained.left.pending, drained.left.dead) == (0, 0)
     assert await dynamodb_item(client, keys.favourite(sub, unsaved)) is None
     assert await dynamodb_item(client, keys.favourite(sub, deleted)) is None

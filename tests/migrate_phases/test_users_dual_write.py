@@ -248,7 +248,7 @@ async def test_linked_supabase_users_keep_their_profile_grant_and_favourites(
     assert [item["listingId"] for item in page["items"]] == [listing["id"]]
 
     # A full resynchronisation carries them into DynamoDB as the transform would have.
-    drained = await reconcile(settings, everything=True)
+    drained = await reconcile(settings, everything=True, concurrency=3)
     assert drained.left.pending == 0
     mirrored = await dynamodb_item(client, keys.user(sub))
     assert mirrored is not None

@@ -8,6 +8,7 @@ each Supabase user is, before the first legacy phase starts.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +22,15 @@ from service.legacy.identities import Linked, link
 from service.migrate.phases.context import outbox_settings
 from service.migrate.phases.outbox import Backlog
 from service.migrate.phases.prune import queue_gone
+from service.migrate.phases.replicator import Invalidate, Reconciled, Replicator
 from service.migrate.phases.wiring import replicator
 from service.migrate.usermap import read_csv
 from service.store.client import dynamodb_client
 from service.store.table import Table
 
-# Each round applies up to RECONCILE_BATCH (100) entries: a bound of 10 million.
+# Each round applies up to RECONCILE_BATCH (100) entries: a bound of 10 million per drainer.
 MAX_ROUNDS = 100_000
+MAX_CONCURRENCY = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,7 @@ async def reconcile(
     requeue_dead: bool = False,
     everything: bool = False,
     prune: str | None = None,
+    concurrency: int = 1,
 ) -> Drained:
     """Apply every outbox row that is due, round after round until a round applies nothing
     (bounded by MAX_ROUNDS), invalidating the cache entries each applied entity touched.
@@ -53,7 +57,14 @@ async def reconcile(
     `requeue_dead` first moves the dead letters back; `everything` first queues every
     category, listing, user and favourite Postgres holds (a full resynchronisation of
     DynamoDB); `prune` first queues the items of that load batch whose Postgres row is gone
-    (service.migrate.phases.prune)."""
+    (service.migrate.phases.prune). `concurrency` drainers run at once, as that many
+    instances would (their rounds skip each other's rows; the mirror's per-entity lock orders
+    two applications of one entity)."""
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"concurrency must be 1..{MAX_CONCURRENCY}")
+    # Each drainer holds two connections while it applies: its round's and the mirror's.
+    wanted = max(settings.legacy_pool_max_size, 2 * concurrency + 1)
+    settings = settings.model_copy(update={"legacy_pool_max_size": wanted})
     metrics = Metrics(CollectorRegistry())
     async with (
         legacy_pool(settings) as pool,
@@ -68,17 +79,30 @@ async def reconcile(
             requeued += await replication.outbox.enqueue_all()
         if prune is not None:
             requeued += await queue_gone(table, replication.outbox, batch=prune)
-        applied = retried = dead = 0
-        for _ in range(MAX_ROUNDS):
-            round_ = await replication.reconcile_once(invalidate=cache.invalidate)
-            applied, retried, dead = (
-                applied + round_.applied,
-                retried + round_.retried,
-                dead + round_.dead,
-            )
-            if round_.applied == 0:
-                break
-        return Drained(applied, retried, dead, requeued, await replication.outbox.backlog())
+        drained = await asyncio.gather(
+            *(_drain(replication, cache.invalidate) for _ in range(concurrency))
+        )
+        return Drained(
+            applied=sum(d.applied for d in drained),
+            retried=sum(d.retried for d in drained),
+            dead=sum(d.dead for d in drained),
+            requeued=requeued,
+            left=await replication.outbox.backlog(),
+        )
+
+
+async def _drain(replication: Replicator, invalidate: Invalidate) -> Reconciled:
+    applied = retried = dead = 0
+    for _ in range(MAX_ROUNDS):
+        round_ = await replication.reconcile_once(invalidate=invalidate)
+        applied, retried, dead = (
+            applied + round_.applied,
+            retried + round_.retried,
+            dead + round_.dead,
+        )
+        if round_.applied == 0:
+            break
+    return Reconciled(applied=applied, retried=retried, dead=dead)
 
 
 async def link_users(settings: Settings, user_map: Path) -> Linked:
