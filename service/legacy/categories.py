@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncpg
 
 from service.errors import Conflict, NotFound, VersionMismatch
+from service.legacy.audit import record_event
 from service.legacy.changes import EntityRef
 from service.legacy.db import Db, translated
 from service.legacy.ids import as_uuid, new_id
@@ -95,8 +96,17 @@ class LegacyCategoryStore(LegacyRepository):
                     )
                 except asyncpg.UniqueViolationError as exc:
                     raise Conflict(f"slug {category.slug!r} is taken") from exc
+                event = await record_event(
+                    conn,
+                    at=now,
+                    actor=actor,
+                    action="create",
+                    entity_type="Category",
+                    entity_id=category.id,
+                    version=1,
+                )
                 recorded = await self._replication.record(
-                    conn, [EntityRef("category", category.id)]
+                    conn, [EntityRef("category", category.id), event]
                 )
         await self._replication.push(recorded)
         return category
@@ -142,6 +152,17 @@ class LegacyCategoryStore(LegacyRepository):
                         as_uuid(category_id),
                     )
                     refs += [EntityRef("listing", row["id"]) for row in rows]
+                refs.append(
+                    await record_event(
+                        conn,
+                        at=after.updated_at,
+                        actor=actor,
+                        action="update",
+                        entity_type="Category",
+                        entity_id=category_id,
+                        version=after.version,
+                    )
+                )
                 recorded = await self._replication.record(conn, refs)
         await self._replication.push(recorded)
         return before, after
@@ -159,8 +180,17 @@ class LegacyCategoryStore(LegacyRepository):
                 except asyncpg.ForeignKeyViolationError as exc:
                     # The row lock does not stop a listing being added: the key does.
                     raise Conflict(f"category {category_id!r} still has listings") from exc
+                event = await record_event(
+                    conn,
+                    at=self._clock(),
+                    actor=actor,
+                    action="delete",
+                    entity_type="Category",
+                    entity_id=category_id,
+                    version=before.version,
+                )
                 recorded = await self._replication.record(
-                    conn, [EntityRef("category", category_id)]
+                    conn, [EntityRef("category", category_id), event]
                 )
         await self._replication.push(recorded)
         return before

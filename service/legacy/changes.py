@@ -14,8 +14,8 @@ from typing import Literal, Protocol
 from service.legacy.db import Db
 
 # A user is its profile and admin grant, by sub; a favourite's id is `<sub>/<listingId>`
-# (a sub never holds a slash).
-EntityKind = Literal["category", "listing", "user", "favourite"]
+# (a sub never holds a slash); an audit event's is its event id.
+EntityKind = Literal["category", "listing", "user", "favourite", "audit"]
 
 
 @dataclass(frozen=True, slots=True)

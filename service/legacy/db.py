@@ -17,7 +17,7 @@ from service.errors import StoreError, StoreUnavailable
 # Any process may start first; the lock makes concurrent start-ups apply the DDL one at a time.
 _SCHEMA_LOCK = 0x6868_6D69_6772  # "hhmigr"
 # Names the version of dualwrite.sql a database holds: change it whenever that file changes.
-SCHEMA_MARK = "hustlehub dualwrite.sql 2: users and favourites"
+SCHEMA_MARK = "hustlehub dualwrite.sql 3: users, favourites, audit events"
 _MARK = "select obj_description(to_regclass('public.hustlehub_outbox'), 'pg_class')"
 _DDL_LOCK_TIMEOUT_MS = 1000
 _DDL_TRIES = 5

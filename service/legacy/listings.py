@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from service.errors import BadInput, Conflict, NotFound, VersionMismatch
+from service.legacy.audit import record_event
 from service.legacy.changes import EntityRef, unique
 from service.legacy.db import Db, translated
 from service.legacy.ids import as_uuid, new_id
@@ -220,6 +221,15 @@ class LegacyListingStore(LegacyRepository):
                 refs = [
                     EntityRef("listing", listing.id),
                     EntityRef("category", listing.category_id),
+                    await record_event(
+                        conn,
+                        at=now,
+                        actor=actor,
+                        action="create",
+                        entity_type="Listing",
+                        entity_id=listing.id,
+                        version=1,
+                    ),
                 ]
                 recorded = await self._replication.record(conn, refs)
         await self._replication.push(recorded)
@@ -271,6 +281,17 @@ class LegacyListingStore(LegacyRepository):
                         EntityRef("category", before.category_id),
                         EntityRef("category", after.category_id),
                     ]
+                refs.append(
+                    await record_event(
+                        conn,
+                        at=after.updated_at,
+                        actor=actor,
+                        action="update",
+                        entity_type="Listing",
+                        entity_id=listing_id,
+                        version=after.version,
+                    )
+                )
                 recorded = await self._replication.record(conn, unique(refs))
         await self._replication.push(recorded)
         return before, after
@@ -283,7 +304,19 @@ class LegacyListingStore(LegacyRepository):
                     raise NotFound(f"listing {listing_id!r} not found")
                 # Its favorites go with it (on delete cascade).
                 await conn.execute("delete from public.listings where id = $1", as_uuid(listing_id))
-                refs = [EntityRef("listing", listing_id), EntityRef("category", before.category_id)]
+                refs = [
+                    EntityRef("listing", listing_id),
+                    EntityRef("category", before.category_id),
+                    await record_event(
+                        conn,
+                        at=self._clock(),
+                        actor=actor,
+                        action="delete",
+                        entity_type="Listing",
+                        entity_id=listing_id,
+                        version=before.version,
+                    ),
+                ]
                 recorded = await self._replication.record(conn, refs)
         await self._replication.push(recorded)
         return before

@@ -4,7 +4,7 @@ DynamoDB UserStore.
 A profile is `public.profiles`, found through the caller's sub (identities.py); a grant is a
 `hustlehub_admins` row, mirrored onto `profiles.is_admin` for a linked user. Every write
 records the user (`EntityRef("user", sub)`) in its own transaction, as the catalogue's do.
-Grants and revocations record no audit event: the legacy schema has no audit log.
+Grants and revocations record their audit events as the catalogue's writes do (audit.py).
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ from datetime import datetime
 import asyncpg
 
 from service.errors import NotFound
+from service.legacy.audit import record_event
 from service.legacy.changes import EntityRef, unique
 from service.legacy.db import Db, translated
 from service.legacy.identities import ensure_user, lock_sub, user_id_of
 from service.legacy.repository import LegacyRepository
+from service.models.audit import AuditAction
 from service.models.user import UserProfile
 
 PROFILE = """
@@ -125,6 +127,8 @@ class LegacyUserStore(LegacyRepository):
         """Idempotent; True when this call granted it."""
         return await self._set_admin(
             sub,
+            "grant",
+            actor,
             "insert into public.hustlehub_admins (sub, granted_at, granted_by)"
             " values ($1, $2, $3) on conflict do nothing returning sub",
             self._clock(),
@@ -134,10 +138,12 @@ class LegacyUserStore(LegacyRepository):
     async def revoke_admin(self, sub: str, *, actor: str) -> bool:
         """Idempotent; True when this call revoked it."""
         return await self._set_admin(
-            sub, "delete from public.hustlehub_admins where sub = $1 returning sub"
+            sub, "revoke", actor, "delete from public.hustlehub_admins where sub = $1 returning sub"
         )
 
-    async def _set_admin(self, sub: str, statement: str, *args: object) -> bool:
+    async def _set_admin(
+        self, sub: str, action: AuditAction, actor: str, statement: str, *args: object
+    ) -> bool:
         with translated("admin grant"):
             async with self._pool.acquire() as conn, conn.transaction():
                 await lock_sub(conn, sub)
@@ -151,6 +157,14 @@ class LegacyUserStore(LegacyRepository):
                         user_id,
                         sub,
                     )
-                recorded = await self._replication.record(conn, [EntityRef("user", sub)])
+                event = await record_event(
+                    conn,
+                    at=self._clock(),
+                    actor=actor,
+                    action=action,
+                    entity_type="Admin",
+                    entity_id=sub,
+                )
+                recorded = await self._replication.record(conn, [EntityRef("user", sub), event])
         await self._replication.push(recorded)
         return True

@@ -21,7 +21,8 @@ create table if not exists public.hustlehub_outbox (
     created_at       timestamptz not null default now()
 );
 
--- A database that predates users and favourites in the outbox has the narrower check. Only
+-- A database that predates users, favourites and audit events in the outbox has a narrower
+-- check. Only
 -- then is the table altered: ALTER TABLE waits for every lock on it, and a running instance's
 -- reconciler holds row locks for a whole round, so an unconditional ALTER would stall every
 -- start-up behind it.
@@ -31,11 +32,11 @@ begin
         select 1 from pg_constraint
         where conrelid = 'public.hustlehub_outbox'::regclass
           and conname = 'hustlehub_outbox_entity_check'
-          and pg_get_constraintdef(oid) like '%favourite%'
+          and pg_get_constraintdef(oid) like '%audit%'
     ) then
         alter table public.hustlehub_outbox drop constraint if exists hustlehub_outbox_entity_check;
         alter table public.hustlehub_outbox add constraint hustlehub_outbox_entity_check
-            check (entity in ('category', 'listing', 'user', 'favourite'));
+            check (entity in ('category', 'listing', 'user', 'favourite', 'audit'));
     end if;
 end
 $$;
@@ -75,4 +76,16 @@ create table if not exists public.hustlehub_admins (
     sub         text primary key,
     granted_at  timestamptz not null,
     granted_by  text not null
+);
+
+-- Audit events of the writes made in the legacy phases, inserted in the write's transaction
+-- and carried to DynamoDB (where the audit log is read) by the outbox. Never updated.
+create table if not exists public.hustlehub_audit (
+    id           text primary key,
+    at           timestamptz not null,
+    actor        text not null,
+    action       text not null,
+    entity_type  text not null,
+    entity_id    text not null,
+    version      integer
 );

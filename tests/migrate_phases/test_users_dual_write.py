@@ -352,3 +352,41 @@ async def test_the_link_users_command_reports_what_it_refuses(
     mapping.write_text("supabase_id,sub\nabc,not/a/sub\n")
     code, _, err = await link_users_command(legacy_dsn, mapping)
     assert (code, err.strip()) == (2, "link-users: not a usable sub: 'not/a/sub'")
+
+
+async def audit_of(client: Client, token: str, entity_id: str) -> list[tuple[str, int | None]]:
+    page = await (await client.get("/v1/admin/audit?limit=100", headers=bearer(token))).json()
+    return [(e["action"], e["version"]) for e in page["items"] if e["entityId"] == entity_id]
+
+
+async def test_admin_writes_are_audited_through_the_outbox(
+    start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, pg: asyncpg.Connection
+) -> None:
+    client = await start_app(phase_settings("dual-write"))
+    token = await admin_token_for(client, mint)
+    admin = bearer(token)
+    category = await create_category(client, token)
+    path = f"/v1/admin/categories/{category['id']}"
+    etag = (await client.get(f"/v1/categories/{category['id']}")).headers["ETag"]
+    renamed = await client.patch(
+        path, json={"name": "Renamed"}, headers={**admin, "If-Match": etag}
+    )
+    assert renamed.status == 200
+    listing = await create_listing(client, token, category["id"])
+    assert (await client.delete(f"/v1/admin/listings/{listing['id']}", headers=admin)).status == 204
+    sub = new_sub()
+    assert (await client.put(f"/v1/admin/admins/{sub}", headers=admin)).status == 204
+    assert (await client.put(f"/v1/admin/admins/{sub}", headers=admin)).status == 204  # no-op
+    assert (await client.delete(f"/v1/admin/admins/{sub}", headers=admin)).status == 204
+    # Newest first, as the DynamoDB stores record them; an idempotent repeat records nothing.
+    assert await audit_of(client, token, category["id"]) == [("update", 2), ("create", 1)]
+    assert await audit_of(client, token, listing["id"]) == [("delete", 1), ("create", 1)]
+    assert await audit_of(client, token, sub) == [("revoke", None), ("grant", None)]
+    kept = "select count(*) from public.hustlehub_audit where entity_id = any($1::text[])"
+    assert await pg.fetchval(kept, [category["id"], listing["id"], sub]) == 6
+
+    with app_dynamodb_failing(client, *USER_WRITES):
+        late = await create_category(client, token)
+    assert await audit_of(client, token, late["id"]) == []  # waiting in the outbox
+    await reconcile(client.app[SETTINGS], requeue_dead=True)
+    assert await audit_of(client, token, late["id"]) == [("create", 1)]

@@ -10,7 +10,7 @@ applied late, twice or out of order and DynamoDB still converges on Postgres.
 A user is its profile (with the Supabase id beside it, as the transform writes it) and its
 admin grant; a favourite is its one item. A listing's removal removes its favourites in
 DynamoDB too, as the DynamoDB store's delete does (Postgres cascades them without recording
-each). Not mirrored: audit events (the legacy schema has none).
+each). An audit event is put as the DynamoDB stores write it.
 
 An item the bulk load wrote keeps its batch tag when it is rewritten here, the entity's copies
 taking the entity item's: `migrate verify` then finds the load's items tagged after
@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncpg
 
 from service.cachekeys import CATEGORIES, LISTINGS, category_tags, listing_tags
+from service.legacy.audit import fetch_event
 from service.legacy.categories import fetch_category
 from service.legacy.changes import EntityRef, favourite_of
 from service.legacy.db import Db, translated
@@ -34,7 +35,7 @@ from service.models.listing import Listing
 from service.store import keys
 from service.store.batch import batch_get
 from service.store.categories import category_item
-from service.store.codec import Item, load, to_item
+from service.store.codec import Item, entity_item, load, to_item
 from service.store.common import get_item, slug_item
 from service.store.copies import entry_item, entry_key, listing_copy_item, listing_copy_key
 from service.store.favourites import favourite_item
@@ -68,6 +69,9 @@ class Mirror:
                     return []  # profiles and grants are never cached
                 if ref.kind == "favourite":
                     await self._favourite(conn, *favourite_of(ref))
+                    return []
+                if ref.kind == "audit":
+                    await self._audit(conn, ref.id)
                     return []
                 listing = await fetch_listing(conn, ref.id)
                 category_version = 1
@@ -168,6 +172,12 @@ class Mirror:
         batch_tag = _batch_tag(await get_item(self._table, key, consistent=True))
         item = {**favourite_item(sub, listing_id, saved), **batch_tag}
         await self._table.call("PutItem", Item=item)
+
+    async def _audit(self, conn: Db, event_id: str) -> None:
+        event = await fetch_event(conn, event_id)
+        if event is not None:  # events are never deleted; put again, it is the same item
+            item = entity_item(event, "AuditEvent", keys.audit(event.at, event.id))
+            await self._table.call("PutItem", Item=item)
 
     async def _release(self, txn: Transaction, kind: SlugKind, slug: str, owner: str) -> None:
         # Only a mapping that still points at this entity: another may have taken the slug.

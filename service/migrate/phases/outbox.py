@@ -132,9 +132,10 @@ class Outbox:
 
     async def enqueue_all(self) -> int:
         """One entry, due now, for every category, listing, linked user (and every sub holding
-        a grant) and favourite of a linked user Postgres holds: after a bulk load that may have
-        written older states over newer ones, or to repair drift the dual-read comparison
-        found. Listings before categories, so categories (their counts) apply last."""
+        a grant), favourite of a linked user and audit event Postgres holds: after a bulk load
+        that may have written older states over newer ones, or to repair drift the dual-read
+        comparison found. Listings before categories, so categories (their counts) apply
+        last."""
         with translated("outbox"):
             queued: int = await self.pool.fetchval(
                 "with ins as (insert into public.hustlehub_outbox (entity, entity_id)"
@@ -146,6 +147,7 @@ class Outbox:
                 " union all select 'favourite', i.sub || '/' || f.listing_id::text"
                 "  from public.favorites f join public.hustlehub_identities i"
                 "  on i.user_id = f.user_id"
+                " union all select 'audit', id from public.hustlehub_audit"
                 " returning 1) select count(*) from ins"
             )
         return queued
