@@ -5,38 +5,24 @@ writes made while Postgres was the truth, and a write that rolls back leaves no 
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from ulid import ULID
-
 from service.legacy.changes import EntityRef
 from service.legacy.db import Db
-from service.models.audit import AuditAction, AuditEntity, AuditEvent
+from service.models.audit import AuditEvent
 
 
-async def record_event(
-    conn: Db,
-    *,
-    at: datetime,
-    actor: str,
-    action: AuditAction,
-    entity_type: AuditEntity,
-    entity_id: str,
-    version: int | None = None,
-) -> EntityRef:
-    event_id = str(ULID())
+async def record_event(conn: Db, event: AuditEvent) -> EntityRef:
     await conn.execute(
         "insert into public.hustlehub_audit (id, at, actor, action, entity_type, entity_id,"
         " version) values ($1, $2, $3, $4, $5, $6, $7)",
-        event_id,
-        at,
-        actor,
-        action,
-        entity_type,
-        entity_id,
-        version,
+        event.id,
+        event.at,
+        event.actor,
+        event.action,
+        event.entity_type,
+        event.entity_id,
+        event.version,
     )
-    return EntityRef("audit", event_id)
+    return EntityRef("audit", event.id)
 
 
 async def fetch_event(db: Db, event_id: str) -> AuditEvent | None:

@@ -14,6 +14,7 @@ from service.legacy.changes import EntityRef
 from service.legacy.db import Db, translated
 from service.legacy.ids import as_uuid, new_id
 from service.legacy.repository import LegacyRepository
+from service.models.audit import entity_event
 from service.models.category import Category, CategoryCreate, CategoryPatch
 
 SELECT = """
@@ -97,13 +98,7 @@ class LegacyCategoryStore(LegacyRepository):
                 except asyncpg.UniqueViolationError as exc:
                     raise Conflict(f"slug {category.slug!r} is taken") from exc
                 event = await record_event(
-                    conn,
-                    at=now,
-                    actor=actor,
-                    action="create",
-                    entity_type="Category",
-                    entity_id=category.id,
-                    version=1,
+                    conn, entity_event("create", category, at=now, actor=actor)
                 )
                 recorded = await self._replication.record(
                     conn, [EntityRef("category", category.id), event]
@@ -154,13 +149,7 @@ class LegacyCategoryStore(LegacyRepository):
                     refs += [EntityRef("listing", row["id"]) for row in rows]
                 refs.append(
                     await record_event(
-                        conn,
-                        at=after.updated_at,
-                        actor=actor,
-                        action="update",
-                        entity_type="Category",
-                        entity_id=category_id,
-                        version=after.version,
+                        conn, entity_event("update", after, at=after.updated_at, actor=actor)
                     )
                 )
                 recorded = await self._replication.record(conn, refs)
@@ -181,13 +170,7 @@ class LegacyCategoryStore(LegacyRepository):
                     # The row lock does not stop a listing being added: the key does.
                     raise Conflict(f"category {category_id!r} still has listings") from exc
                 event = await record_event(
-                    conn,
-                    at=self._clock(),
-                    actor=actor,
-                    action="delete",
-                    entity_type="Category",
-                    entity_id=category_id,
-                    version=before.version,
+                    conn, entity_event("delete", before, at=self._clock(), actor=actor)
                 )
                 recorded = await self._replication.record(
                     conn, [EntityRef("category", category_id), event]

@@ -20,6 +20,7 @@ from service.legacy.changes import EntityRef, unique
 from service.legacy.db import Db, translated
 from service.legacy.ids import as_uuid, new_id
 from service.legacy.repository import LegacyRepository
+from service.models.audit import entity_event
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.page import Page
 from service.store import keys
@@ -221,15 +222,7 @@ class LegacyListingStore(LegacyRepository):
                 refs = [
                     EntityRef("listing", listing.id),
                     EntityRef("category", listing.category_id),
-                    await record_event(
-                        conn,
-                        at=now,
-                        actor=actor,
-                        action="create",
-                        entity_type="Listing",
-                        entity_id=listing.id,
-                        version=1,
-                    ),
+                    await record_event(conn, entity_event("create", listing, at=now, actor=actor)),
                 ]
                 recorded = await self._replication.record(conn, refs)
         await self._replication.push(recorded)
@@ -283,13 +276,7 @@ class LegacyListingStore(LegacyRepository):
                     ]
                 refs.append(
                     await record_event(
-                        conn,
-                        at=after.updated_at,
-                        actor=actor,
-                        action="update",
-                        entity_type="Listing",
-                        entity_id=listing_id,
-                        version=after.version,
+                        conn, entity_event("update", after, at=after.updated_at, actor=actor)
                     )
                 )
                 recorded = await self._replication.record(conn, unique(refs))
@@ -308,13 +295,7 @@ class LegacyListingStore(LegacyRepository):
                     EntityRef("listing", listing_id),
                     EntityRef("category", before.category_id),
                     await record_event(
-                        conn,
-                        at=self._clock(),
-                        actor=actor,
-                        action="delete",
-                        entity_type="Listing",
-                        entity_id=listing_id,
-                        version=before.version,
+                        conn, entity_event("delete", before, at=self._clock(), actor=actor)
                     ),
                 ]
                 recorded = await self._replication.record(conn, refs)

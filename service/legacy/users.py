@@ -10,6 +10,7 @@ Grants and revocations record their audit events as the catalogue's writes do (a
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import asyncpg
 
@@ -19,7 +20,7 @@ from service.legacy.changes import EntityRef, unique
 from service.legacy.db import Db, translated
 from service.legacy.identities import ensure_user, lock_sub, user_id_of
 from service.legacy.repository import LegacyRepository
-from service.models.audit import AuditAction
+from service.models.audit import grant_event
 from service.models.user import UserProfile
 
 PROFILE = """
@@ -142,7 +143,12 @@ class LegacyUserStore(LegacyRepository):
         )
 
     async def _set_admin(
-        self, sub: str, action: AuditAction, actor: str, statement: str, *args: object
+        self,
+        sub: str,
+        action: Literal["grant", "revoke"],
+        actor: str,
+        statement: str,
+        *args: object,
     ) -> bool:
         with translated("admin grant"):
             async with self._pool.acquire() as conn, conn.transaction():
@@ -158,12 +164,7 @@ class LegacyUserStore(LegacyRepository):
                         sub,
                     )
                 event = await record_event(
-                    conn,
-                    at=self._clock(),
-                    actor=actor,
-                    action=action,
-                    entity_type="Admin",
-                    entity_id=sub,
+                    conn, grant_event(action, sub, at=self._clock(), actor=actor)
                 )
                 recorded = await self._replication.record(conn, [EntityRef("user", sub), event])
         await self._replication.push(recorded)

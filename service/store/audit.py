@@ -7,12 +7,10 @@ LastEvaluatedKey, so a listing can resume across month boundaries.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-
-from ulid import ULID
+from datetime import timedelta
 
 from service.errors import BadInput
-from service.models.audit import AuditAction, AuditEntity, AuditEvent
+from service.models.audit import AuditEvent
 from service.models.page import Page
 from service.store import keys
 from service.store.codec import entity_item, load
@@ -25,27 +23,8 @@ _SCOPE = "audit"
 _PARTITION = re.compile(r"^AUDIT#\d{4}-\d{2}$")
 
 
-def record(
-    txn: Transaction,
-    *,
-    at: datetime,
-    actor: str,
-    action: AuditAction,
-    entity_type: AuditEntity,
-    entity_id: str,
-    version: int | None = None,
-) -> AuditEvent:
-    event = AuditEvent(
-        id=str(ULID()),
-        at=at,
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        version=version,
-    )
-    txn.put(entity_item(event, "AuditEvent", keys.audit(at, event.id)))
-    return event
+def record(txn: Transaction, event: AuditEvent) -> None:
+    txn.put(entity_item(event, "AuditEvent", keys.audit(event.at, event.id)))
 
 
 class AuditStore(Repository):

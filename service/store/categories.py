@@ -8,6 +8,7 @@ import logging
 from ulid import ULID
 
 from service.errors import Conflict, NotFound, ServiceError, StoreError, VersionMismatch
+from service.models.audit import entity_event
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.store import audit, keys
 from service.store.codec import Item, entity_item, load
@@ -79,15 +80,7 @@ class CategoryStore(Repository):
         )
         txn.put(entry_item(category))
         claim_slug(txn, "CATEGORY", category.slug, category.id)
-        audit.record(
-            txn,
-            at=now,
-            actor=actor,
-            action="create",
-            entity_type="Category",
-            entity_id=category.id,
-            version=1,
-        )
+        audit.record(txn, entity_event("create", category, at=now, actor=actor))
         await txn.commit(self._table)
         return category
 
@@ -153,15 +146,7 @@ class CategoryStore(Repository):
         if after.slug != before.slug:
             release_slug(txn, "CATEGORY", before.slug, category_id)
             claim_slug(txn, "CATEGORY", after.slug, category_id)
-        audit.record(
-            txn,
-            at=now,
-            actor=actor,
-            action="update",
-            entity_type="Category",
-            entity_id=category_id,
-            version=after.version,
-        )
+        audit.record(txn, entity_event("update", after, at=now, actor=actor))
         await txn.commit(self._table)
         return before, after
 
@@ -192,15 +177,7 @@ class CategoryStore(Repository):
         # No condition of its own: the version condition above proves this is its key.
         txn.delete(entry_key(before))
         release_slug(txn, "CATEGORY", before.slug, category_id)
-        audit.record(
-            txn,
-            at=self._clock(),
-            actor=actor,
-            action="delete",
-            entity_type="Category",
-            entity_id=category_id,
-            version=before.version,
-        )
+        audit.record(txn, entity_event("delete", before, at=self._clock(), actor=actor))
         await txn.commit(self._table)
         return before
 

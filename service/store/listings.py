@@ -15,6 +15,7 @@ from typing import Any
 from ulid import ULID
 
 from service.errors import BadInput, Conflict, VersionMismatch
+from service.models.audit import entity_event
 from service.models.category import Category
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.page import Page
@@ -160,15 +161,7 @@ class ListingStore(Repository):
         )
         txn.put(listing_copy_item(listing, category.version))
         claim_slug(txn, "LISTING", listing.slug, listing.id)
-        audit.record(
-            txn,
-            at=now,
-            actor=actor,
-            action="create",
-            entity_type="Listing",
-            entity_id=listing.id,
-            version=1,
-        )
+        audit.record(txn, entity_event("create", listing, at=now, actor=actor))
         await txn.commit(self._table)
         return listing
 
@@ -217,15 +210,7 @@ class ListingStore(Repository):
         if after.slug != before.slug:
             release_slug(txn, "LISTING", before.slug, listing_id)
             claim_slug(txn, "LISTING", after.slug, listing_id)
-        audit.record(
-            txn,
-            at=now,
-            actor=actor,
-            action="update",
-            entity_type="Listing",
-            entity_id=listing_id,
-            version=after.version,
-        )
+        audit.record(txn, entity_event("update", after, at=now, actor=actor))
         await txn.commit(self._table)
         return before, after
 
@@ -292,15 +277,7 @@ class ListingStore(Repository):
         release_slug(txn, "LISTING", before.slug, listing_id)
         if category is not None:
             count_in(txn, category, -1)
-        audit.record(
-            txn,
-            at=self._clock(),
-            actor=actor,
-            action="delete",
-            entity_type="Listing",
-            entity_id=listing_id,
-            version=before.version,
-        )
+        audit.record(txn, entity_event("delete", before, at=self._clock(), actor=actor))
         await txn.commit(self._table)
         return before
 

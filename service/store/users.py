@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.errors import NotFound, ServiceError
+from service.models.audit import grant_event
 from service.models.user import UserProfile
 from service.store import audit, keys
 from service.store.batch import batch_get
@@ -81,7 +82,7 @@ class UserStore(Repository):
             condition="attribute_not_exists(PK)",
             on_fail=lambda _r: _Unchanged(),
         )
-        audit.record(txn, at=now, actor=actor, action="grant", entity_type="Admin", entity_id=sub)
+        audit.record(txn, grant_event("grant", sub, at=now, actor=actor))
         return await self._commit(txn)
 
     async def revoke_admin(self, sub: str, *, actor: str) -> bool:
@@ -90,9 +91,7 @@ class UserStore(Repository):
         txn.delete(
             keys.admin(sub), condition="attribute_exists(PK)", on_fail=lambda _r: _Unchanged()
         )
-        audit.record(
-            txn, at=self._clock(), actor=actor, action="revoke", entity_type="Admin", entity_id=sub
-        )
+        audit.record(txn, grant_event("revoke", sub, at=self._clock(), actor=actor))
         return await self._commit(txn)
 
     async def _commit(self, txn: Transaction) -> bool:
