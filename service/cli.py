@@ -153,11 +153,18 @@ def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
     if settings.legacy_dsn is None:
         sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
     drained = asyncio.run(
-        reconcile(settings, requeue_dead=args.requeue_dead, everything=args.all, prune=args.prune)
+        reconcile(
+            settings,
+            requeue_dead=args.requeue_dead,
+            everything=args.all,
+            prune=args.prune,
+            concurrency=args.concurrency,
+        )
     )
     print(
-        f"outbox: {drained.applied} applied, {drained.retried} retried later, "
-        f"{drained.dead} moved to dead letters, {drained.requeued} requeued; "
+        f"outbox ({drained.drainers} drainers): {drained.applied} applied, "
+        f"{drained.retried} retried later, {drained.dead} moved to dead letters, "
+        f"{drained.requeued} requeued; "
         f"left: {drained.left.pending} pending, {drained.left.dead} dead"
     )
     if drained.left.pending or drained.left.dead:

@@ -26,6 +26,7 @@ from service.models.favourite import Favourite
 from service.models.listing import ListingSummary
 from service.models.page import Page
 from service.store import keys
+from service.store.favourites import cursor_scope
 
 SELECT = """
 select f.listing_id::text as listing_id, f.created_at as saved_at, l.slug, l.title, l.summary,
@@ -133,7 +134,7 @@ class LegacyFavouriteStore(LegacyRepository):
         """Ordered by listing id, as the DynamoDB store's."""
         if not 1 <= limit <= 100:
             raise BadInput("limit out of range")
-        scope = f"favourites:{sub}"
+        scope = cursor_scope(sub)
         after = _FIRST if cursor is None else self._after(scope, sub, cursor)
         with translated("list favourites"):
             rows = await self._pool.fetch(PAGE, sub, limit + 1, after)

@@ -22,10 +22,8 @@ create table if not exists public.hustlehub_outbox (
 );
 
 -- A database that predates users, favourites and audit events in the outbox has a narrower
--- check. Only
--- then is the table altered: ALTER TABLE waits for every lock on it, and a running instance's
--- reconciler holds row locks for a whole round, so an unconditional ALTER would stall every
--- start-up behind it.
+-- check. Only then is the table altered: ALTER TABLE waits for every lock on it, and a running
+-- instance's reconciler holds row locks for a whole round.
 do $$
 begin
     if not exists (

@@ -31,6 +31,12 @@ def favourite_item(sub: str, listing_id: str, saved_at: datetime) -> Item:
     return {**keys.favourite(sub, listing_id), **to_item({**attrs, **index})}
 
 
+def cursor_scope(sub: str) -> str:
+    """What a favourites cursor is signed for: the legacy store (service.legacy.favourites)
+    signs the same, so a cursor carries on across a migration phase switch."""
+    return f"favourites:{sub}"
+
+
 class FavouriteStore(Repository):
     async def save(self, sub: str, listing_id: str) -> bool:
         """True when newly saved, False when it already was; NotFound for an unknown listing."""
@@ -65,7 +71,7 @@ class FavouriteStore(Repository):
         """Ordered by listing id; a page may hold fewer than `limit` when listings have gone."""
         if not 1 <= limit <= 100:
             raise BadInput("limit out of range")
-        scope = f"favourites:{sub}"
+        scope = cursor_scope(sub)
         start = None
         if cursor is not None:
             start = self._cursors.decode_key(scope, cursor, attrs=keys.TABLE_KEYS)

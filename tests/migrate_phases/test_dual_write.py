@@ -265,6 +265,8 @@ async def test_the_reconcile_command_applies_the_outbox(
         "service",
         "migrate-phase",
         "reconcile",
+        "--concurrency",
+        "3",
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -272,6 +274,7 @@ async def test_the_reconcile_command_applies_the_outbox(
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, err.decode()
     assert "left: 0 pending, 0 dead" in out.decode()
+    assert "(3 drainers)" in out.decode()
     assert await mine(pg, category["id"]) == []
     in_dynamodb = await dynamodb_stores(client).categories.get(category["id"], consistent=True)
     assert in_dynamodb.slug == category["slug"]

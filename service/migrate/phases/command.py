@@ -40,6 +40,7 @@ class Drained:
     dead: int
     requeued: int
     left: Backlog
+    drainers: int
 
 
 async def reconcile(
@@ -88,6 +89,7 @@ async def reconcile(
             dead=sum(d.dead for d in drained),
             requeued=requeued,
             left=await replication.outbox.backlog(),
+            drainers=len(drained),
         )
 
 

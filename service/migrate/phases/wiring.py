@@ -62,8 +62,8 @@ def phase_stores(
     shadow_timeout_s: float,
 ) -> Stores:
     """`dynamodb` with the repositories the legacy Postgres holds (categories, listings, users
-    and favourites) replaced as `phase` says. The audit log stays on DynamoDB in every phase
-    (the legacy schema has none)."""
+    and favourites) replaced as `phase` says. The audit log is read from DynamoDB in every
+    phase; the legacy stores' events reach it through the outbox (service.legacy.audit)."""
     legacy_categories = LegacyCategoryStore(pool, replication, cursors)
     legacy_listings = LegacyListingStore(pool, replication, cursors)
     legacy_users = LegacyUserStore(pool, replication, cursors)
