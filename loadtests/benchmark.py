@@ -44,7 +44,7 @@ from loadtests import stack
 from loadtests.loadgen import CONNECTIONS, Sample, generator_name, measure
 from loadtests.report import cache_counts
 from loadtests.warm import warm
-from service.devserver import free_port
+from service.dev.devserver import free_port
 
 RESULTS = Path("var/benchmark.json")
 PAGE = "/v1/categories/syn-category-0000/listings"

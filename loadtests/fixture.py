@@ -26,7 +26,7 @@ from typing import Any, Protocol, cast
 
 from aiobotocore.session import get_session
 
-from service.auth.devpool import DevPool, DevUser, issue_access_token
+from service.dev.devpool import DevPool, DevUser, issue_access_token
 
 DEV_STATE = Path("var/dev-state.json")
 LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")

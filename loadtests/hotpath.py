@@ -27,12 +27,12 @@ from cache.entry import Entry, Lookup
 from cache.memory_layer import MemoryLayer
 from cache.readthrough import ReadThroughCache
 from metrics.registry import Metrics
-from service import cachekeys
 from service.api import public
 from service.api.endpoint import endpoint
 from service.api.responses import cached, public_cache_control
-from service.appkeys import PUBLIC_CACHE_CONTROL, READS
-from service.reads import Reads
+from service.catalog import cachekeys
+from service.catalog.reads import Reads
+from service.runtime.appkeys import PUBLIC_CACHE_CONTROL, READS
 from service.store.stores import Stores
 
 REF = "syn-listing-000001"

@@ -37,7 +37,7 @@ from typing import Any
 from aiobotocore.session import get_session
 
 from loadtests.fixture import require_loopback
-from service.devserver import moto_server
+from service.dev.devserver import moto_server
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 PYTHON = [sys.executable, "-m", "service", "migrate"]

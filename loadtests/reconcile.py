@@ -24,7 +24,7 @@ from pathlib import Path
 from loadtests.fixture import require_loopback
 from loadtests.migration import PG, _env, _server, create_table, psql, step
 from service.config import Settings
-from service.migrate.phases.command import link_users, reconcile
+from service.migrate.phase_commands import link_users, reconcile
 
 TABLE = "bench-reconcile"
 

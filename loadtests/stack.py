@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.config import Settings
-from service.devmode import dev_environment
-from service.devserver import free_port
+from service.dev.devmode import dev_environment
+from service.dev.devserver import free_port
 
 SEED_LOG = Path("var/loadtest-seed.log")
 SERVICE_LOG = Path("var/loadtest-service.log")

@@ -1,6 +1,6 @@
 """Supabase migration metrics: the dual-read shadow comparison and the outbox to DynamoDB.
 
-Implements the migration phases' `MigrationObserver` Protocol (service.migrate.phases).
+Implements the migration phases' `MigrationObserver` Protocol (service.transition).
 """
 
 from __future__ import annotations

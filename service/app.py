@@ -9,9 +9,9 @@ from metrics.registry import Metrics
 from service.api.openapi import render as render_openapi
 from service.api.responses import public_cache_control
 from service.api.routes import ROUTES, add_routes
-from service.appkeys import METRICS, OPENAPI, PUBLIC_CACHE_CONTROL, SETTINGS
 from service.config import Settings
-from service.lifecycle import (
+from service.runtime.appkeys import METRICS, OPENAPI, PUBLIC_CACHE_CONTROL, SETTINGS
+from service.runtime.lifecycle import (
     cache_ctx,
     dynamodb_ctx,
     http_session_ctx,

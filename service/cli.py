@@ -67,7 +67,7 @@ def _serve_workers(settings: Settings, *, drain_s: float) -> None:
 
 def cmd_dev(args: argparse.Namespace) -> None:
     from service.app import create_app
-    from service.devmode import STATE_FILE, dev_environment
+    from service.dev.devmode import STATE_FILE, dev_environment
     from service.server import bind, run_one
 
     overrides: dict[str, object] = {"mode": "dev"}
@@ -117,14 +117,14 @@ def cmd_create_table(args: argparse.Namespace) -> None:
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
-    from service.seed.cli import run_seed
+    from service.dev.seed.cli import run_seed
 
     asyncio.run(run_seed(_settings(), args))
 
 
 def cmd_token(args: argparse.Namespace) -> None:
-    from service.auth.devpool import DevPool, issue_access_token
-    from service.devmode import STATE_FILE
+    from service.dev.devmode import STATE_FILE
+    from service.dev.devpool import DevPool, issue_access_token
 
     if not STATE_FILE.exists():
         sys.exit(f"{STATE_FILE} not found: start dev mode first (make run)")
@@ -141,13 +141,13 @@ def cmd_table_template(args: argparse.Namespace) -> None:
 
 
 def cmd_infra_template(args: argparse.Namespace) -> None:
-    from service.infra.template import stack_template
+    from service.aws.template import stack_template
 
     print(json.dumps(stack_template(args.table_name), indent=2))
 
 
 def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
-    from service.migrate.phases.command import reconcile
+    from service.migrate.phase_commands import reconcile
 
     settings = _settings()
     if settings.legacy_dsn is None:
@@ -172,7 +172,7 @@ def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
 
 
 def cmd_migrate_phase_link_users(args: argparse.Namespace) -> None:
-    from service.migrate.phases.command import link_users
+    from service.migrate.phase_commands import link_users
     from service.migrate.usermap import MappingError
 
     settings = _settings()

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Mode = Literal["production", "dev", "test"]
 StreamStart = Literal["latest", "trim_horizon"]
-# The Supabase migration's three phases (service/migrate/phases): which store is read and
+# The Supabase migration's three phases (service/transition): which store is read and
 # written. dynamodb-only is the service as it runs after the migration, and the default.
 MigrationPhase = Literal["dual-write", "dual-read", "dynamodb-only"]
 

@@ -26,7 +26,7 @@ class VersionMismatch(ServiceError):
     """An optimistic-locking write named a version that is no longer current.
 
     `current_version` is the version that won, when the store saw it (it lets the use case
-    give the loser the next turn, see `service.turns`).
+    give the loser the next turn, see `service.catalog.turns`).
     """
 
     def __init__(self, message: str, *, current_version: int | None = None) -> None:

@@ -20,8 +20,8 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from service.appkeys import READINESS
 from service.config import Settings
+from service.runtime.appkeys import READINESS
 
 log = logging.getLogger(__name__)
 

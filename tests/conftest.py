@@ -12,9 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.app import create_app
-from service.appkeys import STORES
 from service.config import Settings
-from service.devserver import moto_server
+from service.dev.devserver import moto_server
+from service.runtime.appkeys import STORES
 from service.store.client import dynamodb_client
 from service.store.schema import ensure_table
 from tests.support.app import AiohttpClient, make_settings

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service import render
 from service.api import params
 from service.api.auth import admin
 from service.api.bodies import parse_body
-from service.appkeys import STORES, WRITES
+from service.catalog import render
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.models.listing import Listing, ListingCreate, ListingPatch
+from service.runtime.appkeys import STORES, WRITES
 
 _NO_STORE = {"Cache-Control": "no-store"}
 

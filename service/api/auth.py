@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from service import errors
-from service.appkeys import METRICS, PRINCIPAL, STORES, VERIFIER
 from service.auth.principal import Principal
+from service.runtime.appkeys import METRICS, PRINCIPAL, STORES, VERIFIER
 
 
 async def principal(request: web.Request) -> Principal:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service import render
 from service.api import params
 from service.api.auth import principal
 from service.api.bodies import parse_body
-from service.appkeys import STORES, WRITES
+from service.catalog import render
 from service.models.user import ProfileUpdate
+from service.runtime.appkeys import STORES, WRITES
 
 _PRIVATE = {"Cache-Control": "private, no-store"}
 

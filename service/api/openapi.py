@@ -12,7 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from service.api.params import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT
 from service.api.routes import Route
-from service.listing_filter import (
+from service.catalog.listing_filter import (
     MAX_INCOME,
     MAX_LOCATION_CHARS,
     MAX_SKILL_CHARS,
@@ -96,7 +96,7 @@ def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
 
 _AMOUNT = {"type": "integer", "minimum": 0, "maximum": MAX_INCOME}
 
-# service.listing_filter states the semantics these describe.
+# service.catalog.listing_filter states the semantics these describe.
 _FILTERS: list[dict[str, Any]] = [
     _query(
         "location",

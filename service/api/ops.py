@@ -6,7 +6,7 @@ from aiohttp import web
 
 from metrics.registry import render, scrape_registry
 from service.api.problems import problem
-from service.appkeys import METRICS, OPENAPI, READINESS, SETTINGS
+from service.runtime.appkeys import METRICS, OPENAPI, READINESS, SETTINGS
 
 
 async def healthz(request: web.Request) -> web.Response:

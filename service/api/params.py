@@ -8,7 +8,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from service import errors
-from service.listing_filter import (
+from service.catalog.listing_filter import (
     MAX_INCOME,
     MAX_LOCATION_CHARS,
     MAX_SKILL_CHARS,
@@ -17,8 +17,8 @@ from service.listing_filter import (
     ListingFilter,
     fold,
 )
+from service.catalog.render import version_from_etag
 from service.models.base import is_ref
-from service.render import version_from_etag
 
 MAX_CURSOR_CHARS = 1024
 DEFAULT_LIMIT = 50
@@ -60,7 +60,7 @@ _MAX_INCOME_DIGITS = len(str(MAX_INCOME))
 
 
 def listing_filter(request: web.Request) -> ListingFilter | None:
-    """The filters of a category page (service.listing_filter says what each means), or None
+    """The filters of a category page (service.catalog.listing_filter says what each means), or None
     when the query names none. Other query parameters are ignored, as they always were."""
     if not request.query_string:
         return None

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from service.api import params
 from service.api.responses import cached, computed
-from service.appkeys import PUBLIC_CACHE_CONTROL, READS
+from service.runtime.appkeys import PUBLIC_CACHE_CONTROL, READS
 
 
 def _cc(request: web.Request) -> str:

@@ -39,7 +39,7 @@ class Route:
     paged: bool = False
     cached: bool = False
     conditional: bool = False  # If-Match required
-    filtered: bool = False  # takes the listing filters (service.listing_filter)
+    filtered: bool = False  # takes the listing filters (service.catalog.listing_filter)
 
 
 # aiohttp tries the resources that share a path prefix (here `/v1/categories`) in the order
@@ -101,7 +101,7 @@ def add_routes(
             route.handler,
             route=route.path,
             metrics=metrics,
-            # The cached reads bound their own miss path (service.reads).
+            # The cached reads bound their own miss path (service.catalog.reads).
             deadline_s=None if route.cached else deadline_s,
         )
         if route.method == "GET":

@@ -118,7 +118,7 @@ def _say(text: str) -> None:
 async def _generate(args: argparse.Namespace) -> None:
     import asyncpg
 
-    from service.migrate.generate import Scale, generate
+    from service.dev.seed.supabase import Scale, generate
 
     dsn = _dsn(args, _settings())
     if not dsn:

@@ -28,9 +28,9 @@ from service.migrate.progress import Progress
 from service.migrate.workdir import Manifest, WorkDir, read_items
 from service.store.batch import WRITE_CHUNK, batch_write, put_request
 from service.store.codec import Item
+from service.store.keys import BATCH_ATTRIBUTE
 from service.store.table import Table
 
-BATCH_ATTRIBUTE = "migrationBatch"
 DEFAULT_CONCURRENCY = 8
 CHECKPOINT_EVERY_S = 0.5
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 
 from service.migrate.progress import Progress
-from service.migrate.scan import scan_batch
 from service.store import keys
 from service.store.batch import batch_write, delete_request
+from service.store.scan import scan_batch
 from service.store.table import Table
 
 

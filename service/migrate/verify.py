@@ -23,14 +23,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from service.migrate.export import Source
-from service.migrate.load import BATCH_ATTRIBUTE
 from service.migrate.progress import Progress
-from service.migrate.scan import scan_all
 from service.migrate.transform import Transformer
 from service.migrate.usermap import UserMap
 from service.migrate.workdir import report_json, transformed
 from service.store import keys
 from service.store.codec import Item
+from service.store.keys import BATCH_ATTRIBUTE
+from service.store.scan import scan_all
 from service.store.table import Table
 
 MAX_LISTED = 100

@@ -32,8 +32,9 @@ def favourite_item(sub: str, listing_id: str, saved_at: datetime) -> Item:
 
 
 def cursor_scope(sub: str) -> str:
-    """What a favourites cursor is signed for: the legacy store (service.legacy.favourites)
-    signs the same, so a cursor carries on across a migration phase switch."""
+    """What a favourites cursor is signed for: the legacy store
+    (service.transition.legacy.favourites) signs the same, so a cursor carries on across a
+    migration phase switch."""
     return f"favourites:{sub}"
 
 

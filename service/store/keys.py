@@ -65,6 +65,8 @@ FAVOURITE_PREFIX = "RELATION#FAVOURITE#"
 ADMIN_SK = "RELATION#ADMIN"
 LISTING_PREFIX = "LISTING#"
 AUDIT_LOOKBACK_MONTHS = 24
+# The migration load tags every item it writes with its batch, so rollback and prune find them.
+BATCH_ATTRIBUTE = "migrationBatch"
 
 
 def iso(at: datetime) -> str:

@@ -97,7 +97,7 @@ class ListingStore(Repository):
     ) -> AsyncIterator[list[Listing]]:
         """The newest `max_items + 1` listings of a category (one more tells the caller there
         are more), newest first, in chunks of at most `CHUNK_ITEMS`. Strongly consistent: the
-        answer becomes a cache entry (see service.reads). A chunk is converted between two
+        answer becomes a cache entry (see service.catalog.reads). A chunk is converted between two
         awaits, so a large category never holds the event loop for all its rows at once."""
         left = max_items + 1
         async for page in query_all(

@@ -2,7 +2,7 @@
 
 The DynamoDB stores are the one implementation after the migration; during it the
 composition root may hand the use cases the legacy Postgres stores or the dual-read stores
-(service.migrate.phases) instead, and the use cases cannot tell.
+(service.transition) instead, and the use cases cannot tell.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `categories`, `listings`, `users` and `favourites` are typed by what the use cases need of
 them: during the Supabase migration the composition root may put other implementations there
-(service.migrate.phases).
+(service.transition).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Stores:
     users: UserRepository
     favourites: FavouriteRepository
     audit: AuditStore
-    # For cursors the use cases sign themselves (in-process pages, service.category_rows).
+    # For cursors the use cases sign themselves (in-process pages, service.catalog.category_rows).
     cursors: CursorCodec
 
 

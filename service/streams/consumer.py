@@ -42,8 +42,8 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
 
 from cache.singleflight import cancel_and_wait
-from service.changetags import tags_for_change
 from service.errors import StoreError
+from service.streams.changetags import tags_for_change
 from service.streams.observer import StreamObserver
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from aiohttp.test_utils import TestClient
 
-from service.appkeys import TABLE
+from service.runtime.appkeys import TABLE
 from tests.api.factories import create_category, create_listing
 
 Client = TestClient[Any, Any]

@@ -1,5 +1,5 @@
 """Two admins PATCHing one listing as a new user would: after a 412, refresh the ETag from the
-public GET and retry. Optimistic locking must not let one of them starve (service.turns)."""
+public GET and retry. Optimistic locking must not let one of them starve (service.catalog.turns)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from service.render import version_from_etag
+from service.catalog.render import version_from_etag
 from tests.api.factories import create_category, create_listing
 from tests.support.app import bearer
 

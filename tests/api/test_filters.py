@@ -164,7 +164,7 @@ async def test_filtered_pages_keep_the_limit_rules(
 async def test_filters_see_the_newest_max_rows_listings_of_a_category(
     client: Client, admin_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service import category_rows
+    from service.catalog import category_rows
 
     monkeypatch.setattr(category_rows, "MAX_ROWS", 3)
     category, everything = await seed(client, admin_token)

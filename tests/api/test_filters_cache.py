@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from service.app import create_app
-from service.appkeys import METRICS
 from service.config import Settings
+from service.runtime.appkeys import METRICS
 from tests.api.filtering import QUERIES, Client, counting, get_page, matches, page_path, seed
 from tests.metrics.samples import ok_calls
 from tests.support.app import AiohttpClient, bearer

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from service.appkeys import STORES
+from service.runtime.appkeys import STORES
 from tests.support.app import AiohttpClient, make_settings
 from tests.support.service_process import service_process, settings_env
 from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint

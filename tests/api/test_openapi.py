@@ -34,7 +34,7 @@ async def test_the_category_page_documents_its_filters_with_the_enforced_bounds(
     client: Client,
 ) -> None:
     from service.api.params import FILTER_PARAMS
-    from service.listing_filter import MAX_INCOME, MAX_LOCATION_CHARS, MAX_SKILLS, PERIODS
+    from service.catalog.listing_filter import MAX_INCOME, MAX_LOCATION_CHARS, MAX_SKILLS, PERIODS
 
     spec = await (await client.get("/openapi.json")).json()
     operation = spec["paths"]["/v1/categories/{ref}/listings"]["get"]

@@ -126,7 +126,7 @@ async def test_bad_page_parameters_are_400(client: Client, admin_token: str) -> 
 async def test_every_read_a_cache_loader_makes_is_strongly_consistent(
     client: Client, admin_token: str
 ) -> None:
-    from service.appkeys import TABLE
+    from service.runtime.appkeys import TABLE
 
     category = await create_category(client, admin_token)
     listing = await create_listing(client, admin_token, category["id"])
@@ -159,7 +159,7 @@ async def test_every_read_a_cache_loader_makes_is_strongly_consistent(
 async def test_a_slug_is_looked_up_as_an_id_and_as_a_slug_at_once(
     client: Client, admin_token: str
 ) -> None:
-    from service.appkeys import TABLE
+    from service.runtime.appkeys import TABLE
 
     category = await create_category(client, admin_token)
     steps: list[str] = []

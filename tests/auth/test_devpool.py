@@ -5,9 +5,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from service.auth.devpool import ADMIN_GROUP, DevPool, issue_access_token, provision_dev_pool
 from service.auth.jwks import JwksCache
 from service.auth.tokens import TokenVerifier
+from service.dev.devpool import ADMIN_GROUP, DevPool, issue_access_token, provision_dev_pool
 from service.errors import Unauthenticated
 from tests.auth.support import LEEWAY, MIN_INTERVAL, TTL, RecordingObserver
 

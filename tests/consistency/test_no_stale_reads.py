@@ -22,8 +22,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.app import create_app
-from service.appkeys import METRICS
 from service.config import Settings
+from service.runtime.appkeys import METRICS
 from tests.api.factories import create_category, create_listing
 from tests.support.app import AiohttpClient, bearer
 from tests.support.faultproxy import FaultProxy, Mode

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from service.cli import main
-from service.devserver import free_port
+from service.dev.devserver import free_port
 
 
 def _environment(monkeypatch: pytest.MonkeyPatch, endpoint: str, table: str) -> None:

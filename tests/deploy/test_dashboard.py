@@ -15,7 +15,7 @@ import yaml
 from aiohttp.test_utils import TestClient
 
 from metrics.slo import ALERTS, OBJECTIVES
-from service.appkeys import TABLE
+from service.runtime.appkeys import TABLE
 from tests.api.factories import create_category, create_listing
 from tests.deploy.compose import mounts
 from tests.deploy.conftest import ROOT

@@ -125,7 +125,7 @@ async def test_an_invalidated_copy_is_never_served_stale(
 async def test_a_cold_stampede_costs_one_query(
     aiohttp_client: AiohttpClient, settings: Settings, admin_token: str
 ) -> None:
-    from service.appkeys import METRICS
+    from service.runtime.appkeys import METRICS
 
     client = await aiohttp_client(create_app(settings))
     category = await create_category(client, admin_token)

@@ -13,16 +13,20 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from service.aws.iam import REGISTRATION_ACTIONS, SERVICE_ACTIONS, STREAM_ACTIONS
+from service.aws.registration import create_profile
 from service.config import Settings
-from service.infra.iam import REGISTRATION_ACTIONS, SERVICE_ACTIONS, STREAM_ACTIONS
-from service.registration import create_profile
 from tests.infra.codescan import ScanError, calls_in, dynamodb_calls, iam_actions
 
 
 def test_the_service_policy_grants_exactly_what_the_app_calls() -> None:
     calls = dynamodb_calls("service.app")
     # The scan really walked the storage layer and the readiness probe.
-    assert {"service.store.table", "service.store.txn", "service.lifecycle"} <= calls.modules
+    assert {
+        "service.store.table",
+        "service.store.txn",
+        "service.runtime.lifecycle",
+    } <= calls.modules
     assert set(SERVICE_ACTIONS) == iam_actions(calls)
     assert len(SERVICE_ACTIONS) == len(set(SERVICE_ACTIONS))
     assert "service.streams.consumer" in calls.modules

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint
 
+from service.aws.iam import SERVICE_ACTIONS, STREAM_ACTIONS
+from service.aws.signup import HANDLER
+from service.aws.template import TABLE, stack_template
 from service.cli import main
-from service.infra.iam import SERVICE_ACTIONS, STREAM_ACTIONS
-from service.infra.signup import HANDLER
-from service.infra.template import TABLE, stack_template
 from service.store.schema import STREAM_VIEW, TTL_ATTRIBUTE, table_definition
 
 NAME = "HustleHubDirectory"
@@ -68,7 +68,7 @@ def test_the_user_pool_runs_the_registration_handler_after_confirmation(
     assert pool["Properties"]["LambdaConfig"] == {
         "PostConfirmation": {"Fn::GetAtt": [function_id, "Arn"]}
     }
-    assert function["Handler"] == HANDLER == "service.registration.handler"
+    assert function["Handler"] == HANDLER == "service.aws.registration.handler"
     assert function["Environment"]["Variables"]["HUSTLEHUB_TABLE_NAME"] == {"Ref": TABLE}
     assert function["Environment"]["Variables"]["HUSTLEHUB_MODE"] == "production"
     # Cognito gives up on a trigger after 5 s.

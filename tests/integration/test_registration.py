@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from service.aws.registration import create_profile, handler
 from service.config import Settings
 from service.errors import NotFound
-from service.registration import create_profile, handler
 from service.store.client import dynamodb_client
 from service.store.cursor import CursorCodec
 from service.store.observer import NullStoreObserver

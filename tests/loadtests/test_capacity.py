@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from loadtests import capacity, gate
 from metrics.registry import Metrics
-from service.appkeys import METRICS, TABLE
+from service.runtime.appkeys import METRICS, TABLE
 from tests.api.factories import create_category, create_listing
 from tests.support.app import bearer
 

@@ -26,8 +26,8 @@ import pytest
 from metrics.http import LATENCY_BUCKETS
 from metrics.rules import P99_READ, P99_WRITE, RULES_DIR, THROTTLE_RATIO, error_ratio_record
 from service.app import create_app
-from service.appkeys import STORES
 from service.config import Settings
+from service.runtime.appkeys import STORES
 from service.store.client import dynamodb_client
 from service.store.schema import ensure_table
 from tests.support.app import AiohttpClient, bearer, make_settings

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from service.config import Settings
-from service.migrate.generate import legacy_schema
+from service.dev.seed.supabase import legacy_schema
 from service.migrate.load import LoadObserver
 from service.store.client import dynamodb_client
 from service.store.schema import ensure_table

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 
 from service.config import Settings
-from service.migrate.generate import Scale, generate
+from service.dev.seed.supabase import Scale, generate
 from service.migrate.usermap import UserMap
 
 CLI_TIMEOUT_S = 120

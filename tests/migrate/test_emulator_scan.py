@@ -1,4 +1,4 @@
-"""The emulator's Scan (service/motoserver.py, point 6) pages through a table exactly as
+"""The emulator's Scan (service/dev/motoserver.py, point 6) pages through a table exactly as
 moto's own scan does: every item once, in key order, with filters, limits and writes between
 pages, and pages that stop at 1 MB."""
 
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from service.migrate.scan import scan_all
 from service.store import keys
 from service.store.batch import batch_write, delete_request, put_request
 from service.store.codec import Item, to_item
+from service.store.scan import scan_all
 from service.store.table import Table
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

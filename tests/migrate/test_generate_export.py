@@ -12,9 +12,9 @@ import asyncpg
 import pytest
 
 from service.config import Settings
+from service.dev.seed.supabase import Scale
 from service.migrate import rows
 from service.migrate.export import PostgresSource, SnapshotSource, collect, write_snapshot
-from service.migrate.generate import Scale
 from service.migrate.supabase_csv import CsvSource
 from tests.migrate.conftest import Legacy
 from tests.migrate.support import TRUNCATE, cli, fill

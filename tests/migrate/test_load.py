@@ -17,15 +17,16 @@ import asyncpg
 import pytest
 
 from service.config import Settings
+from service.dev.seed.supabase import Scale
 from service.errors import StoreUnavailable
 from service.migrate.checkpoint import read_checkpoint
 from service.migrate.export import PostgresSource
-from service.migrate.generate import Scale
-from service.migrate.load import BATCH_ATTRIBUTE, LoadObserver, load
-from service.migrate.scan import scan_all
+from service.migrate.load import LoadObserver, load
 from service.migrate.verify import verify
 from service.migrate.workdir import Manifest, WorkDir, write_items
 from service.store.client import dynamodb_client
+from service.store.keys import BATCH_ATTRIBUTE
+from service.store.scan import scan_all
 from service.store.table import Table
 from tests.migrate.support import cli, cli_env, fill, mapping
 

@@ -12,8 +12,8 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
+from service.dev.seed.supabase import Scale
 from service.migrate.export import PostgresSource
-from service.migrate.generate import Scale
 from service.migrate.load import load
 from service.migrate.workdir import WorkDir, write_items
 from service.store.table import Table

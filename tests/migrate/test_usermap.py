@@ -15,7 +15,7 @@ import pytest
 from aiobotocore.session import get_session
 
 from service.config import Settings
-from service.migrate.generate import Scale
+from service.dev.seed.supabase import Scale
 from service.migrate.usermap import MappingError, UserMap, read_csv
 from tests.migrate.conftest import Legacy
 from tests.migrate.support import cli, fill

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 
 from service.config import Settings
+from service.dev.seed.supabase import Scale
 from service.migrate.export import PostgresSource
-from service.migrate.generate import Scale
 from service.migrate.load import load
 from service.migrate.rollback import rollback
 from service.migrate.verify import verify

@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from service.app import create_app
-from service.appkeys import STORES
 from service.config import MigrationPhase, Settings
+from service.runtime.appkeys import STORES
 from service.store.client import dynamodb_client
 from service.store.schema import ensure_table
 from tests.support.app import AiohttpClient, make_settings

@@ -16,10 +16,10 @@ from prometheus_client import CollectorRegistry
 from types_aiobotocore_dynamodb import DynamoDBClient
 
 from metrics.migration import MigrationMetrics
-from service.appkeys import SETTINGS, TABLE
-from service.migrate.phases.context import outbox_settings
-from service.migrate.phases.replicator import Replicator
-from service.migrate.phases.wiring import replicator
+from service.runtime.appkeys import SETTINGS, TABLE
+from service.transition.phase import outbox_settings
+from service.transition.replicator import Replicator
+from service.transition.wiring import replicator
 
 
 def _unreachable(**_: Any) -> None:

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import asyncpg
 from prometheus_client import CollectorRegistry
 
-from service.appkeys import CACHE, SETTINGS
 from service.config import Settings
-from service.legacy.db import legacy_pool
-from service.migrate.phases.command import reconcile
+from service.migrate.phase_commands import reconcile
+from service.runtime.appkeys import CACHE, SETTINGS
+from service.transition.legacy.db import legacy_pool
 from tests.api.factories import create_category, create_listing, unique_slug
 from tests.migrate_phases.conftest import StartApp, admin_token_for
 from tests.migrate_phases.support import app_dynamodb_failing, metric, reconciler

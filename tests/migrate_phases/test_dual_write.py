@@ -14,19 +14,19 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from metrics.migration import MigrationMetrics
-from service.appkeys import CACHE, SETTINGS, TABLE
 from service.config import Settings
 from service.errors import NotFound
-from service.legacy.categories import LegacyCategoryStore
-from service.legacy.db import legacy_pool
-from service.migrate.phases.context import outbox_settings
-from service.migrate.phases.wiring import replicator
 from service.models.category import CategoryCreate
+from service.runtime.appkeys import CACHE, SETTINGS, TABLE
 from service.store import keys
 from service.store.client import dynamodb_client
 from service.store.common import get_item
 from service.store.stores import Stores, build_stores, cursor_codec
 from service.store.table import Table
+from service.transition.legacy.categories import LegacyCategoryStore
+from service.transition.legacy.db import legacy_pool
+from service.transition.phase import outbox_settings
+from service.transition.wiring import replicator
 from tests.api.factories import create_category, create_listing, unique_slug
 from tests.integration.store.support import RecordingObserver
 from tests.migrate_phases.conftest import Client, StartApp, admin_token_for

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from service.appkeys import SETTINGS, TABLE
 from service.config import MigrationPhase, Settings
+from service.runtime.appkeys import SETTINGS, TABLE
 from service.store.stores import build_stores, cursor_codec
 from tests.api.factories import create_category, create_listing, listing_body, unique_slug
 from tests.migrate_phases.conftest import Client, StartApp, admin_token_for

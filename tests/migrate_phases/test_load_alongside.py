@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 
 from service.config import Settings
-from service.migrate.phases.command import link_users, reconcile
+from service.migrate.phase_commands import link_users, reconcile
 from service.store import keys
 from tests.migrate.support import cli
 from tests.migrate_phases.conftest import StartApp, admin_token_for

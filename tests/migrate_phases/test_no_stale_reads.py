@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from service.appkeys import TABLE
 from service.config import MigrationPhase, Settings
+from service.runtime.appkeys import TABLE
 from service.store.stores import build_stores, cursor_codec
 from tests.api.factories import create_category, create_listing
 from tests.consistency.test_no_stale_reads import Read, Write, _reader, _violations, _writer

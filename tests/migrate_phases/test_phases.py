@@ -14,11 +14,11 @@ import asyncpg
 import pytest
 from pydantic import ValidationError
 
-from service.appkeys import LEGACY_PROBE, READINESS, STORES
 from service.config import MigrationPhase, Settings
-from service.legacy.db import SCHEMA_MARK
+from service.runtime.appkeys import LEGACY_PROBE, READINESS, STORES
 from service.store.categories import CategoryStore
 from service.store.listings import ListingStore
+from service.transition.legacy.db import SCHEMA_MARK
 from tests.api.factories import create_category, create_listing
 from tests.migrate_phases.conftest import Client, StartApp, admin_token_for
 from tests.migrate_phases.support import metric

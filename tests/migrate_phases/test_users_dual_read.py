@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import asyncpg
 
-from service.appkeys import SETTINGS
 from service.config import Settings
-from service.migrate.phases.command import reconcile
+from service.migrate.phase_commands import reconcile
+from service.runtime.appkeys import SETTINGS
 from service.store import keys
 from tests.migrate_phases.conftest import StartApp, admin_token_for
 from tests.migrate_phases.support import app_dynamodb_failing, metric

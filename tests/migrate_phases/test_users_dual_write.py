@@ -15,15 +15,15 @@ from typing import Any
 import asyncpg
 from prometheus_client import CollectorRegistry
 
-from service.appkeys import SETTINGS, TABLE
+from service.aws.registration import create_profile
 from service.config import Settings
-from service.legacy.db import legacy_pool
-from service.migrate.phases.command import link_users, reconcile
-from service.registration import create_profile
+from service.migrate.phase_commands import link_users, reconcile
+from service.runtime.appkeys import SETTINGS, TABLE
 from service.store import keys
 from service.store.codec import from_item
 from service.store.common import get_item
 from service.store.stores import build_stores, cursor_codec
+from service.transition.legacy.db import legacy_pool
 from tests.api.factories import create_category, create_listing
 from tests.migrate_phases.conftest import Client, StartApp, admin_token_for
 from tests.migrate_phases.support import app_dynamodb_failing, outbox_rows, reconciler

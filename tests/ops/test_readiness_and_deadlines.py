@@ -5,7 +5,7 @@ from typing import Any
 
 from service.app import create_app
 from service.config import Settings
-from service.devserver import free_port
+from service.dev.devserver import free_port
 from tests.support.app import AiohttpClient
 
 

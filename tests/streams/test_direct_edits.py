@@ -21,8 +21,8 @@ from aiohttp.test_utils import TestClient
 from types_aiobotocore_dynamodb import DynamoDBClient
 
 from service.app import create_app
-from service.appkeys import METRICS, STORES, STREAM_CONSUMER
 from service.config import Settings
+from service.runtime.appkeys import METRICS, STORES, STREAM_CONSUMER
 from service.store import keys
 from tests.api.factories import create_category, create_listing
 from tests.support.app import AiohttpClient

@@ -12,9 +12,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from types_aiobotocore_dynamodb import DynamoDBClient
 
-from service.appkeys import METRICS
 from service.config import Settings
 from service.models.user import UserProfile
+from service.runtime.appkeys import METRICS
 from service.store import keys
 from service.store.favourites import favourite_item
 from service.store.users import admin_item, profile_item

@@ -1,6 +1,6 @@
 """The stream's view of the API's own writes: the union of `tags_for_change` over the records of
-one admin write is the set `service/writes.py` invalidates for it (a category rename adds the
-listings its refresh rewrites). Read straight off moto's stream, consumer off, so only the
+one admin write is the set `service/catalog/writes.py` invalidates for it (a category rename adds
+the listings its refresh rewrites). Read straight off moto's stream, consumer off, so only the
 mapping is under test."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
 
-from service.changetags import tags_for_change
 from service.config import Settings
 from service.store.client import dynamodb_client, dynamodb_streams_client
+from service.streams.changetags import tags_for_change
 from tests.api.factories import create_category, create_listing
 from tests.support.app import bearer
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from service.devserver import free_port
+from service.dev.devserver import free_port
 
 
 @dataclass

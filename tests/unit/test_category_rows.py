@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cache.entry import Entry
-from service import render
-from service.category_rows import MEMO_MAX_BYTES, CategoryRows, RowsMemo
-from service.listing_filter import ListingFilter
+from service.catalog import render
+from service.catalog.category_rows import MEMO_MAX_BYTES, CategoryRows, RowsMemo
+from service.catalog.listing_filter import ListingFilter
 from service.models.listing import IncomePotential, Listing
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.changetags import Image, tags_for_change
 from service.models.audit import AuditEvent
 from service.models.category import Category
 from service.models.listing import Listing
@@ -20,6 +19,7 @@ from service.store.copies import entry_item, listing_copy_item
 from service.store.favourites import favourite_item
 from service.store.listings import listing_item
 from service.store.users import admin_item, profile_item
+from service.streams.changetags import Image, tags_for_change
 
 AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 

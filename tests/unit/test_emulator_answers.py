@@ -1,5 +1,5 @@
 """The emulator writes the item operations' answers in one pass and json.dumps instead of
-moto's conversion and shape walk (`service.motoserver`, point 4): the JSON must be the same,
+moto's conversion and shape walk (`service.dev.motoserver`, point 4): the JSON must be the same,
 member for member, for the objects moto's handlers really return (its Items and DynamoTypes)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.utilities import dynamo_to_dict
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
-import service.motoserver as emulator
+import service.dev.motoserver as emulator
 
 _ATTRS: dict[str, Any] = {
     "PK": {"S": "LISTING#1"},

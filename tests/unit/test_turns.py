@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from service.turns import WriterTurns
+from service.catalog.turns import WriterTurns
 
 
 async def test_after_a_loss_the_first_comer_waits_for_the_second() -> None:

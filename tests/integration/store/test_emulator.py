@@ -1,4 +1,4 @@
-"""The dev and test emulator (`service.motoserver`): a cancelled transaction leaves every item
+"""The dev and test emulator (`service.dev.motoserver`): a cancelled transaction leaves every item
 it named exactly as it was, now that its backup holds those items and not the table."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from types_aiobotocore_dynamodb import DynamoDBClient
 
 from service.config import Settings
-from service.devserver import free_port
+from service.dev.devserver import free_port
 from service.errors import StoreUnavailable
 from service.store import keys
 from service.store.batch import batch_get, batch_write, put_request

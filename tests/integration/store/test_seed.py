@@ -4,8 +4,8 @@ from collections import Counter
 
 import pytest
 
-from service.seed.demo import DEMO_LISTINGS, demo_categories, seed_demo
-from service.seed.synthetic import seed_synthetic
+from service.dev.seed.demo import DEMO_LISTINGS, demo_categories, seed_demo
+from service.dev.seed.synthetic import seed_synthetic
 from service.store.stores import Stores
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

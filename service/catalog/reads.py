@@ -1,0 +1,204 @@
+"""Public read use cases: each answer is a cache lookup whose loader reads DynamoDB once
+(strongly consistent) and renders the body once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from cache.entry import Entry, Loaded, Lookup, compute_etag
+from cache.readthrough import ReadThroughCache
+from service.catalog import cachekeys, category_rows, render
+from service.catalog.category_rows import CategoryRows, RowsMemo, decode_cursor, encode_cursor
+from service.catalog.listing_filter import ListingFilter, Row
+from service.errors import NotFound, RequestTimeout
+from service.models.base import is_ref, is_slug
+from service.models.category import Category
+from service.models.listing import Listing
+from service.store.stores import Stores
+
+T = TypeVar("T", Category, Listing)
+T_co = TypeVar("T_co", Category, Listing, covariant=True)
+
+
+class EntityFetch(Protocol[T_co]):
+    def __call__(self, ref: str, /, *, consistent: bool) -> Awaitable[T_co]: ...
+
+
+class Reads:
+    """Each read first peeks at the in-process layer (no await, no allocation beyond the
+    answer): that is the hot path. Only a miss checks the ref, builds tags and a loader, and
+    only a miss can wait on I/O, so the request deadline is applied there. (A ref that could
+    name nothing is never filled, so it can never be a hit.)"""
+
+    def __init__(
+        self, stores: Stores, cache: ReadThroughCache, *, negative_ttl: float, deadline_s: float
+    ) -> None:
+        self._stores = stores
+        self._cache = cache
+        self._negative_ttl = negative_ttl
+        self._deadline_s = deadline_s
+        self._rows = RowsMemo()
+
+    async def categories(self) -> Lookup:
+        key = cachekeys.categories_key()
+        return self._cache.peek(key) or await self._fill(
+            key, [cachekeys.CATEGORIES], self._load_categories
+        )
+
+    async def category(self, ref: str) -> Lookup:
+        key = cachekeys.category_key(ref)
+        return self._cache.peek(key) or await self._fill(
+            key,
+            cachekeys.category_tags(_checked("category", ref)),
+            self._loader("category", ref, self._category, _entity),
+        )
+
+    async def category_listings(self, ref: str, *, limit: int, cursor: str | None) -> Lookup:
+        key = cachekeys.category_page_key(ref, limit, cursor)
+        return self._cache.peek(key) or await self._fill_page(key, ref, limit, cursor)
+
+    async def _fill_page(self, key: str, ref: str, limit: int, cursor: str | None) -> Lookup:
+        async def page(category: Category) -> Loaded:
+            # A bad cursor raises BadInput here: an error, never a cached answer.
+            found = await self._stores.listings.list_by_category(
+                category.id, limit=limit, cursor=cursor
+            )
+            return Loaded(body=render.page(found.items, found.next_cursor))
+
+        return await self._fill(
+            key,
+            cachekeys.category_tags(_checked("category", ref)),
+            self._loader("category", ref, self._category, page),
+        )
+
+    async def filtered_category_listings(
+        self, ref: str, wanted: ListingFilter, *, limit: int, cursor: str | None
+    ) -> Lookup:
+        """A page of the listings matching `wanted`, computed from the category's cached
+        collection (service.catalog.category_rows): one cache entry and one load per category,
+        whatever the filter. The answer has the collection's source and freshness, and an
+        ETag of its own."""
+        key = cachekeys.category_rows_key(ref)
+        lookup = self._cache.peek(key) or await self._fill(
+            key,
+            cachekeys.category_tags(_checked("category", ref)),
+            self._loader("category", ref, self._category, self._load_rows),
+        )
+        entry = lookup.entry
+        if entry.status != 200:
+            return lookup  # the category's 404, cached as for its pages
+        rows = self._rows.get(entry)
+        codec, category_id = self._stores.cursors, rows.category_id
+        after = None if cursor is None else decode_cursor(codec, category_id, wanted, cursor)
+        found, last = rows.page(wanted, after=after, limit=limit)
+        next_cursor = None if last is None else encode_cursor(codec, category_id, wanted, last)
+        body = render.page_of_bodies([row.body for row in found], next_cursor)
+        # The body is a function of exactly these (the collection named by its digest), so
+        # they name it as well as a digest of its bytes would, at a fraction of the cost.
+        inputs = (entry.etag, wanted.canonical(), after or "", str(limit), next_cursor or "")
+        answer = Entry(
+            body=body,
+            etag=render.derived_etag("filtered-page.1", *inputs),
+            status=200,
+            stored_at=entry.stored_at,  # the data's age, for Age on a stale answer
+            fresh_until=entry.fresh_until,
+        )
+        return Lookup(answer, lookup.source)
+
+    async def _load_rows(self, category: Category) -> Loaded:
+        limit = category_rows.MAX_ROWS
+        built: list[Row] = []
+        async for chunk in self._stores.listings.all_in_category(category.id, max_items=limit):
+            built += map(category_rows.row_of, chunk)  # between awaits: one chunk's work
+        rows = CategoryRows.of(category.id, built[:limit], truncated=len(built) > limit)
+        body = rows.encode()
+        etag = compute_etag(body)  # what the cache would compute; known here to seed the memo
+        # Content-addressed: right even if the cache declines to store this load.
+        self._rows.put(etag, rows, size=len(body))
+        return Loaded(body=body, etag=etag)
+
+    async def listing(self, ref: str) -> Lookup:
+        key = cachekeys.listing_key(ref)
+        return self._cache.peek(key) or await self._fill(
+            key,
+            cachekeys.listing_entry_tags(_checked("listing", ref)),
+            self._loader("listing", ref, self._listing, _entity),
+        )
+
+    async def _fill(
+        self, key: str, tags: list[str], loader: Callable[[], Awaitable[Loaded]]
+    ) -> Lookup:
+        scope = asyncio.timeout(self._deadline_s)
+        try:
+            async with scope:
+                return await self._cache.get_or_load(key, tags, loader)
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise
+            raise RequestTimeout(
+                f"the request did not finish within {self._deadline_s:g} s"
+            ) from exc
+
+    async def _load_categories(self) -> Loaded:
+        return Loaded(body=render.item_list(await self._stores.categories.list_all()))
+
+    def _loader(
+        self,
+        kind: str,
+        ref: str,
+        find: Callable[[str], Awaitable[T]],
+        render_found: Callable[[T], Awaitable[Loaded]],
+    ) -> Callable[[], Awaitable[Loaded]]:
+        async def load() -> Loaded:
+            try:
+                found = await find(ref)
+            except NotFound:
+                body = render.problem_body(
+                    404, "Not Found", f"no {kind} has the id or slug {ref!r}"
+                )
+                return Loaded(body=body, status=404, ttl=self._negative_ttl)
+            return await render_found(found)
+
+        return load
+
+    async def _category(self, ref: str) -> Category:
+        categories = self._stores.categories
+        return await _resolve(ref, categories.get, categories.get_by_slug)
+
+    async def _listing(self, ref: str) -> Listing:
+        listings = self._stores.listings
+        return await _resolve(ref, listings.get, listings.get_by_slug)
+
+
+def _checked(kind: str, ref: str) -> str:
+    """`ref` if it could name an entity; else the 404 it is, never cached."""
+    if not is_ref(ref):
+        raise NotFound(f"no {kind} has the id or slug {ref[:80]!r}")
+    return ref
+
+
+async def _resolve(ref: str, by_id: EntityFetch[T], by_slug: EntityFetch[T]) -> T:
+    # Strongly consistent: what a loader reads becomes a fresh cache entry, so an eventually
+    # consistent read just after a write could cache pre-write data.
+    if not is_slug(ref):
+        return await by_id(ref, consistent=True)
+    # A slug-shaped ref may still be an id (the old Supabase UUIDs look like slugs), and the
+    # id wins. Both lookups go out at once: one after the other, a slug (what the frontend's
+    # URLs carry) would wait for an id lookup that misses before its own two reads began.
+    as_id, as_slug = await asyncio.gather(
+        by_id(ref, consistent=True), by_slug(ref, consistent=True), return_exceptions=True
+    )
+    if not isinstance(as_id, BaseException):
+        return as_id
+    if not isinstance(as_id, NotFound):
+        raise as_id
+    if isinstance(as_slug, BaseException):
+        raise as_slug
+    return as_slug
+
+
+async def _entity(model: Category | Listing) -> Loaded:
+    body = render.body(model)
+    return Loaded(body=body, etag=render.entity_etag(model.version, body))

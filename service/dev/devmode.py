@@ -1,0 +1,122 @@
+"""Dev mode: the whole service on one machine with no AWS account.
+
+moto's server stands in for DynamoDB and Cognito (unless HUSTLEHUB_DYNAMODB_ENDPOINT names
+another server, e.g. DynamoDB Local from docker-compose); the machine's Redis is used, or one
+is started when `redis-server` exists, or the service runs on its in-process cache alone and
+says so. The table is created, demo data seeded, demo users signed up (one an admin), and what
+`hustlehub token` needs is written to var/dev-state.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import redis
+
+from service.config import Settings
+from service.dev.devpool import DevPool, provision_dev_pool
+from service.dev.devserver import free_port, moto_server
+from service.dev.seed.demo import seed_demo
+from service.store.client import dynamodb_client
+from service.store.cursor import CursorCodec
+from service.store.observer import NullStoreObserver
+from service.store.schema import ensure_table
+from service.store.stores import build_stores
+from service.store.table import Table
+
+log = logging.getLogger("hustlehub.dev")
+STATE_FILE = Path("var/dev-state.json")
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        with contextlib.closing(client):
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@contextlib.contextmanager
+def local_redis(settings: Settings) -> Iterator[str | None]:
+    if settings.redis_url and _redis_answers(settings.redis_url):
+        yield settings.redis_url
+        return
+    if shutil.which("redis-server") is None:
+        log.warning(
+            "NO REDIS: %s does not answer and redis-server is not installed; running on the "
+            "in-process cache alone (one instance only, no cross-instance invalidation)",
+            settings.redis_url,
+        )
+        yield None
+        return
+    port = free_port()
+    proc = subprocess.Popen(
+        ["redis-server",  # noqa: S607 - found on PATH just above "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while not _redis_answers(url):
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start within 10 s")
+            time.sleep(0.05)
+        log.warning("started a private redis-server at %s", url)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def prepare(settings: Settings, *, endpoint: str) -> tuple[Settings, DevPool]:
+    """Provision Cognito, the table and the demo data; return settings that point at them."""
+    pool = await provision_dev_pool(endpoint, region=settings.cognito_region)
+    settings = settings.model_copy(
+        update={
+            "cognito_user_pool_id": pool.pool_id,
+            "cognito_app_client_ids": (pool.client_id,),
+            "cognito_jwks_url": pool.jwks_url,
+        }
+    )
+    async with dynamodb_client(settings) as client:
+        await ensure_table(client, settings.table_name, production=False)
+        table = Table.from_settings(client, settings, observer=NullStoreObserver())
+        stores = build_stores(
+            table, CursorCodec(settings.cursor_secret.get_secret_value().encode())
+        )
+        report = await seed_demo(stores)
+        log.info("demo data: %s", report)
+        for user in pool.users.values():
+            await stores.users.create_profile(
+                user.sub, email=user.email, display_name=user.display_name
+            )
+            if user.is_admin:
+                await stores.users.grant_admin(user.sub, actor="dev-mode")
+    return settings, pool
+
+
+@contextlib.contextmanager
+def dev_environment(settings: Settings) -> Iterator[Settings]:
+    """Everything dev mode needs running, for as long as the block runs."""
+    with contextlib.ExitStack() as stack:
+        endpoint = settings.dynamodb_endpoint or stack.enter_context(moto_server())
+        # Cognito always comes from moto: DynamoDB Local does not emulate it.
+        cognito = (
+            endpoint if settings.dynamodb_endpoint is None else stack.enter_context(moto_server())
+        )
+        settings = settings.model_copy(update={"dynamodb_endpoint": endpoint})
+        redis_url = stack.enter_context(local_redis(settings))
+        settings = settings.model_copy(update={"redis_url": redis_url})
+        settings, pool = asyncio.run(prepare(settings, endpoint=cognito))
+        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        STATE_FILE.write_text(pool.to_json())
+        yield settings

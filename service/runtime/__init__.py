@@ -1,0 +1,1 @@
+"""What the composition root wires: app keys, cleanup contexts, readiness, the cache assembly."""

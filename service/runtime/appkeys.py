@@ -1,0 +1,38 @@
+"""Every app-scoped object, behind a typed key. Set in `create_app`, read by handlers."""
+
+from __future__ import annotations
+
+from aiohttp import ClientSession, web
+
+from cache.readthrough import ReadThroughCache
+from metrics.registry import Metrics
+from service.auth.principal import Principal
+from service.auth.tokens import TokenVerifier
+from service.catalog.reads import Reads
+from service.catalog.writes import Writes
+from service.config import Settings
+from service.runtime.health import Probe, Readiness
+from service.store.stores import Stores
+from service.store.table import Table
+from service.streams.consumer import StreamConsumer
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+HTTP_SESSION = web.AppKey("http_session", ClientSession)
+STORES = web.AppKey("stores", Stores)
+TABLE = web.AppKey("table", Table)
+CACHE = web.AppKey("cache", ReadThroughCache)
+VERIFIER = web.AppKey("verifier", TokenVerifier)
+READS = web.AppKey("reads", Reads)
+WRITES = web.AppKey("writes", Writes)
+READINESS = web.AppKey("readiness", Readiness)
+# Set only while stream invalidation runs (settings.stream_invalidation_enabled).
+STREAM_CONSUMER = web.AppKey("stream_consumer", StreamConsumer)
+# Set only in the migration phases that use the legacy Postgres (service.transition).
+LEGACY_PROBE: web.AppKey[Probe] = web.AppKey("legacy_probe")
+
+# The Cache-Control of every public read, from settings: built once, read per request.
+PUBLIC_CACHE_CONTROL = web.AppKey("public_cache_control", str)
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+OPENAPI = web.AppKey("openapi", bytes)
