@@ -37,7 +37,7 @@ benchmark: $(STAMP)  ## read-path throughput as ratios to a bare aiohttp ceiling
 	$(BIN)/python -m loadtests.benchmark $(BENCHMARK_ARGS)
 
 hotpath: $(STAMP)  ## an in-process hit's handler timed in-process against the ceiling's Response
-	$(BIN)/python -m loadtests.hotpath $(HOTPATH_ARGS)
+	$(BIN)/python -m service.dev.bench.hotpath $(HOTPATH_ARGS)
 
 LAMBDA_PYTHON ?= 3.12
 LAMBDA_PLATFORM ?= manylinux2014_x86_64

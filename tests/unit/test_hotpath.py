@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from loadtests import hotpath
+from service.dev.bench import hotpath
 
 
 async def _answer() -> int:

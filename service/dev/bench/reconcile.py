@@ -1,7 +1,7 @@
 """`hustlehub migrate-phase reconcile --all`, measured: outbox entries applied per second.
 
-    python -m loadtests.reconcile [--scale 0.05] [--concurrency 4] [--repeats 2]
-                                  [--endpoint http://127.0.0.1:8701]
+    python -m service.dev.bench.reconcile [--scale 0.05] [--concurrency 4] [--repeats 2]
+                                          [--endpoint http://127.0.0.1:8701]
 
 One run: a fresh legacy database on 127.0.0.1:5432 filled by `migrate generate` (scale 1 is the
 guide's: 100k users, 1k listings, 40 categories, 300k favourites), every user linked to a sub
@@ -21,9 +21,16 @@ import time
 import uuid
 from pathlib import Path
 
-from loadtests.fixture import require_loopback
-from loadtests.migration import PG, _env, _server, create_table, psql, step
 from service.config import Settings
+from service.dev.bench.migration import (
+    PG,
+    create_table,
+    dynamodb_server,
+    migrate_env,
+    psql,
+    require_loopback,
+    step,
+)
 from service.migrate.phase_commands import link_users, reconcile
 
 TABLE = "bench-reconcile"
@@ -70,10 +77,10 @@ def main() -> None:
     psql(f"create database {database}")
     dsn = f"{PG}/{database}"
     try:
-        with _server(args.endpoint) as endpoint:
+        with dynamodb_server(args.endpoint) as endpoint:
             asyncio.run(create_table(endpoint, TABLE))
             step(
-                _env(endpoint, TABLE), "generate", "--dsn", dsn, "--users", str(users),
+                migrate_env(endpoint, TABLE), "generate", "--dsn", dsn, "--users", str(users),
                 "--listings", str(listings), "--categories", str(categories),
                 "--favourites", str(favourites),
             )  # fmt: skip

@@ -1,6 +1,6 @@
-"""`python -m loadtests.hotpath`: what an in-process hit costs in our code, without a socket.
+"""What an in-process hit costs in our code, without a socket.
 
-    python -m loadtests.hotpath [--number 20000] [--repeat 7]
+    python -m service.dev.bench.hotpath [--number 20000] [--repeat 7]
 
 Times, in this process, the pieces of a cached listing read as the service runs them (the
 endpoint wrapper, the handler, the use case's cache peek, the response) against the one thing
@@ -93,7 +93,9 @@ def _cases() -> dict[str, Callable[[], object]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="loadtests.hotpath", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="service.dev.bench.hotpath", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--number", type=int, default=20_000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """The Supabase -> DynamoDB migration, end to end, measured: items/s into moto's server.
 
-    python -m loadtests.migration [--scale 1] [--kill-at 0.5] [--divergence]
+    python -m service.dev.bench.migration [--scale 1] [--kill-at 0.5] [--divergence]
 
 One run: a fresh legacy database on 127.0.0.1:5432 filled by `migrate generate` (scale 1 is
 the guide's: 100k users, 1k listings, 40 categories, 300k favourites), then `migrate export`,
@@ -36,15 +36,27 @@ from typing import Any
 
 from aiobotocore.session import get_session
 
-from loadtests.fixture import require_loopback
+from service.config import Settings
 from service.dev.devserver import moto_server
+from service.migrate.load import LoadObserver, load
+from service.migrate.workdir import Manifest, WorkDir
+from service.store.client import dynamodb_client
+from service.store.schema import ensure_table
+from service.store.table import Table
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 PYTHON = [sys.executable, "-m", "service", "migrate"]
 STEP_TIMEOUT_S = 4 * 3600
+LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")
 
 
-def _env(endpoint: str, table: str) -> dict[str, str]:
+def require_loopback(url: str) -> str:
+    if not url.startswith(LOOPBACK):
+        raise ValueError(f"the benchmarks target loopback only, not {url!r}")
+    return url.rstrip("/")
+
+
+def migrate_env(endpoint: str, table: str) -> dict[str, str]:
     return {
         **os.environ,
         "HUSTLEHUB_MODE": "test",
@@ -66,7 +78,8 @@ def step(env: dict[str, str], *argv: str, ok: tuple[int, ...] = (0,)) -> tuple[f
 
 
 def psql(sql: str) -> None:
-    subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True, timeout=120)
+    # psql from PATH: the benchmark drives the machine's own PostgreSQL client.
+    subprocess.run(["psql", f"{PG}/postgres", "-qc", sql], check=True, timeout=120)  # noqa: S607
 
 
 def write_user_map(work: Path, path: Path) -> int:
@@ -82,7 +95,7 @@ def write_user_map(work: Path, path: Path) -> int:
 
 
 @contextlib.contextmanager
-def _server(endpoint: str | None) -> Iterator[str]:
+def dynamodb_server(endpoint: str | None) -> Iterator[str]:
     if endpoint is not None:
         yield endpoint
         return
@@ -91,10 +104,6 @@ def _server(endpoint: str | None) -> Iterator[str]:
 
 
 async def create_table(endpoint: str, table: str) -> None:
-    from service.config import Settings
-    from service.store.client import dynamodb_client
-    from service.store.schema import ensure_table
-
     settings = Settings(mode="test", dynamodb_endpoint=endpoint, table_name=table)
     async with dynamodb_client(settings) as client:
         await ensure_table(client, table, production=False)
@@ -112,12 +121,6 @@ def sample(items_file: Path, count: int) -> list[Any]:
 
 async def ours(endpoint: str, table: str, items: list[Any], work: Path, workers: int) -> float:
     """The load's own code (tag, chunks, retries, checkpoint) on `items`; items/s."""
-    from service.config import Settings
-    from service.migrate.load import LoadObserver, load
-    from service.migrate.workdir import Manifest, WorkDir
-    from service.store.client import dynamodb_client
-    from service.store.table import Table
-
     await create_table(endpoint, table)
     work.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - before any request
     with (work / "items.jsonl").open("w") as out:
@@ -228,9 +231,9 @@ def main() -> None:
     psql(f"create database {database}")
     dsn = f"{PG}/{database}"
     try:
-        with _server(args.endpoint) as endpoint:
+        with dynamodb_server(args.endpoint) as endpoint:
             figures["endpoint"] = "moto (own)" if args.endpoint is None else args.endpoint
-            env = _env(endpoint, "bench-migration")
+            env = migrate_env(endpoint, "bench-migration")
             asyncio.run(create_table(endpoint, "bench-migration"))
             figures["generate_s"], _ = step(
                 env, "generate", "--dsn", dsn, "--users", str(users), "--listings",
