@@ -4,13 +4,15 @@ moto's server stands in for DynamoDB and Cognito (unless HUSTLEHUB_DYNAMODB_ENDP
 another server, e.g. DynamoDB Local from docker-compose); the machine's Redis is used, or one
 is started when `redis-server` exists, or the service runs on its in-process cache alone and
 says so. The table is created, demo data seeded, demo users signed up (one an admin), and what
-`hustlehub token` needs is written to var/dev-state.json.
+`hustlehub token` needs is written to var/dev-state.json, with where DynamoDB, the table and
+Redis ended up (tools that drive dev mode from outside, such as loadtests/stack.py, read them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import subprocess
@@ -104,6 +106,17 @@ async def prepare(settings: Settings, *, endpoint: str) -> tuple[Settings, DevPo
     return settings, pool
 
 
+def state_json(pool: DevPool, settings: Settings) -> str:
+    """The dev pool, and the dependencies a `hustlehub serve` next to dev mode would need."""
+    state = json.loads(pool.to_json())
+    state.update(
+        dynamodb_endpoint=settings.dynamodb_endpoint,
+        table_name=settings.table_name,
+        redis_url=settings.redis_url,
+    )
+    return json.dumps(state, sort_keys=True)
+
+
 @contextlib.contextmanager
 def dev_environment(settings: Settings) -> Iterator[Settings]:
     """Everything dev mode needs running, for as long as the block runs."""
@@ -118,5 +131,5 @@ def dev_environment(settings: Settings) -> Iterator[Settings]:
         settings = settings.model_copy(update={"redis_url": redis_url})
         settings, pool = asyncio.run(prepare(settings, endpoint=cognito))
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        STATE_FILE.write_text(pool.to_json())
+        STATE_FILE.write_text(state_json(pool, settings))
         yield settings

@@ -10,7 +10,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol, cast
 
 from aiobotocore.session import get_session
@@ -50,7 +50,9 @@ class DevPool:
     def from_json(cls, text: str) -> DevPool:
         raw = json.loads(text)
         users = {name: DevUser(**user) for name, user in raw.pop("users").items()}
-        return cls(**raw, users=users)
+        # The state file carries more than the pool (devmode.state_json): keep the pool's own.
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known}, users=users)
 
 
 class _CognitoIdp(Protocol):
