@@ -29,7 +29,6 @@ import contextlib
 import json
 import math
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,7 +43,6 @@ from loadtests import stack
 from loadtests.loadgen import CONNECTIONS, Sample, generator_name, measure
 from loadtests.report import cache_counts
 from loadtests.warm import warm
-from service.dev.devserver import free_port
 
 RESULTS = Path("var/benchmark.json")
 PAGE = "/v1/categories/syn-category-0000/listings"
@@ -95,7 +93,7 @@ def median(samples: list[Sample]) -> Sample:
 
 @contextlib.contextmanager
 def bare(size: int) -> Iterator[str]:
-    port = free_port()
+    port = stack.free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "loadtests.bare", "--port", str(port), "--size", str(size)]
     )
@@ -112,12 +110,7 @@ def bare(size: int) -> Iterator[str]:
                 time.sleep(0.1)
         yield base
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stack.stop(proc, within_s=10)
 
 
 def fetch(url: str) -> tuple[bytes, str]:

@@ -3,30 +3,28 @@
 A fixture is a small JSON document:
     {"users": [token...], "admins": [token...],
      "categories": [{"id", "slug"}...], "listings": [{"id", "slug"}...]}
-Tokens come from dev-mode sign-in (`var/dev-state.json` and the dev pool's own
-`issue_access_token`), or from whoever builds the fixture (the tests use their token mint).
-The catalogue comes from crawling the public API, which also fills the service's cache with
-every category page it visits. Everything here speaks HTTP to loopback and is synchronous,
-so the locustfile (gevent) and the drivers (plain Python) can both use it.
+Tokens come from dev-mode sign-in (the dev users in `var/dev-state.json`, signed in over HTTP
+against moto's Cognito as `hustlehub token` does), or from whoever builds the fixture (the
+tests use their token mint). The catalogue comes from crawling the public API, which also
+fills the service's cache with every category page it visits. Everything here speaks HTTP to
+loopback and is synchronous, so the locustfile (gevent) and the drivers (plain Python) can
+both use it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import secrets
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from aiobotocore.session import get_session
-
-from service.dev.devpool import DevPool, DevUser, issue_access_token
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 DEV_STATE = Path("var/dev-state.json")
 LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")
@@ -113,68 +111,120 @@ def ensure_profiles(base_url: str, tokens: list[str]) -> None:
 # -- dev-mode sign-in --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class DevUser:
+    password: str
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DevState:
+    """What dev mode wrote to its state file (service/dev/devmode.py): the dev Cognito pool on
+    moto and its users, and where the table and Redis it set up are."""
+
+    endpoint: str  # moto's Cognito
+    region: str
+    pool_id: str
+    client_id: str
+    jwks_url: str
+    users: dict[str, DevUser]
+    dynamodb_endpoint: str | None = None
+    table_name: str | None = None
+    redis_url: str | None = None
+
+    @classmethod
+    def read(cls, path: Path = DEV_STATE) -> DevState:
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: start dev mode first (make run)")
+        raw = json.loads(path.read_text())
+        dynamodb = raw.get("dynamodb_endpoint")
+        return cls(
+            endpoint=require_loopback(raw["endpoint"]),
+            region=raw["region"],
+            pool_id=raw["pool_id"],
+            client_id=raw["client_id"],
+            jwks_url=require_loopback(raw["jwks_url"]),
+            users={
+                name: DevUser(user["password"], bool(user["is_admin"]))
+                for name, user in raw["users"].items()
+            },
+            dynamodb_endpoint=require_loopback(dynamodb) if dynamodb else None,
+            table_name=raw.get("table_name"),
+            redis_url=raw.get("redis_url"),
+        )
+
+
 class _Idp(Protocol):
-    def admin_create_user(self, **kwargs: Any) -> Awaitable[dict[str, Any]]: ...
-    def admin_set_user_password(self, **kwargs: Any) -> Awaitable[dict[str, Any]]: ...
-    def admin_get_user(self, **kwargs: Any) -> Awaitable[dict[str, Any]]: ...
+    """The cognito-idp calls made here (botocore's stubs do not name a client's operations)."""
+
+    def admin_create_user(self, **kwargs: Any) -> dict[str, Any]: ...
+    def admin_set_user_password(self, **kwargs: Any) -> dict[str, Any]: ...
+    def admin_initiate_auth(self, **kwargs: Any) -> dict[str, Any]: ...
+    def close(self) -> None: ...
 
 
-@asynccontextmanager
-async def _idp(pool: DevPool) -> AsyncIterator[_Idp]:
-    async with get_session().create_client(
+def _idp(state: DevState) -> _Idp:
+    client = botocore.session.get_session().create_client(
         "cognito-idp",
-        region_name=pool.region,
-        endpoint_url=pool.endpoint,
+        region_name=state.region,
+        endpoint_url=state.endpoint,
         aws_access_key_id="dev",
         aws_secret_access_key="dev",  # noqa: S106 - moto ignores it; not a secret
-    ) as client:
-        yield cast(_Idp, client)
+        config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3}),
+    )
+    return cast(_Idp, client)
 
 
-async def _add_users(pool: DevPool, count: int) -> DevPool:
-    """`count` more plain users in the dev pool (moto's Cognito), signed up like the demo one."""
-    users = dict(pool.users)
-    async with _idp(pool) as idp:
-        for n in range(count):
-            username = f"loadtest-{n:03d}"
-            if username in users:
-                continue
-            password = f"Lt-{secrets.token_urlsafe(12)}-9a"
-            email = f"{username}@hustlehub.invalid"
-            await idp.admin_create_user(
-                UserPoolId=pool.pool_id,
-                Username=username,
-                MessageAction="SUPPRESS",
-                UserAttributes=[{"Name": "email", "Value": email}],
-            )
-            await idp.admin_set_user_password(
-                UserPoolId=pool.pool_id, Username=username, Password=password, Permanent=True
-            )
-            got = await idp.admin_get_user(UserPoolId=pool.pool_id, Username=username)
-            sub = next(a["Value"] for a in got["UserAttributes"] if a["Name"] == "sub")
-            users[username] = DevUser(username, password, sub, email, username, False)
-    return dataclasses.replace(pool, users=users)
+def _add_user(idp: _Idp, state: DevState, username: str) -> DevUser:
+    """A plain user in the dev pool, signed up like the demo one. One an earlier run left in
+    the same pool (a second locust against one `make run`) is given a new password instead."""
+    password = f"Lt-{secrets.token_urlsafe(12)}-9a"
+    try:
+        idp.admin_create_user(
+            UserPoolId=state.pool_id,
+            Username=username,
+            MessageAction="SUPPRESS",
+            UserAttributes=[{"Name": "email", "Value": f"{username}@hustlehub.invalid"}],
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "UsernameExistsException":
+            raise
+    # Permanent: otherwise the first sign-in is a NEW_PASSWORD_REQUIRED challenge.
+    idp.admin_set_user_password(
+        UserPoolId=state.pool_id, Username=username, Password=password, Permanent=True
+    )
+    return DevUser(password, is_admin=False)
 
 
-async def _sign_in(pool: DevPool) -> tuple[list[str], list[str]]:
-    users: list[str] = []
-    admins: list[str] = []
-    for name, user in sorted(pool.users.items()):
-        (admins if user.is_admin else users).append(await issue_access_token(pool, name))
-    return users, admins
+def _sign_in(idp: _Idp, state: DevState, username: str, user: DevUser) -> str:
+    result = idp.admin_initiate_auth(
+        UserPoolId=state.pool_id,
+        ClientId=state.client_id,
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": user.password},
+    )
+    if "AuthenticationResult" not in result:
+        raise RuntimeError(f"{username}: sign-in answered {result.get('ChallengeName')!r}")
+    return str(result["AuthenticationResult"]["AccessToken"])
 
 
 def dev_tokens(*, extra_users: int = 0, state: Path = DEV_STATE) -> tuple[list[str], list[str]]:
     """(user tokens, admin tokens) from the running dev mode's pool; adds `extra_users`."""
-    if not state.exists():
-        raise FileNotFoundError(f"{state} not found: start dev mode first (make run)")
-    pool = DevPool.from_json(state.read_text())
-
-    async def run() -> tuple[list[str], list[str]]:
-        grown = await _add_users(pool, extra_users) if extra_users else pool
-        return await _sign_in(grown)
-
-    return asyncio.run(run())
+    dev = DevState.read(state)
+    users = dict(dev.users)
+    idp = _idp(dev)
+    try:
+        for n in range(extra_users):
+            username = f"loadtest-{n:03d}"
+            if username not in users:
+                users[username] = _add_user(idp, dev, username)
+        tokens: list[str] = []
+        admins: list[str] = []
+        for username, user in sorted(users.items()):
+            (admins if user.is_admin else tokens).append(_sign_in(idp, dev, username, user))
+    finally:
+        idp.close()
+    return tokens, admins
 
 
 def build(base_url: str, *, users: list[str], admins: list[str]) -> dict[str, Any]:

@@ -4,11 +4,12 @@
                             [--synthetic-users 100000] [--synthetic-listings 10000]
     python -m loadtests.run --target-rps 75,100,125,150   # a ladder on one seeded stack
 
-Steps: start dev mode's dependencies (moto, Redis, table, demo data, dev users), seed the
-synthetic data set, start `hustlehub serve`, sign the dev users in (adding --extra-users to the
-dev pool), crawl the catalogue and read every listing once (a warm cache: the gate judges the
-steady state, not the first minute after a deploy), run locust bounded by --run-time, print the
-report and the gate's verdict. The exit code is the gate's: 0 pass, 1 fail.
+Steps: start dev mode as a child process (moto, Redis, table, demo data, dev users), seed the
+synthetic data set, start `hustlehub serve`, sign the dev users in over HTTP (adding
+--extra-users to the dev pool), crawl the catalogue and read every listing once (a warm
+cache: the gate judges the steady state, not the first minute after a deploy), run locust
+bounded by --run-time, print the report and the gate's verdict. The exit code is the gate's:
+0 pass, 1 fail.
 
 With several rates (ascending), locust runs once per rate against the same stack and warm
 cache, stopping at the first rate the gate fails; the last line names the highest rate that
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     with stack.dev_stack(users=args.synthetic_users, listings=args.synthetic_listings) as stk:
         with stack.service(stk) as svc:
             print(f"service on {svc.base_url}; signing in and warming the cache ...", flush=True)
-            users, admins = fixtures.dev_tokens(extra_users=args.extra_users)
+            users, admins = fixtures.dev_tokens(extra_users=args.extra_users, state=stk.state)
             started = time.monotonic()
             try:
                 fixture = fixtures.build(svc.base_url, users=users, admins=admins)
