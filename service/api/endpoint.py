@@ -10,7 +10,6 @@ the metrics need no lookup of the matched resource either.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -20,6 +19,7 @@ from aiohttp import web
 from metrics.http import HttpMetrics, outcome
 from service import errors
 from service.api.problems import from_http_exception, from_service_error, problem
+from service.catalog.deadline import Deadline
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,8 @@ def endpoint(
     handler: Handler, *, route: str, metrics: HttpMetrics, deadline_s: float | None
 ) -> Handler:
     """`handler` recorded under the template `route`, bounded by `deadline_s` unless None
-    (the cached reads bound their own miss path: no timer on the hottest path), and with its
-    errors translated."""
-    bounded = handler if deadline_s is None else _with_deadline(handler, deadline_s)
+    (who bounds what: service.catalog.deadline), and with its errors translated."""
+    bounded = handler if deadline_s is None else _with_deadline(handler, Deadline(deadline_s))
     in_flight = metrics.in_flight
     observe = metrics.observe
     clock = time.perf_counter
@@ -60,16 +59,9 @@ def endpoint(
     return handle
 
 
-def _with_deadline(handler: Handler, seconds: float) -> Handler:
+def _with_deadline(handler: Handler, deadline: Deadline) -> Handler:
     async def bounded(request: web.Request) -> web.StreamResponse:
-        scope = asyncio.timeout(seconds)
-        try:
-            async with scope:
-                return await handler(request)
-        except TimeoutError as exc:
-            if not scope.expired():
-                raise  # someone else's timeout: not the request deadline
-            raise errors.RequestTimeout(f"the request did not finish within {seconds:g} s") from exc
+        return await deadline.run(handler(request))
 
     return bounded
 

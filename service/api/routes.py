@@ -37,7 +37,7 @@ class Route:
     shape: Shape = "one"
     body: type[BaseModel] | None = None
     paged: bool = False
-    cached: bool = False
+    cached: bool = False  # through the read-through cache, whose use case bounds its misses
     conditional: bool = False  # If-Match required
     filtered: bool = False  # takes the listing filters (service.catalog.listing_filter)
 
@@ -101,7 +101,7 @@ def add_routes(
             route.handler,
             route=route.path,
             metrics=metrics,
-            # The cached reads bound their own miss path (service.catalog.reads).
+            # A cached read's use case bounds its misses only (service.catalog.deadline).
             deadline_s=None if route.cached else deadline_s,
         )
         if route.method == "GET":
