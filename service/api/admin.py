@@ -1,4 +1,4 @@
-"""Admin curation. Every handler authorises first, then parses, then calls a write use case."""
+"""Admin curation. Every handler authorises first, then parses, then calls a use case."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from service.api.bodies import parse_body
 from service.catalog import render
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.models.listing import Listing, ListingCreate, ListingPatch
-from service.runtime.appkeys import STORES, WRITES
+from service.runtime.appkeys import ADMIN_GRANTS, AUDIT_LOG, WRITES
 
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -73,20 +73,20 @@ async def delete_listing(request: web.Request) -> web.Response:
 
 async def grant_admin(request: web.Request) -> web.Response:
     actor = await admin(request)
-    await request.app[STORES].users.grant_admin(params.sub(request), actor=actor.sub)
+    await request.app[ADMIN_GRANTS].grant(params.sub(request), actor=actor.sub)
     return web.Response(status=204, headers=_NO_STORE)
 
 
 async def revoke_admin(request: web.Request) -> web.Response:
     actor = await admin(request)
-    await request.app[STORES].users.revoke_admin(params.sub(request), actor=actor.sub)
+    await request.app[ADMIN_GRANTS].revoke(params.sub(request), actor=actor.sub)
     return web.Response(status=204, headers=_NO_STORE)
 
 
 async def list_audit(request: web.Request) -> web.Response:
     await admin(request)
     limit, cursor = params.page(request)
-    found = await request.app[STORES].audit.list(limit=limit, cursor=cursor)
+    found = await request.app[AUDIT_LOG].page(limit=limit, cursor=cursor)
     return web.Response(
         body=render.page(found.items, found.next_cursor),
         content_type="application/json",

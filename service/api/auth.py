@@ -6,7 +6,7 @@ from aiohttp import web
 
 from service import errors
 from service.auth.principal import Principal
-from service.runtime.appkeys import METRICS, PRINCIPAL, STORES, VERIFIER
+from service.runtime.appkeys import ADMIN_GRANTS, METRICS, PRINCIPAL, VERIFIER
 
 
 async def principal(request: web.Request) -> Principal:
@@ -31,8 +31,9 @@ async def principal(request: web.Request) -> Principal:
 
 async def admin(request: web.Request) -> Principal:
     found = await principal(request)
-    # Strongly consistent: a revoked grant stops working on the next request.
-    if not await request.app[STORES].users.is_admin(found.sub):
+    try:
+        await request.app[ADMIN_GRANTS].require(found.sub)
+    except errors.Forbidden:
         request.app[METRICS].auth.failure("forbidden")
-        raise errors.Forbidden("this action needs an admin grant")
+        raise
     return found

@@ -8,6 +8,10 @@ from cache.readthrough import ReadThroughCache
 from metrics.registry import Metrics
 from service.auth.principal import Principal
 from service.auth.tokens import TokenVerifier
+from service.catalog.audit import AuditLog
+from service.catalog.favourites import Favourites
+from service.catalog.grants import AdminGrants
+from service.catalog.profiles import Profiles
 from service.catalog.reads import Reads
 from service.catalog.writes import Writes
 from service.config import Settings
@@ -25,6 +29,10 @@ CACHE = web.AppKey("cache", ReadThroughCache)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 READS = web.AppKey("reads", Reads)
 WRITES = web.AppKey("writes", Writes)
+PROFILES = web.AppKey("profiles", Profiles)
+FAVOURITES = web.AppKey("favourites", Favourites)
+ADMIN_GRANTS = web.AppKey("admin_grants", AdminGrants)
+AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 READINESS = web.AppKey("readiness", Readiness)
 # Set only while stream invalidation runs (settings.stream_invalidation_enabled).
 STREAM_CONSUMER = web.AppKey("stream_consumer", StreamConsumer)
