@@ -42,5 +42,6 @@ LEGACY_PROBE: web.AppKey[Probe] = web.AppKey("legacy_probe")
 # The Cache-Control of every public read, from settings: built once, read per request.
 PUBLIC_CACHE_CONTROL = web.AppKey("public_cache_control", str)
 
+# Set by the endpoint wrapper of every route whose declared auth is user or admin.
 PRINCIPAL = web.RequestKey("principal", Principal)
 OPENAPI = web.AppKey("openapi", bytes)
