@@ -2,6 +2,9 @@
 
 Nothing here knows HTTP: `service.api.problems` maps each class to a status once. Vendor
 errors (botocore, redis, jwt) are translated at their adapter and chained with `from exc`.
+Exceptions used for control flow (a store's "already saved", "read again") are not errors of
+the service and do not belong here: they have their own base (`service.store.txn.ControlFlow`),
+so one that escaped could never take the status of one of these.
 """
 
 from __future__ import annotations

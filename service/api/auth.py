@@ -1,15 +1,23 @@
-"""Who is calling: the bearer token's principal, and whether it holds an admin grant."""
+"""Who is calling: the bearer token's principal, and whether it holds an admin grant.
+
+Run by the endpoint wrapper of each route as the route table declares (`Route.auth`), never by
+a handler: a handler reads the principal the wrapper published under `PRINCIPAL`.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from aiohttp import web
 
 from service import errors
 from service.auth.principal import Principal
-from service.runtime.appkeys import METRICS, PRINCIPAL, STORES, VERIFIER
+from service.runtime.appkeys import ADMIN_GRANTS, METRICS, VERIFIER
+
+Auth = Literal["public", "user", "admin"]
 
 
-async def principal(request: web.Request) -> Principal:
+async def authenticate(request: web.Request) -> Principal:
     headers = request.headers.getall("Authorization", ())
     if not headers:
         request.app[METRICS].auth.failure("missing")
@@ -24,15 +32,12 @@ async def principal(request: web.Request) -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         request.app[METRICS].auth.failure("malformed")
         raise errors.Unauthenticated("malformed")
-    found = await request.app[VERIFIER].verify(token.strip())
-    request[PRINCIPAL] = found
-    return found
+    return await request.app[VERIFIER].verify(token.strip())
 
 
-async def admin(request: web.Request) -> Principal:
-    found = await principal(request)
-    # Strongly consistent: a revoked grant stops working on the next request.
-    if not await request.app[STORES].users.is_admin(found.sub):
+async def authorise_admin(request: web.Request, principal: Principal) -> None:
+    try:
+        await request.app[ADMIN_GRANTS].require(principal.sub)
+    except errors.Forbidden:
         request.app[METRICS].auth.failure("forbidden")
-        raise errors.Forbidden("this action needs an admin grant")
-    return found
+        raise

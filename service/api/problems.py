@@ -1,13 +1,14 @@
-"""RFC 9457 problem+json, and the one table from error class to HTTP status."""
+"""problem+json responses (RFC 9457), and the one table from error class to HTTP status. Their
+bytes come from `service.catalog.render.problem_body`, which renders a cached 404 too."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import orjson
 from aiohttp import web
 
 from service import errors
+from service.catalog import render
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -35,17 +36,9 @@ def problem(
     headers: Mapping[str, str] | None = None,
     field_errors: Sequence[errors.FieldError] = (),
 ) -> web.Response:
-    body: dict[str, object] = {
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if field_errors:
-        body["errors"] = [{"loc": list(e.loc), "msg": e.msg} for e in field_errors]
     return web.Response(
         status=status,
-        body=orjson.dumps(body),
+        body=render.problem_body(status, title, detail, field_errors=field_errors),
         content_type=PROBLEM_TYPE,
         headers={"Cache-Control": "no-store", **(headers or {})},
     )

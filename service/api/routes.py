@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,15 +11,14 @@ from pydantic import BaseModel
 
 from metrics.http import UNMATCHED, HttpMetrics
 from service.api import admin, me, ops, public
-from service.api.endpoint import endpoint, unmatched
+from service.api.auth import Auth
+from service.api.endpoint import Handler, endpoint, unmatched
 from service.models.audit import AuditEvent
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.models.favourite import Favourite
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.user import ProfileUpdate, UserProfile
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Auth = Literal["public", "user", "admin"]
 # What a 2xx body is: a model, a list of models ({"items"}), a page ({"items", "nextCursor"}),
 # or a raw document described elsewhere.
 Shape = Literal["one", "list", "page", "none", "text", "json"]
@@ -31,15 +30,22 @@ class Route:
     path: str
     handler: Handler
     summary: str
+    # Enforced by the route's endpoint wrapper, before the handler runs: "user" needs a valid
+    # access token, "admin" one whose subject holds an admin grant.
     auth: Auth = "public"
     success: tuple[int, ...] = (200,)
     model: type[BaseModel] | None = None
     shape: Shape = "one"
     body: type[BaseModel] | None = None
     paged: bool = False
-    cached: bool = False
+    cached: bool = False  # through the read-through cache, whose use case bounds its misses
     conditional: bool = False  # If-Match required
     filtered: bool = False  # takes the listing filters (service.catalog.listing_filter)
+
+    def __post_init__(self) -> None:
+        # A cached answer is one copy for every caller (and for CDNs: Cache-Control public).
+        if self.cached and self.auth != "public":
+            raise ValueError(f"{self.method} {self.path}: a cached route must be public")
 
 
 # aiohttp tries the resources that share a path prefix (here `/v1/categories`) in the order
@@ -101,7 +107,8 @@ def add_routes(
             route.handler,
             route=route.path,
             metrics=metrics,
-            # The cached reads bound their own miss path (service.catalog.reads).
+            auth=route.auth,
+            # A cached read's use case bounds its misses only (service.catalog.deadline).
             deadline_s=None if route.cached else deadline_s,
         )
         if route.method == "GET":

@@ -11,8 +11,9 @@ from cache.entry import Entry, Loaded, Lookup, compute_etag
 from cache.readthrough import ReadThroughCache
 from service.catalog import cachekeys, category_rows, render
 from service.catalog.category_rows import CategoryRows, RowsMemo, decode_cursor, encode_cursor
+from service.catalog.deadline import Deadline
 from service.catalog.listing_filter import ListingFilter, Row
-from service.errors import NotFound, RequestTimeout
+from service.errors import NotFound
 from service.models.base import is_ref, is_slug
 from service.models.category import Category
 from service.models.listing import Listing
@@ -29,8 +30,9 @@ class EntityFetch(Protocol[T_co]):
 class Reads:
     """Each read first peeks at the in-process layer (no await, no allocation beyond the
     answer): that is the hot path. Only a miss checks the ref, builds tags and a loader, and
-    only a miss can wait on I/O, so the request deadline is applied there. (A ref that could
-    name nothing is never filled, so it can never be a hit.)"""
+    only a miss can wait on I/O, so the request deadline is applied there (see
+    service.catalog.deadline). (A ref that could name nothing is never filled, so it can
+    never be a hit.)"""
 
     def __init__(
         self, stores: Stores, cache: ReadThroughCache, *, negative_ttl: float, deadline_s: float
@@ -38,7 +40,7 @@ class Reads:
         self._stores = stores
         self._cache = cache
         self._negative_ttl = negative_ttl
-        self._deadline_s = deadline_s
+        self._deadline = Deadline(deadline_s)
         self._rows = RowsMemo()
 
     async def categories(self) -> Lookup:
@@ -130,16 +132,7 @@ class Reads:
     async def _fill(
         self, key: str, tags: list[str], loader: Callable[[], Awaitable[Loaded]]
     ) -> Lookup:
-        scope = asyncio.timeout(self._deadline_s)
-        try:
-            async with scope:
-                return await self._cache.get_or_load(key, tags, loader)
-        except TimeoutError as exc:
-            if not scope.expired():
-                raise
-            raise RequestTimeout(
-                f"the request did not finish within {self._deadline_s:g} s"
-            ) from exc
+        return await self._deadline.run(self._cache.get_or_load(key, tags, loader))
 
     async def _load_categories(self) -> Loaded:
         return Loaded(body=render.item_list(await self._stores.categories.list_all()))

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import orjson
 from pydantic import BaseModel
 
+from service.errors import FieldError
+
 
 def body(model: BaseModel) -> bytes:
     return orjson.dumps(model.model_dump(mode="json", by_alias=True))
@@ -33,8 +35,20 @@ def page_of_bodies(bodies: Sequence[bytes], next_cursor: str | None) -> bytes:
     )
 
 
-def problem_body(status: int, title: str, detail: str) -> bytes:
-    return orjson.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail})
+def problem_body(
+    status: int, title: str, detail: str, *, field_errors: Sequence[FieldError] = ()
+) -> bytes:
+    """RFC 9457 problem+json: every problem the service answers, whether sent at once
+    (service.api.problems) or cached as a negative entry (service.catalog.reads)."""
+    problem: dict[str, object] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if field_errors:
+        problem["errors"] = [{"loc": list(e.loc), "msg": e.msg} for e in field_errors]
+    return orjson.dumps(problem)
 
 
 def entity_etag(version: int, payload: bytes) -> str:

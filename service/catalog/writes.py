@@ -1,6 +1,6 @@
-"""Admin and user write use cases: commit to DynamoDB, then invalidate what the write changed,
-then return. The invalidation finishes before the HTTP response, so any read that starts after
-the response misses the old entries (see `cachekeys` for what each tag covers)."""
+"""Admin writes to the catalog: commit to DynamoDB, then invalidate what the write changed, then
+return. The invalidation finishes before the HTTP response, so any read that starts after the
+response misses the old entries (see `cachekeys` for what each tag covers)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from service.catalog.turns import WriterTurns
 from service.errors import VersionMismatch
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.models.listing import Listing, ListingCreate, ListingPatch
-from service.models.user import UserProfile
 from service.store.stores import Stores
 
 
@@ -96,13 +95,3 @@ class Writes:
                 *listing_tags(deleted.id, deleted.slug),
             ]
         )
-
-    async def ensure_profile(
-        self, sub: str, *, email: str, display_name: str | None
-    ) -> tuple[UserProfile, bool]:
-        profile, created = await self._stores.users.create_profile(
-            sub, email=email, display_name=display_name or ""
-        )
-        if display_name is not None and not created and profile.display_name != display_name:
-            profile = await self._stores.users.update_display_name(sub, display_name)
-        return profile, created

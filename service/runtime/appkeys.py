@@ -8,6 +8,10 @@ from cache.readthrough import ReadThroughCache
 from metrics.registry import Metrics
 from service.auth.principal import Principal
 from service.auth.tokens import TokenVerifier
+from service.catalog.audit import AuditLog
+from service.catalog.favourites import Favourites
+from service.catalog.grants import AdminGrants
+from service.catalog.profiles import Profiles
 from service.catalog.reads import Reads
 from service.catalog.writes import Writes
 from service.config import Settings
@@ -25,6 +29,10 @@ CACHE = web.AppKey("cache", ReadThroughCache)
 VERIFIER = web.AppKey("verifier", TokenVerifier)
 READS = web.AppKey("reads", Reads)
 WRITES = web.AppKey("writes", Writes)
+PROFILES = web.AppKey("profiles", Profiles)
+FAVOURITES = web.AppKey("favourites", Favourites)
+ADMIN_GRANTS = web.AppKey("admin_grants", AdminGrants)
+AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 READINESS = web.AppKey("readiness", Readiness)
 # Set only while stream invalidation runs (settings.stream_invalidation_enabled).
 STREAM_CONSUMER = web.AppKey("stream_consumer", StreamConsumer)
@@ -34,5 +42,6 @@ LEGACY_PROBE: web.AppKey[Probe] = web.AppKey("legacy_probe")
 # The Cache-Control of every public read, from settings: built once, read per request.
 PUBLIC_CACHE_CONTROL = web.AppKey("public_cache_control", str)
 
+# Set by the endpoint wrapper of every route whose declared auth is user or admin.
 PRINCIPAL = web.RequestKey("principal", Principal)
 OPENAPI = web.AppKey("openapi", bytes)

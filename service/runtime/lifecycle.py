@@ -13,13 +13,21 @@ from cache.singleflight import cancel_and_wait
 from metrics.tally import run_flusher
 from service.auth.jwks import JwksCache
 from service.auth.tokens import TokenVerifier
+from service.catalog.audit import AuditLog
+from service.catalog.favourites import Favourites
+from service.catalog.grants import AdminGrants
+from service.catalog.profiles import Profiles
 from service.catalog.reads import Reads
 from service.catalog.writes import Writes
 from service.runtime.appkeys import (
+    ADMIN_GRANTS,
+    AUDIT_LOG,
     CACHE,
+    FAVOURITES,
     HTTP_SESSION,
     LEGACY_PROBE,
     METRICS,
+    PROFILES,
     READINESS,
     READS,
     SETTINGS,
@@ -102,6 +110,10 @@ async def use_cases_ctx(app: web.Application) -> AsyncIterator[None]:
         deadline_s=settings.request_timeout_s,
     )
     app[WRITES] = Writes(stores, cache)
+    app[PROFILES] = Profiles(stores.users)
+    app[FAVOURITES] = Favourites(stores.favourites)
+    app[ADMIN_GRANTS] = AdminGrants(stores.users)
+    app[AUDIT_LOG] = AuditLog(stores.audit)
     jwks = JwksCache(
         app[HTTP_SESSION],
         settings.jwks_url,

@@ -7,7 +7,7 @@ import logging
 
 from ulid import ULID
 
-from service.errors import Conflict, NotFound, ServiceError, StoreError, VersionMismatch
+from service.errors import Conflict, NotFound, StoreError, VersionMismatch
 from service.models.audit import entity_event
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.store import audit, keys
@@ -28,7 +28,7 @@ from service.store.copies import entry_item, entry_key, missing_copy
 from service.store.denorm import refresh_listings_of
 from service.store.paging import query_all
 from service.store.table import CancellationReason
-from service.store.txn import Transaction
+from service.store.txn import Refusal, Transaction
 
 MAX_CATEGORIES = 10_000
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class CategoryStore(Repository):
     async def _delete_once(self, category_id: str, actor: str) -> Category:
         before = await self.get(category_id, consistent=True)
 
-        def refused(reason: CancellationReason) -> ServiceError:
+        def refused(reason: CancellationReason) -> Refusal:
             current = stored_version(reason)
             if current is None:
                 return NotFound(f"category {category_id!r} not found")
@@ -193,7 +193,7 @@ def _move_entry(txn: Transaction, before: Category, after: Category) -> None:
     if count == 0:
         condition += " OR attribute_not_exists(listingCount)"
 
-    def on_fail(reason: CancellationReason) -> ServiceError:
+    def on_fail(reason: CancellationReason) -> Refusal:
         if reason.item is None:
             return missing_copy(f"category {before.id!r}")(reason)
         return StaleRead()

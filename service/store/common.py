@@ -8,14 +8,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from service.errors import Conflict, NotFound, ServiceError, VersionMismatch
+from service.errors import Conflict, NotFound, VersionMismatch
 from service.models.base import utcnow
 from service.store import keys
 from service.store.codec import Item, load, to_item
 from service.store.cursor import CursorCodec
 from service.store.keys import Key, SlugKind
 from service.store.table import CancellationReason, Table
-from service.store.txn import OnFail, Transaction
+from service.store.txn import ControlFlow, OnFail, Refusal, Transaction
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -33,7 +33,7 @@ class Repository:
         self._clock = clock
 
 
-class StaleRead(ServiceError):
+class StaleRead(ControlFlow):
     """An item changed between our read and our transaction: read again and retry."""
 
 
@@ -92,7 +92,7 @@ def version_guard(what: str, *, stale_is_retry: bool = False) -> OnFail:
     means "read again" rather than an error for the caller.
     """
 
-    def on_fail(reason: CancellationReason) -> ServiceError:
+    def on_fail(reason: CancellationReason) -> Refusal:
         if reason.item is None:
             return NotFound(f"{what} not found")
         if stale_is_retry:

@@ -16,7 +16,7 @@ have to read the count.
 
 from __future__ import annotations
 
-from service.errors import FieldError, InvalidFields, ServiceError, StoreError
+from service.errors import FieldError, InvalidFields, StoreError
 from service.models.category import Category
 from service.models.listing import Listing
 from service.store import keys
@@ -24,7 +24,7 @@ from service.store.codec import Item, entity_item
 from service.store.common import StaleRead
 from service.store.keys import Key
 from service.store.table import CancellationReason
-from service.store.txn import OnFail, Transaction
+from service.store.txn import OnFail, Refusal, Transaction
 
 CATEGORY_ENTRY = "CategoryEntry"
 CATEGORY_LISTING = "CategoryListing"
@@ -68,7 +68,7 @@ def count_in(txn: Transaction, category: Category, delta: int) -> None:
     current, and that the entry's key (from sortOrder) is the one to update.
     """
 
-    def on_fail(reason: CancellationReason) -> ServiceError:
+    def on_fail(reason: CancellationReason) -> Refusal:
         # A target that vanished is the caller's mistake; a source that vanished: read again.
         if reason.item is None and delta > 0:
             return unknown_category(category.id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.errors import BadInput, NotFound, ServiceError
+from service.errors import BadInput, NotFound
 from service.models.favourite import Favourite
 from service.models.listing import ListingSummary
 from service.models.page import Page
@@ -18,10 +18,10 @@ from service.store.batch import batch_get
 from service.store.codec import Item, deserialize, load, to_item
 from service.store.common import Repository, get_item
 from service.store.paging import query_page
-from service.store.txn import Transaction
+from service.store.txn import ControlFlow, Transaction
 
 
-class _AlreadySaved(ServiceError):
+class _AlreadySaved(ControlFlow):
     pass
 
 

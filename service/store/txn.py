@@ -1,8 +1,9 @@
 """A TransactWriteItems builder whose items each say what their failed condition means.
 
 DynamoDB answers a cancelled transaction with one reason per item, in request order. Each item
-added here carries a mapper from its reason to a domain error; `commit` raises the error of the
-first item (in request order) whose condition failed, so callers order items by priority.
+added here carries a mapper from its reason to a domain error (or a `ControlFlow` signal the
+store handles itself); `commit` raises the one of the first item (in request order) whose
+condition failed, so callers order items by priority.
 """
 
 from __future__ import annotations
@@ -14,8 +15,22 @@ from service.errors import ServiceError
 from service.store.codec import Item, serialize
 from service.store.table import CancellationReason, Table, TransactionCancelled
 
-OnFail = Callable[[CancellationReason], ServiceError]
 MAX_ITEMS = 100
+
+
+class ControlFlow(Exception):
+    """A failed condition that is an answer for the store, not an error for the caller
+    ("already saved", "read again"): raised by `commit`, caught by the store that set it.
+
+    Deliberately outside the ServiceError hierarchy: one that escaped its store would be an
+    unhandled failure (a logged 500), never mistaken for an error with a status of its own.
+    Each subclass is private to the store module(s) that raise and catch it.
+    """
+
+
+# What a failed condition means: an error for the caller, or a signal for the store.
+Refusal = ServiceError | ControlFlow
+OnFail = Callable[[CancellationReason], Refusal]
 
 
 def raises(error: ServiceError) -> OnFail:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.errors import NotFound, ServiceError
+from service.errors import NotFound
 from service.models.audit import grant_event
 from service.models.user import UserProfile
 from service.store import audit, keys
@@ -13,11 +13,11 @@ from service.store.batch import batch_get
 from service.store.codec import Item, load, to_item
 from service.store.common import Repository, get_item
 from service.store.table import ConditionFailed
-from service.store.txn import Transaction
+from service.store.txn import ControlFlow, Transaction
 
 
-class _Unchanged(ServiceError):
-    pass
+class _Unchanged(ControlFlow):
+    """The grant was already as asked: nothing to write or audit."""
 
 
 def profile_item(profile: UserProfile) -> Item:
