@@ -27,6 +27,10 @@ typecheck: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
+.PHONY: docs
+docs: $(STAMP)  ## docs/configuration.md and docs/metrics.md, generated from the code
+	$(BIN)/python -m service.dev.docs
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
