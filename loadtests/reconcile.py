@@ -78,7 +78,8 @@ def main() -> None:
                 "--favourites", str(favourites),
             )  # fmt: skip
             settings = Settings(
-                mode="test", dynamodb_endpoint=endpoint, table_name=TABLE, legacy_dsn=dsn,
+                mode="test", dynamodb_endpoint=endpoint, table_name=TABLE,
+                migration={"legacy_dsn": dsn},
                 redis_prefix=f"hh-bench-{uuid.uuid4().hex[:8]}", dynamodb_read_timeout_s=30.0,
             )  # fmt: skip
             linked = asyncio.run(link_everyone(settings, dsn, work / "subs.csv"))

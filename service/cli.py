@@ -150,8 +150,8 @@ def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
     from service.migrate.phase_commands import reconcile
 
     settings = _settings()
-    if settings.legacy_dsn is None:
-        sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
+    if settings.migration.legacy_dsn is None:
+        sys.exit("HUSTLEHUB_MIGRATION__LEGACY_DSN must name the legacy Postgres")
     drained = asyncio.run(
         reconcile(
             settings,
@@ -176,8 +176,8 @@ def cmd_migrate_phase_link_users(args: argparse.Namespace) -> None:
     from service.migrate.usermap import MappingError
 
     settings = _settings()
-    if settings.legacy_dsn is None:
-        sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
+    if settings.migration.legacy_dsn is None:
+        sys.exit("HUSTLEHUB_MIGRATION__LEGACY_DSN must name the legacy Postgres")
     try:
         linked = asyncio.run(link_users(settings, args.user_map))
     except (OSError, MappingError) as exc:  # the operator's file: refused, as `migrate` does

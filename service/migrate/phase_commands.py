@@ -23,7 +23,6 @@ from service.store.table import Table
 from service.transition.legacy.db import ensure_schema, legacy_pool, translated
 from service.transition.legacy.identities import Linked, link
 from service.transition.outbox import Backlog
-from service.transition.phase import outbox_settings
 from service.transition.prune import queue_gone
 from service.transition.replicator import Invalidate, Reconciled, Replicator
 from service.transition.wiring import replicator
@@ -64,17 +63,17 @@ async def reconcile(
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"concurrency must be 1..{MAX_CONCURRENCY}")
     # Each drainer holds two connections while it applies: its round's and the mirror's.
-    wanted = max(settings.legacy_pool_max_size, 2 * concurrency + 1)
-    settings = settings.model_copy(update={"legacy_pool_max_size": wanted})
+    wanted = max(settings.migration.legacy_pool_max_size, 2 * concurrency + 1)
+    migration = settings.migration.model_copy(update={"legacy_pool_max_size": wanted})
     metrics = Metrics(CollectorRegistry())
     async with (
-        legacy_pool(settings) as pool,
+        legacy_pool(migration) as pool,
         dynamodb_client(settings) as client,
         open_cache(settings, observer=metrics.cache) as cache,
     ):
         await ensure_schema(pool)
         table = Table.from_settings(client, settings, observer=metrics.dynamodb)
-        replication = replicator(pool, table, outbox_settings(settings), metrics.migration)
+        replication = replicator(pool, table, migration, metrics.migration)
         requeued = await replication.outbox.requeue_dead() if requeue_dead else 0
         if everything:
             requeued += await replication.outbox.enqueue_all()
@@ -111,7 +110,7 @@ async def link_users(settings: Settings, user_map: Path) -> Linked:
     """Link every pair of `user_map` (a CSV `supabase_id,sub`: the transform's usermap.csv)
     in one transaction, and carry the linked admins' `is_admin` over as grants."""
     users = read_csv(user_map)
-    async with legacy_pool(settings) as pool:
+    async with legacy_pool(settings.migration) as pool:
         await ensure_schema(pool)
         with translated("link users"):
             async with pool.acquire() as conn, conn.transaction():

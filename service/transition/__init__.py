@@ -1,4 +1,4 @@
-"""The migration's three phases, chosen by `HUSTLEHUB_MIGRATION_PHASE`:
+"""The migration's three phases, chosen by `HUSTLEHUB_MIGRATION__PHASE`:
 
 - dual-write: Postgres is the truth (reads and writes); every write also reaches DynamoDB,
   through a transactional outbox when DynamoDB fails.

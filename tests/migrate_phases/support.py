@@ -17,7 +17,6 @@ from types_aiobotocore_dynamodb import DynamoDBClient
 
 from metrics.migration import MigrationMetrics
 from service.runtime.appkeys import SETTINGS, TABLE
-from service.transition.phase import outbox_settings
 from service.transition.replicator import Replicator
 from service.transition.wiring import replicator
 
@@ -97,6 +96,4 @@ def reconciler(
     """What `hustlehub migrate-phase reconcile` runs: a replicator of its own over the same
     database and table as the app."""
     settings = client.app[SETTINGS]
-    return replicator(
-        pool, client.app[TABLE], outbox_settings(settings), MigrationMetrics(registry)
-    )
+    return replicator(pool, client.app[TABLE], settings.migration, MigrationMetrics(registry))

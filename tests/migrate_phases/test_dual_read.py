@@ -130,7 +130,7 @@ async def test_a_write_dynamodb_missed_is_read_from_postgres_until_reconciled(
     assert await metric(client, FALLBACKS, entity="category", reason="behind") == behind + 1
 
     await asyncio.sleep(0.01)
-    async with legacy_pool(client.app[SETTINGS]) as pool:
+    async with legacy_pool(client.app[SETTINGS].migration) as pool:
         replication = reconciler(client, pool, CollectorRegistry())
         await replication.reconcile_once(invalidate=client.app[CACHE].invalidate)
         backlog = await replication.outbox.backlog()

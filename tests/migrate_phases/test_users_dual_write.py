@@ -199,7 +199,7 @@ async def test_user_writes_dynamodb_missed_wait_in_the_outbox(
     assert sorted(waiting) == [("favourite", f"{sub}/{listing['id']}"), ("user", sub)]
     assert await dynamodb_item(client, keys.user(sub)) is None
 
-    async with legacy_pool(client.app[SETTINGS]) as pool:
+    async with legacy_pool(client.app[SETTINGS].migration) as pool:
         replication = reconciler(client, pool, CollectorRegistry())
         await pg.execute(
             "update public.hustlehub_outbox set next_attempt_at = now() where entity_id like $1",
@@ -307,7 +307,7 @@ async def test_a_sign_up_claims_the_unlinked_supabase_user_with_its_email(
 
 
 async def link_users_command(dsn: str, mapping: Path) -> tuple[int, str, str]:
-    env = {**os.environ, "HUSTLEHUB_MODE": "test", "HUSTLEHUB_LEGACY_DSN": dsn}
+    env = {**os.environ, "HUSTLEHUB_MODE": "test", "HUSTLEHUB_MIGRATION__LEGACY_DSN": dsn}
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "service", "migrate-phase", "link-users"),
         *("--user-map", str(mapping)),

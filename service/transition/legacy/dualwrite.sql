@@ -42,8 +42,8 @@ $$;
 create index if not exists hustlehub_outbox_due on public.hustlehub_outbox (next_attempt_at);
 create index if not exists hustlehub_outbox_entity on public.hustlehub_outbox (entity);
 
--- Dead letters: rows that failed `migration_max_attempts` times. They stay until an operator
--- requeues them (`hustlehub migrate-phase reconcile --requeue-dead`).
+-- Dead letters: rows that failed `HUSTLEHUB_MIGRATION__MAX_ATTEMPTS` times. They stay until an
+-- operator requeues them (`hustlehub migrate-phase reconcile --requeue-dead`).
 create table if not exists public.hustlehub_outbox_dead (
     id          bigint primary key,
     entity      text not null,
