@@ -119,16 +119,19 @@ async def _generate(args: argparse.Namespace) -> None:
     import asyncpg
 
     from service.dev.seed.supabase import Scale, generate
+    from service.migrate.progress import Progress
 
     dsn = _dsn(args, _settings())
     if not dsn:
         raise Refused("--dsn (or HUSTLEHUB_MIGRATE_DSN) is required")
     scale = Scale(args.users, args.listings, args.categories, args.favourites, args.seed)
+    bar = Progress("generate", scale.rows)
     conn = await asyncpg.connect(dsn)
     try:
-        written = await generate(conn, scale)
+        written = await generate(conn, scale, on_rows=bar.advance)
     finally:
         await conn.close()
+    bar.close()
     print(" ".join(f"{table}={count}" for table, count in written.items()))
 
 
