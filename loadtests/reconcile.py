@@ -1,4 +1,4 @@
-"""`hustlehub migrate-phase reconcile --all`, measured: outbox entries applied per second.
+"""`hustlehub migrate reconcile --all`, measured: outbox entries applied per second.
 
     python -m loadtests.reconcile [--scale 0.05] [--concurrency 4] [--repeats 2]
                                   [--endpoint http://127.0.0.1:8701]
@@ -23,8 +23,10 @@ from pathlib import Path
 
 from loadtests.fixture import require_loopback
 from loadtests.migration import PG, _env, _server, create_table, psql, step
+from service.cli import reconcile_command
 from service.config import Settings
-from service.migrate.phase_commands import link_users, reconcile
+from service.migrate.usermap import read_csv
+from service.transition import link_users
 
 TABLE = "bench-reconcile"
 
@@ -39,13 +41,13 @@ async def link_everyone(settings: Settings, dsn: str, path: Path) -> int:
         await conn.close()
     lines = [f"{i},{uuid.uuid5(uuid.NAMESPACE_URL, i)}" for i in ids]
     path.write_text("supabase_id,sub\n" + "\n".join(lines) + "\n")  # noqa: ASYNC240 - setup
-    linked = await link_users(settings, path)
+    linked = await link_users(settings.migration, read_csv(path).subs)
     return linked.linked
 
 
 async def timed(settings: Settings, concurrency: int) -> tuple[float, int]:
     started = time.monotonic()
-    drained = await reconcile(settings, everything=True, concurrency=concurrency)
+    drained = await reconcile_command(settings, everything=True, concurrency=concurrency)
     seconds = time.monotonic() - started
     if drained.left.pending or drained.left.dead or drained.retried:
         raise SystemExit(f"reconcile left work behind: {drained}")

@@ -39,7 +39,7 @@ async def _users(settings: Settings) -> AsyncIterator[UserRepository]:
         if not settings.uses_legacy:
             yield stores.users
             return
-        from service.transition.phase import legacy_stores  # asyncpg: legacy phases only
+        from service.transition import legacy_stores  # asyncpg: legacy phases only
 
         observer = MigrationMetrics(CollectorRegistry())
         async with legacy_stores(settings, stores, table, observer=observer) as phase:

@@ -93,7 +93,7 @@ def app_dynamodb_slow(
 def reconciler(
     client: TestClient[Any, Any], pool: asyncpg.Pool, registry: CollectorRegistry
 ) -> Replicator:
-    """What `hustlehub migrate-phase reconcile` runs: a replicator of its own over the same
-    database and table as the app."""
+    """A replicator of its own over the same database and table as the app, as
+    `hustlehub migrate reconcile` builds."""
     settings = client.app[SETTINGS]
     return replicator(pool, client.app[TABLE], settings.migration, MigrationMetrics(registry))

@@ -262,7 +262,7 @@ async def test_the_reconcile_command_applies_the_outbox(
         sys.executable,
         "-m",
         "service",
-        "migrate-phase",
+        "migrate",
         "reconcile",
         "--concurrency",
         "3",
