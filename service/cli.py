@@ -1,8 +1,10 @@
 """`hustlehub`: serve, dev, create-table, seed, token, table-template, infra-template,
-migrate, migrate-phase.
+migrate.
 
-Heavy imports happen inside each command: `serve --workers N` must set up prometheus_client's
-multiprocess directory before prometheus_client is first imported.
+The one entry point: the only module that may import the dev tooling (service.dev) and the
+migration's run-time package (service.transition) beside the runtime. Heavy imports happen
+inside each command: `serve --workers N` must set up prometheus_client's multiprocess
+directory before prometheus_client is first imported.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from service.config import Settings
+from service.migrate.cli import EXIT_REFUSED
 from service.migrate.cli import add_parser as migrate_parsers
+from service.migrate.cli import command as cmd_migrate
+
+if TYPE_CHECKING:
+    from service.transition import Drained
+
+# service.transition.MAX_CONCURRENCY, without importing asyncpg to build the parser.
+MAX_RECONCILE_CONCURRENCY = 32
 
 
 def _settings(**overrides: object) -> Settings:
@@ -146,15 +158,47 @@ def cmd_infra_template(args: argparse.Namespace) -> None:
     print(json.dumps(stack_template(args.table_name), indent=2))
 
 
-def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
-    from service.migrate.phase_commands import reconcile
-
+def cmd_migrate_generate(args: argparse.Namespace) -> None:
     settings = _settings()
-    if settings.legacy_dsn is None:
-        sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
+    dsn = args.dsn or (settings.migrate_dsn.get_secret_value() if settings.migrate_dsn else None)
+    if not dsn:
+        print(
+            "migrate generate: refused: --dsn (or HUSTLEHUB_MIGRATE_DSN) is required",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_REFUSED)
+    written = asyncio.run(_generate(dsn, args))
+    print(" ".join(f"{table}={count}" for table, count in written.items()))
+
+
+async def _generate(dsn: str, args: argparse.Namespace) -> dict[str, int]:
+    import asyncpg
+
+    from service.dev.seed.supabase import Scale, generate
+    from service.migrate.progress import Progress
+
+    scale = Scale(args.users, args.listings, args.categories, args.favourites, args.seed)
+    bar = Progress("generate", scale.rows)
+    conn = await asyncpg.connect(dsn)
+    try:
+        written = await generate(conn, scale, on_rows=bar.advance)
+    finally:
+        await conn.close()
+    bar.close()
+    return written
+
+
+def _legacy_settings() -> Settings:
+    settings = _settings()
+    if settings.migration.legacy_dsn is None:
+        sys.exit("HUSTLEHUB_MIGRATION__LEGACY_DSN must name the legacy Postgres")
+    return settings
+
+
+def cmd_migrate_reconcile(args: argparse.Namespace) -> None:
     drained = asyncio.run(
-        reconcile(
-            settings,
+        reconcile_command(
+            _legacy_settings(),
             requeue_dead=args.requeue_dead,
             everything=args.all,
             prune=args.prune,
@@ -171,18 +215,29 @@ def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
-def cmd_migrate_phase_link_users(args: argparse.Namespace) -> None:
-    from service.migrate.phase_commands import link_users
-    from service.migrate.usermap import MappingError
+async def reconcile_command(settings: Settings, **options: Any) -> Drained:
+    """What `migrate reconcile` runs: service.transition's reconcile with `options`, and a
+    cache built as the service builds its own, so that what this process applies is
+    invalidated in every instance (through Redis)."""
+    from cache.observer import NullObserver
+    from service.runtime.cachebuild import open_cache
+    from service.transition import reconcile
 
-    settings = _settings()
-    if settings.legacy_dsn is None:
-        sys.exit("HUSTLEHUB_LEGACY_DSN must name the legacy Postgres")
+    async with open_cache(settings, observer=NullObserver()) as cache:
+        return await reconcile(settings, invalidate=cache.invalidate, **options)
+
+
+def cmd_migrate_link_users(args: argparse.Namespace) -> None:
+    from service.migrate.usermap import MappingError, read_csv
+    from service.transition import link_users
+
+    settings = _legacy_settings()
     try:
-        linked = asyncio.run(link_users(settings, args.user_map))
+        users = read_csv(args.user_map)
     except (OSError, MappingError) as exc:  # the operator's file: refused, as `migrate` does
         print(f"link-users: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(EXIT_REFUSED)
+    linked = asyncio.run(link_users(settings.migration, users.subs))
     print(f"identities: {linked.linked} linked, {linked.already} already linked")
     for label, ids in (
         ("no such Supabase user", linked.unknown),
@@ -194,27 +249,53 @@ def cmd_migrate_phase_link_users(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
-def cmd_migrate(args: argparse.Namespace) -> None:
-    from service.migrate.cli import command
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" to an option's help, unless the help says its default itself or
+    there is none to say (a required option, --help, --version)."""
 
-    command(args)
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or action.required or action.default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    # Subparsers are made of the parser's own class, so every level gets the formatter.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
+
+def _version() -> str:
+    try:
+        return version("hustlehub-directory")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="hustlehub", description=__doc__)
+    top = _Parser(prog="hustlehub", description=__doc__.split("\n\n")[0])
+    top.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = top.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the service (settings from HUSTLEHUB_* variables)")
-    serve.add_argument("--workers", type=int, default=0, help="worker processes on one port")
-    serve.add_argument("--port", type=int, default=None)
     serve.add_argument(
-        "--drain",
-        type=float,
-        default=5.0,
-        help="seconds readiness reports 503 before the listener closes",
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes sharing the one port (default: HUSTLEHUB_WORKERS, 1)",
+    )
+    serve.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: HUSTLEHUB_PORT, 8080)"
+    )
+    serve.add_argument(
+        "--drain", type=float, default=5.0, help="seconds readiness reports 503 before closing"
     )
     serve.set_defaults(func=cmd_serve)
     dev = sub.add_parser("dev", help="dev mode: embedded DynamoDB + Cognito, demo data")
-    dev.add_argument("--port", type=int, default=None)
+    dev.add_argument(
+        "--port", type=int, default=None, help="port to listen on (default: HUSTLEHUB_PORT, 8080)"
+    )
     dev.set_defaults(func=cmd_dev)
     create = sub.add_parser("create-table", help="create the table if absent")
     create.add_argument(
@@ -225,28 +306,53 @@ def parser() -> argparse.ArgumentParser:
     )
     create.set_defaults(func=cmd_create_table)
     seed = sub.add_parser("seed", help="load demo or synthetic data")
-    seed.add_argument("--synthetic", action="store_true", help="the load-test data set")
-    seed.add_argument("--users", type=int, default=100_000)
-    seed.add_argument("--listings", type=int, default=10_000)
-    seed.add_argument("--categories", type=int, default=40)
-    seed.add_argument("--favourites-per-user", type=int, default=3)
+    seed.add_argument(
+        "--synthetic", action="store_true", help="load the load-test data set, not the demo"
+    )
+    seed.add_argument("--users", type=int, default=100_000, help="synthetic: users")
+    seed.add_argument("--listings", type=int, default=10_000, help="synthetic: listings")
+    seed.add_argument("--categories", type=int, default=40, help="synthetic: categories")
+    seed.add_argument(
+        "--favourites-per-user", type=int, default=3, help="synthetic: favourites of each user"
+    )
     seed.set_defaults(func=cmd_seed)
     token = sub.add_parser("token", help="print a dev-mode access token")
-    token.add_argument("user", nargs="?", default="demo")
+    token.add_argument("user", nargs="?", default="demo", help="the dev user to sign in as")
     token.set_defaults(func=cmd_token)
     template = sub.add_parser("table-template", help="print the CloudFormation table")
-    template.add_argument("--table-name", default="HustleHubDirectory")
+    template.add_argument("--table-name", default="HustleHubDirectory", help="the table's name")
     template.set_defaults(func=cmd_table_template)
     infra = sub.add_parser(
         "infra-template", help="print the CloudFormation stack: table, Cognito, Lambda, IAM"
     )
-    infra.add_argument("--table-name", default="HustleHubDirectory")
+    infra.add_argument("--table-name", default="HustleHubDirectory", help="the table's name")
     infra.set_defaults(func=cmd_infra_template)
-    phase = sub.add_parser("migrate-phase", help="the migration phases' outbox (README)")
-    phase_sub = phase.add_subparsers(dest="phase_command", required=True)
-    reconcile = phase_sub.add_parser(
-        "reconcile", help="apply the legacy writes DynamoDB has not taken yet; exit 1 if any remain"
+    steps = migrate_parsers(sub, cmd_migrate)
+    _generate_parser(steps)
+    _phase_parsers(steps)
+    return top
+
+
+def _generate_parser(steps: Any) -> None:
+    about = "fill an empty legacy database with a realistic data set (dev tooling)"
+    gen = steps.add_parser("generate", help=about, description=about)
+    gen.add_argument("--dsn", help="the legacy Postgres to fill (default: HUSTLEHUB_MIGRATE_DSN)")
+    gen.add_argument("--users", type=int, default=100_000, help="Supabase users")
+    gen.add_argument("--listings", type=int, default=1_000, help="listings")
+    gen.add_argument("--categories", type=int, default=40, help="categories")
+    gen.add_argument("--favourites", type=int, default=300_000, help="favourites in all")
+    gen.add_argument(
+        "--seed", type=int, default=1, help="random seed: the same seed gives the same rows"
     )
+    gen.set_defaults(func=cmd_migrate_generate)
+
+
+def _phase_parsers(steps: Any) -> None:
+    about = (
+        "legacy phases: apply the legacy writes DynamoDB has not taken yet, invalidating what"
+        " they touch; exit 1 if any remain (settings: HUSTLEHUB_MIGRATION__*)"
+    )
+    reconcile = steps.add_parser("reconcile", help=about, description=about)
     reconcile.add_argument("--requeue-dead", action="store_true", help="retry the dead letters too")
     reconcile.add_argument(
         "--all",
@@ -257,30 +363,30 @@ def parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--prune",
         metavar="BATCH",
-        help="queue the items of this load batch whose Postgres row is gone: applying removes them",
+        help="queue the items of this load batch whose Postgres row is gone, so that applying"
+        " removes them (default: no pruning)",
     )
     reconcile.add_argument(
         "--concurrency",
         type=int,
         default=4,
-        choices=range(1, 33),
+        choices=range(1, MAX_RECONCILE_CONCURRENCY + 1),
         metavar="N",
-        help="drainers at once, 1-32 (default 4): each applies one entity at a time",
+        help=f"drainers at once, 1-{MAX_RECONCILE_CONCURRENCY}: each applies one entity at a time",
     )
-    reconcile.set_defaults(func=cmd_migrate_phase_reconcile)
-    link_users = phase_sub.add_parser(
-        "link-users",
-        help="tell the legacy Postgres each Supabase user's Cognito sub; exit 1 on any refused",
+    reconcile.set_defaults(func=cmd_migrate_reconcile)
+    about = (
+        "legacy phases: tell the legacy Postgres each Supabase user's Cognito sub; exit 1 on"
+        " any pair refused, 2 on an unreadable map (settings: HUSTLEHUB_MIGRATION__*)"
     )
+    link_users = steps.add_parser("link-users", help=about, description=about)
     link_users.add_argument(
         "--user-map",
         type=Path,
         required=True,
-        help="CSV supabase_id,sub (the transform's usermap.csv)",
+        help="CSV supabase_id,sub, as the transform's usermap.csv (required)",
     )
-    link_users.set_defaults(func=cmd_migrate_phase_link_users)
-    migrate_parsers(sub, cmd_migrate)
-    return top
+    link_users.set_defaults(func=cmd_migrate_link_users)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

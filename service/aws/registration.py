@@ -4,9 +4,10 @@ Deploy `service.aws.registration.handler` as the user pool's PostConfirmation La
 idempotent (a conditional put), so Cognito's retries and a later `PUT /v1/me` are both safe.
 Cognito expects the event back unchanged.
 
-It follows HUSTLEHUB_MIGRATION_PHASE as the service does: in the two legacy phases the profile
+It follows HUSTLEHUB_MIGRATION__PHASE as the service does: in the two legacy phases the profile
 is created in Postgres first (claiming the Supabase user with the confirmed email, if one is
-unlinked) and mirrored to DynamoDB, so it needs HUSTLEHUB_LEGACY_DSN and asyncpg there.
+unlinked) and mirrored to DynamoDB, so it needs HUSTLEHUB_MIGRATION__LEGACY_DSN and asyncpg
+there.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ async def _users(settings: Settings) -> AsyncIterator[UserRepository]:
         if not settings.uses_legacy:
             yield stores.users
             return
-        from service.transition.phase import legacy_stores  # asyncpg: legacy phases only
+        from service.transition import legacy_stores  # asyncpg: legacy phases only
 
         observer = MigrationMetrics(CollectorRegistry())
         async with legacy_stores(settings, stores, table, observer=observer) as phase:

@@ -1,4 +1,7 @@
-"""`hustlehub migrate ...`: generate, export, transform, load, verify, rollback, run.
+"""`hustlehub migrate ...`: export, transform, load, verify, rollback, run.
+
+(service/cli.py adds the family's other members to the same parser: `generate`, which is dev
+tooling, and the legacy phases' `reconcile` and `link-users`, which are service.transition's.)
 
 Every step reads and writes one working directory (workdir.py), so each can be run, checked
 and re-run on its own; `run` does export, transform, load and verify in order. DynamoDB comes
@@ -33,6 +36,16 @@ EXIT_MISMATCH, EXIT_REFUSED = 1, 2
 LOAD_DEADLINE_S = 60.0
 LOAD_RETRY_CAP_S = 2.0
 LOAD_READ_TIMEOUT_S = 30.0
+
+
+_DESCRIPTION = (
+    "The Supabase migration. export, transform, load and verify read and write one working"
+    " directory, so each can be run, checked and re-run on its own; run does all four in"
+    " order; rollback deletes a load batch. reconcile and link-users operate the legacy"
+    " phases (HUSTLEHUB_MIGRATION__*). Exit codes: 0 done; 1 verify found a mismatch,"
+    " reconcile left entries behind, or link-users refused a pair; 2 refused (unmapped users"
+    " or rejected rows without the flag that allows them, bad input)."
+)
 
 
 class Refused(Exception):
@@ -113,23 +126,6 @@ def _work(args: argparse.Namespace) -> WorkDir:
 
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-async def _generate(args: argparse.Namespace) -> None:
-    import asyncpg
-
-    from service.dev.seed.supabase import Scale, generate
-
-    dsn = _dsn(args, _settings())
-    if not dsn:
-        raise Refused("--dsn (or HUSTLEHUB_MIGRATE_DSN) is required")
-    scale = Scale(args.users, args.listings, args.categories, args.favourites, args.seed)
-    conn = await asyncpg.connect(dsn)
-    try:
-        written = await generate(conn, scale)
-    finally:
-        await conn.close()
-    print(" ".join(f"{table}={count}" for table, count in written.items()))
 
 
 async def _export(args: argparse.Namespace) -> None:
@@ -253,9 +249,7 @@ async def _run(args: argparse.Namespace) -> bool:
 def command(args: argparse.Namespace) -> None:
     step = args.migrate_command
     try:
-        if step == "generate":
-            asyncio.run(_generate(args))
-        elif step == "export":
+        if step == "export":
             asyncio.run(_export(args))
         elif step == "transform":
             asyncio.run(_transform(args))
@@ -273,38 +267,65 @@ def command(args: argparse.Namespace) -> None:
 
 
 def _legacy_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dsn", help="legacy Postgres (default HUSTLEHUB_MIGRATE_DSN)")
-    parser.add_argument("--csv-dir", help="a directory of Supabase CSV exports instead")
+    parser.add_argument(
+        "--dsn", help="the legacy Postgres to read (default: HUSTLEHUB_MIGRATE_DSN)"
+    )
+    parser.add_argument(
+        "--csv-dir",
+        help="a directory of Supabase CSV exports to read instead (default: read the database)",
+    )
 
 
 def _work_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--work", required=True, help="the migration's working directory")
+    parser.add_argument(
+        "--work", required=True, help="the migration's working directory (required)"
+    )
 
 
 def _mapping_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--user-map", help="CSV supabase_id,sub")
-    parser.add_argument("--cognito-pool-id", help="map by email through ListUsers on this pool")
-    parser.add_argument("--cognito-endpoint", help="Cognito endpoint (default AWS)")
+    parser.add_argument(
+        "--user-map",
+        help="CSV supabase_id,sub giving each user's Cognito sub (default: map by email"
+        " through Cognito)",
+    )
+    parser.add_argument(
+        "--cognito-pool-id",
+        help="map by email through ListUsers on this pool (default:"
+        " HUSTLEHUB_COGNITO_USER_POOL_ID)",
+    )
+    parser.add_argument(
+        "--cognito-endpoint",
+        help="Cognito endpoint for that lookup (default: HUSTLEHUB_COGNITO_ENDPOINT, else AWS)",
+    )
 
 
 def _load_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--batch", required=True, help="migration batch id (tags every item)")
-    parser.add_argument("--concurrency", type=int, default=8, help="chunks of 25 in flight")
-    parser.add_argument("--restart", action="store_true", help="ignore the checkpoint")
-    parser.add_argument("--allow-unmapped", action="store_true", help="leave unmapped users out")
-    parser.add_argument("--allow-rejected", action="store_true", help="leave rejected rows out")
+    parser.add_argument(
+        "--batch", required=True, help="migration batch id that tags every item (required)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="chunks of 25 items in flight at once"
+    )
+    parser.add_argument(
+        "--restart", action="store_true", help="start from the first item, ignoring the checkpoint"
+    )
+    parser.add_argument(
+        "--allow-unmapped", action="store_true", help="load, leaving the unmapped users out"
+    )
+    parser.add_argument(
+        "--allow-rejected", action="store_true", help="load, leaving the rejected rows out"
+    )
 
 
-def add_parser(sub: Any, func: Callable[[argparse.Namespace], None]) -> None:
-    migrate = sub.add_parser("migrate", help="move the legacy Supabase data into the table")
+def add_parser(sub: Any, func: Callable[[argparse.Namespace], None]) -> Any:
+    """Add `migrate` and its steps to `sub`; returns the steps' subparsers, for the commands
+    of the family that live elsewhere."""
+    migrate = sub.add_parser(
+        "migrate",
+        help="move the legacy Supabase data into the table; operate the legacy phases",
+        description=_DESCRIPTION,
+    )
     steps = migrate.add_subparsers(dest="migrate_command", required=True)
-    gen = steps.add_parser("generate", help="fill a legacy database with a realistic data set")
-    gen.add_argument("--dsn")
-    gen.add_argument("--users", type=int, default=100_000)
-    gen.add_argument("--listings", type=int, default=1_000)
-    gen.add_argument("--categories", type=int, default=40)
-    gen.add_argument("--favourites", type=int, default=300_000)
-    gen.add_argument("--seed", type=int, default=1)
     export = steps.add_parser("export", help="legacy rows into WORK/export")
     _legacy_options(export)
     _work_option(export)
@@ -318,16 +339,24 @@ def add_parser(sub: Any, func: Callable[[argparse.Namespace], None]) -> None:
     verify = steps.add_parser("verify", help="legacy side against the table; exit 1 on mismatch")
     _legacy_options(verify)
     _work_option(verify)
-    verify.add_argument("--batch", required=True)
-    verify.add_argument("--user-map", help="default WORK/usermap.csv (what transform used)")
-    verify.add_argument("--report", help="JSON report path (default WORK/verify-report.json)")
+    verify.add_argument("--batch", required=True, help="the load batch to check (required)")
+    verify.add_argument(
+        "--user-map",
+        help="CSV supabase_id,sub the transform used (default: WORK/usermap.csv)",
+    )
+    verify.add_argument(
+        "--report", help="where the JSON report goes (default: WORK/verify-report.json)"
+    )
     rollback = steps.add_parser("rollback", help="delete every item of one batch")
-    rollback.add_argument("--batch", required=True)
+    rollback.add_argument("--batch", required=True, help="the load batch to delete (required)")
     run = steps.add_parser("run", help="export, transform, load and verify")
     _legacy_options(run)
     _work_option(run)
     _mapping_options(run)
     _load_options(run)
-    run.add_argument("--report")
-    for step in (gen, export, transform, load, verify, rollback, run):
+    run.add_argument(
+        "--report", help="where the JSON report goes (default: WORK/verify-report.json)"
+    )
+    for step in (export, transform, load, verify, rollback, run):
         step.set_defaults(func=func)
+    return steps

@@ -80,14 +80,14 @@ async def cache_ctx(app: web.Application) -> AsyncIterator[None]:
 async def migration_ctx(app: web.Application) -> AsyncIterator[None]:
     """The Supabase migration's phase (service.transition): in dual-write and dual-read,
     the legacy Postgres pool, the phase's repositories in place of the DynamoDB ones for
-    categories and listings, and the outbox reconciler. In dynamodb-only, nothing: no
-    Postgres connection is opened and asyncpg is not even imported."""
+    categories, listings, users and favourites, and the outbox reconciler. In dynamodb-only,
+    nothing: no Postgres connection is opened and asyncpg is not even imported."""
     settings = app[SETTINGS]
     if not settings.uses_legacy:
         yield
         return
     # Imported here: asyncpg is the `migrate` extra, needed only by these phases.
-    from service.transition.phase import legacy_phase
+    from service.transition import legacy_phase
 
     async with legacy_phase(
         settings,

@@ -17,7 +17,7 @@ from service.store.table import Table
 from service.transition.legacy.db import ensure_schema, legacy_pool
 from service.transition.observer import MigrationObserver
 from service.transition.replicator import Invalidate, Replicator
-from service.transition.wiring import OutboxSettings, phase_stores, replicator
+from service.transition.wiring import phase_stores, replicator
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,33 +30,25 @@ class LegacyPhase:
         return True
 
 
-def outbox_settings(settings: Settings) -> OutboxSettings:
-    return OutboxSettings(
-        retry_base_s=settings.migration_retry_base_s,
-        retry_cap_s=settings.migration_retry_cap_s,
-        max_attempts=settings.migration_max_attempts,
-        push_timeout_s=settings.migration_push_timeout_s,
-    )
-
-
 @contextlib.asynccontextmanager
 async def legacy_stores(
     settings: Settings, dynamodb: Stores, table: Table, *, observer: MigrationObserver
 ) -> AsyncIterator[LegacyPhase]:
     """The phase's repositories over a pool of their own, without the background reconciler:
     for a short-lived caller (the post-confirmation trigger) and for `legacy_phase`."""
-    async with legacy_pool(settings) as pool:
+    migration = settings.migration
+    async with legacy_pool(migration) as pool:
         await ensure_schema(pool)
         cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
-        replication = replicator(pool, table, outbox_settings(settings), observer)
+        replication = replicator(pool, table, migration, observer)
         stores = phase_stores(
-            settings.migration_phase,
+            migration.phase,
             dynamodb,
             pool=pool,
             replication=replication,
             cursors=cursors,
             observer=observer,
-            shadow_timeout_s=settings.migration_shadow_timeout_s,
+            shadow_timeout_s=migration.shadow_timeout_s,
         )
         yield LegacyPhase(stores=stores, replicator=replication)
 
@@ -70,10 +62,13 @@ async def legacy_phase(
     observer: MigrationObserver,
     invalidate: Invalidate,
 ) -> AsyncIterator[LegacyPhase]:
+    """What the composition root opens in the legacy phases: `legacy_stores`, and the
+    reconciler that drains the outbox in the background every `reconcile_interval_s`,
+    invalidating through `invalidate` what each applied entity touched."""
     async with legacy_stores(settings, dynamodb, table, observer=observer) as phase:
         reconciler = asyncio.create_task(
             phase.replicator.run(
-                interval_s=settings.migration_reconcile_interval_s, invalidate=invalidate
+                interval_s=settings.migration.reconcile_interval_s, invalidate=invalidate
             ),
             name="outbox-reconciler",
         )

@@ -3,11 +3,11 @@ decides, called by the composition root (service.runtime.lifecycle)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import asyncpg
 
-from service.config import MigrationPhase
+from service.config import MigrationPhase, MigrationSettings
 from service.store.cursor import CursorCodec
 from service.store.repositories import (
     CategoryRepository,
@@ -29,25 +29,17 @@ from service.transition.shadow import DualReadCategories, DualReadListings, Shad
 from service.transition.shadow_users import DualReadFavourites, DualReadUsers
 
 
-@dataclass(frozen=True, slots=True)
-class OutboxSettings:
-    retry_base_s: float
-    retry_cap_s: float
-    max_attempts: int
-    push_timeout_s: float
-
-
 def replicator(
-    pool: asyncpg.Pool, table: Table, outbox: OutboxSettings, observer: MigrationObserver
+    pool: asyncpg.Pool, table: Table, settings: MigrationSettings, observer: MigrationObserver
 ) -> Replicator:
     box = Outbox(
         pool,
-        retry_base_s=outbox.retry_base_s,
-        retry_cap_s=outbox.retry_cap_s,
-        max_attempts=outbox.max_attempts,
+        retry_base_s=settings.retry_base_s,
+        retry_cap_s=settings.retry_cap_s,
+        max_attempts=settings.max_attempts,
     )
     return Replicator(
-        box, Mirror(pool, table), observer=observer, push_timeout_s=outbox.push_timeout_s
+        box, Mirror(pool, table), observer=observer, push_timeout_s=settings.push_timeout_s
     )
 
 

@@ -62,13 +62,14 @@ def _imports(tree: ast.Module, module: str, *, is_package: bool) -> set[str]:
     return {name for name in found if name.split(".")[0] in OUR_PACKAGES and _module_file(name)}
 
 
-def reachable(start: str) -> dict[str, ast.Module]:
-    """Every module of ours that `start` imports, directly or not, with its syntax tree."""
+def reachable(start: str, *, leave_out: frozenset[str] = frozenset()) -> dict[str, ast.Module]:
+    """Every module of ours that `start` imports, directly or not, with its syntax tree;
+    not following the modules in `leave_out`."""
     trees: dict[str, ast.Module] = {}
     pending = [start]
     while pending:
         name = pending.pop()
-        if name in trees:
+        if name in trees or name in leave_out:
             continue
         path = _module_file(name)
         if path is None:
@@ -91,9 +92,9 @@ def _is_client(node: ast.expr) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "client"
 
 
-def dynamodb_calls(start: str) -> Calls:
+def dynamodb_calls(start: str, *, leave_out: frozenset[str] = frozenset()) -> Calls:
     """What the modules `start` imports call (the whole module counts, used or not)."""
-    return calls_in(reachable(start))
+    return calls_in(reachable(start, leave_out=leave_out))
 
 
 def calls_in(trees: dict[str, ast.Module]) -> Calls:

@@ -27,7 +27,7 @@ def sub_for(supabase_id: str) -> str:
 
 async def fill(conn: asyncpg.Connection, scale: Scale) -> dict[str, int]:
     await conn.execute(TRUNCATE)
-    return await generate(conn, scale, progress=False)
+    return await generate(conn, scale)
 
 
 async def mapping(conn: asyncpg.Connection, *, leave_out: int = 0) -> UserMap:

@@ -71,15 +71,21 @@ async def phase_table(moto_endpoint: str) -> str:
 def phase_settings(
     moto_endpoint: str, phase_table: str, mint: TokenMint, legacy_dsn: str
 ) -> Callable[..., Settings]:
-    def build(phase: MigrationPhase, **overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "migration_phase": phase,
+    def build(
+        phase: MigrationPhase, *, migration: dict[str, Any] | None = None, **overrides: Any
+    ) -> Settings:
+        block: dict[str, Any] = {
+            "phase": phase,
             "legacy_dsn": legacy_dsn,
             # Tests drive reconciliation themselves unless they say otherwise.
-            "migration_reconcile_interval_s": 3600.0,
-            "migration_retry_base_s": 0.001,
-            "migration_retry_cap_s": 0.002,
-            "migration_max_attempts": 3,
+            "reconcile_interval_s": 3600.0,
+            "retry_base_s": 0.001,
+            "retry_cap_s": 0.002,
+            "max_attempts": 3,
+            **(migration or {}),
+        }
+        values: dict[str, Any] = {
+            "migration": block,
             # A faulted DynamoDB call should fail fast, not retry for 20 s.
             "dynamodb_retry_cap_s": 0.01,
             **overrides,

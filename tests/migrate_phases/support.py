@@ -17,7 +17,6 @@ from types_aiobotocore_dynamodb import DynamoDBClient
 
 from metrics.migration import MigrationMetrics
 from service.runtime.appkeys import SETTINGS, TABLE
-from service.transition.phase import outbox_settings
 from service.transition.replicator import Replicator
 from service.transition.wiring import replicator
 
@@ -94,9 +93,7 @@ def app_dynamodb_slow(
 def reconciler(
     client: TestClient[Any, Any], pool: asyncpg.Pool, registry: CollectorRegistry
 ) -> Replicator:
-    """What `hustlehub migrate-phase reconcile` runs: a replicator of its own over the same
-    database and table as the app."""
+    """A replicator of its own over the same database and table as the app, as
+    `hustlehub migrate reconcile` builds."""
     settings = client.app[SETTINGS]
-    return replicator(
-        pool, client.app[TABLE], outbox_settings(settings), MigrationMetrics(registry)
-    )
+    return replicator(pool, client.app[TABLE], settings.migration, MigrationMetrics(registry))

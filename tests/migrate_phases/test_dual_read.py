@@ -9,13 +9,17 @@ from collections.abc import Callable
 import asyncpg
 from prometheus_client import CollectorRegistry
 
+from service.cli import reconcile_command
 from service.config import Settings
-from service.migrate.phase_commands import reconcile
 from service.runtime.appkeys import CACHE, SETTINGS
 from service.transition.legacy.db import legacy_pool
 from tests.api.factories import create_category, create_listing, unique_slug
 from tests.migrate_phases.conftest import StartApp, admin_token_for
-from tests.migrate_phases.support import app_dynamodb_failing, metric, reconciler
+from tests.migrate_phases.support import (
+    app_dynamodb_failing,
+    metric,
+    reconciler,
+)
 from tests.support.app import bearer
 from tests.support.tokens import TokenMint
 
@@ -130,7 +134,7 @@ async def test_a_write_dynamodb_missed_is_read_from_postgres_until_reconciled(
     assert await metric(client, FALLBACKS, entity="category", reason="behind") == behind + 1
 
     await asyncio.sleep(0.01)
-    async with legacy_pool(client.app[SETTINGS]) as pool:
+    async with legacy_pool(client.app[SETTINGS].migration) as pool:
         replication = reconciler(client, pool, CollectorRegistry())
         await replication.reconcile_once(invalidate=client.app[CACHE].invalidate)
         backlog = await replication.outbox.backlog()
@@ -157,8 +161,8 @@ async def test_a_full_resync_repairs_a_divergence_the_comparison_found(
     assert (await (await client.get(path)).json())["name"] == "Drifted"  # DynamoDB's, cached
     assert await metric(client, MISMATCHES, entity="category") == before + 1
 
-    # What `hustlehub migrate-phase reconcile --all` runs, as another process would.
-    drained = await reconcile(settings, everything=True)
+    # What `hustlehub migrate reconcile --all` runs, as another process would.
+    drained = await reconcile_command(settings, everything=True)
     assert drained.applied >= 1
     assert (drained.left.pending, drained.left.dead) == (0, 0)
     # The command invalidated through Redis; this instance drops its copy when told.

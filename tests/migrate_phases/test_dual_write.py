@@ -25,7 +25,6 @@ from service.store.stores import Stores, build_stores, cursor_codec
 from service.store.table import Table
 from service.transition.legacy.categories import LegacyCategoryStore
 from service.transition.legacy.db import legacy_pool
-from service.transition.phase import outbox_settings
 from service.transition.wiring import replicator
 from tests.api.factories import create_category, create_listing, unique_slug
 from tests.integration.store.support import RecordingObserver
@@ -133,7 +132,7 @@ async def test_a_write_dynamodb_missed_waits_in_the_outbox_until_reconciled(
 
     await asyncio.sleep(0.01)  # past the retry backoff (1-2 ms in these settings)
     registry = CollectorRegistry()
-    async with legacy_pool(client.app[SETTINGS]) as pool:
+    async with legacy_pool(client.app[SETTINGS].migration) as pool:
         outcome = await reconciler(client, pool, registry).reconcile_once(
             invalidate=client.app[CACHE].invalidate
         )
@@ -158,11 +157,11 @@ async def test_repeated_failure_ends_in_dead_letters_counted(
     mint: TokenMint,
     pg: asyncpg.Connection,
 ) -> None:
-    settings = phase_settings("dual-write", migration_max_attempts=3)
+    settings = phase_settings("dual-write", migration={"max_attempts": 3})
     client = await start_app(settings)
     token = await admin_token_for(client, mint)
     registry = CollectorRegistry()
-    async with legacy_pool(settings) as pool:
+    async with legacy_pool(settings.migration) as pool:
         replication = reconciler(client, pool, registry)
         with app_dynamodb_failing(client, WRITES):
             category = await create_category(client, token)  # attempt 1, at the write
@@ -195,11 +194,11 @@ async def test_a_write_while_dynamodb_is_at_a_dead_port_is_kept_and_applied_late
         "dual-write", dynamodb_endpoint="http://127.0.0.1:9", dynamodb_call_deadline_s=1.0
     )
     live = phase_settings("dual-write")
-    async with legacy_pool(dead) as pool:
+    async with legacy_pool(dead.migration) as pool:
         async with dynamodb_client(dead) as dead_client:
             table = Table.from_settings(dead_client, dead, observer=RecordingObserver())
             to_nowhere = replicator(
-                pool, table, outbox_settings(dead), MigrationMetrics(CollectorRegistry())
+                pool, table, dead.migration, MigrationMetrics(CollectorRegistry())
             )
             store = LegacyCategoryStore(pool, to_nowhere, cursor_codec(dead))
             started = time.monotonic()
@@ -214,7 +213,7 @@ async def test_a_write_while_dynamodb_is_at_a_dead_port_is_kept_and_applied_late
         async with dynamodb_client(live) as live_client:
             table = Table.from_settings(live_client, live, observer=RecordingObserver())
             replication = replicator(
-                pool, table, outbox_settings(live), MigrationMetrics(CollectorRegistry())
+                pool, table, live.migration, MigrationMetrics(CollectorRegistry())
             )
             assert (await replication.reconcile_once()).applied >= 1
             stores = build_stores(table, cursor_codec(live))
@@ -225,7 +224,7 @@ async def test_a_write_while_dynamodb_is_at_a_dead_port_is_kept_and_applied_late
 async def test_the_background_reconciler_drains_the_outbox(
     start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, pg: asyncpg.Connection
 ) -> None:
-    client = await start_app(phase_settings("dual-write", migration_reconcile_interval_s=0.05))
+    client = await start_app(phase_settings("dual-write", migration={"reconcile_interval_s": 0.05}))
     token = await admin_token_for(client, mint)
     with app_dynamodb_failing(client, WRITES):
         category = await create_category(client, token)
@@ -249,21 +248,21 @@ async def test_the_reconcile_command_applies_the_outbox(
         category = await create_category(client, token)
     assert len(await mine(pg, category["id"])) == 1
     await asyncio.sleep(0.01)
+    legacy_dsn = settings.migration.legacy_dsn
+    assert legacy_dsn is not None
     env = {
         **os.environ,
         "HUSTLEHUB_MODE": "test",
         "HUSTLEHUB_DYNAMODB_ENDPOINT": settings.dynamodb_endpoint or "",
         "HUSTLEHUB_TABLE_NAME": settings.table_name,
         "HUSTLEHUB_REDIS_PREFIX": settings.redis_prefix,
-        "HUSTLEHUB_LEGACY_DSN": client.app[SETTINGS].legacy_dsn.get_secret_value()
-        if client.app[SETTINGS].legacy_dsn
-        else "",
+        "HUSTLEHUB_MIGRATION__LEGACY_DSN": legacy_dsn.get_secret_value(),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "service",
-        "migrate-phase",
+        "migrate",
         "reconcile",
         "--concurrency",
         "3",
@@ -317,7 +316,7 @@ async def test_entries_of_one_entity_applied_late_leave_its_latest_state(
             assert response.status == 200
     assert len(await mine(pg, category["id"])) == 2
     await asyncio.sleep(0.01)
-    async with legacy_pool(client.app[SETTINGS]) as pool:
+    async with legacy_pool(client.app[SETTINGS].migration) as pool:
         # Entries name the entity, not a state: whichever applies, it writes what Postgres
         # holds when it runs, never the v2 the first entry was recorded for.
         outcome = await reconciler(client, pool, CollectorRegistry()).reconcile_once()
@@ -348,7 +347,7 @@ async def test_a_listing_deleted_in_dual_write_takes_its_dynamodb_favourites(
 async def test_a_slow_dynamodb_costs_a_write_the_push_budget_only(
     start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, pg: asyncpg.Connection
 ) -> None:
-    client = await start_app(phase_settings("dual-write", migration_push_timeout_s=0.3))
+    client = await start_app(phase_settings("dual-write", migration={"push_timeout_s": 0.3}))
     token = await admin_token_for(client, mint)
     with app_dynamodb_slow(client, WRITES, delay_s=5.0):
         started = time.monotonic()
@@ -364,10 +363,10 @@ async def test_a_slow_dynamodb_costs_a_write_the_push_budget_only(
 async def test_a_round_gives_up_after_three_failures_in_a_row(
     start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, pg: asyncpg.Connection
 ) -> None:
-    client = await start_app(phase_settings("dual-write", migration_max_attempts=10))
+    client = await start_app(phase_settings("dual-write", migration={"max_attempts": 10}))
     token = await admin_token_for(client, mint)
     registry = CollectorRegistry()
-    async with legacy_pool(client.app[SETTINGS]) as pool:
+    async with legacy_pool(client.app[SETTINGS].migration) as pool:
         replication = reconciler(client, pool, registry)
         with app_dynamodb_failing(client, WRITES):
             made = [await create_category(client, token) for _ in range(5)]

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import asyncpg
 
+from service.cli import reconcile_command
 from service.config import Settings
-from service.migrate.phase_commands import link_users, reconcile
+from service.migrate.usermap import read_csv
 from service.store import keys
+from service.transition import link_users
 from tests.migrate.support import cli
 from tests.migrate_phases.conftest import StartApp, admin_token_for
 from tests.migrate_phases.test_users_dual_write import dynamodb_item, new_sub, seed_supabase_user
@@ -63,7 +65,7 @@ async def test_deletions_after_the_export_are_pruned_and_verify_passes(
     sub = new_sub()
     mapping = tmp_path / "subs.csv"
     mapping.write_text(f"supabase_id,sub\n{user_id},{sub}\n")
-    assert (await link_users(settings, mapping)).linked == 1
+    assert (await link_users(settings.migration, read_csv(mapping).subs)).linked == 1
     work = str(tmp_path / "work")
     exported = cli(settings, "export", "--dsn", legacy_dsn, "--work", work)
     assert exported.returncode == 0, exported.stderr
@@ -90,7 +92,7 @@ async def test_deletions_after_the_export_are_pruned_and_verify_passes(
     stale = cli(settings, "verify", "--work", work, "--batch", BATCH, "--dsn", legacy_dsn)
     assert stale.returncode == 1, stale.stdout
 
-    drained = await reconcile(settings, everything=True, prune=BATCH, concurrency=4)
+    drained = await reconcile_command(settings, everything=True, prune=BATCH, concurrency=4)
     assert (drained.left.pending, drained.left.dead) == (0, 0)
     assert await dynamodb_item(client, keys.favourite(sub, unsaved)) is None
     assert await dynamodb_item(client, keys.favourite(sub, deleted)) is None

@@ -32,7 +32,7 @@ async def test_no_read_returns_a_version_older_than_an_acknowledged_write(
     start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, phase: MigrationPhase
 ) -> None:
     # One settings object: both instances share the database, the table and the Redis prefix.
-    settings = phase_settings(phase, migration_reconcile_interval_s=0.2)
+    settings = phase_settings(phase, migration={"reconcile_interval_s": 0.2})
     first = await start_app(settings)
     second = await start_app(settings)
     token = await admin_token_for(first, mint)

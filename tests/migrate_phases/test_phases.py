@@ -91,7 +91,7 @@ async def test_dynamodb_only_opens_no_postgres_connection(
     dsn = f"{legacy_dsn}?application_name={tag}"
     sessions = "select count(*) from pg_stat_activity where application_name = $1"
 
-    dynamodb_only = await start_app(phase_settings("dynamodb-only", legacy_dsn=dsn))
+    dynamodb_only = await start_app(phase_settings("dynamodb-only", migration={"legacy_dsn": dsn}))
     assert (await dynamodb_only.get("/v1/categories")).status == 200
     assert await pg.fetchval(sessions, tag) == 0
     assert LEGACY_PROBE not in dynamodb_only.app
@@ -101,7 +101,7 @@ async def test_dynamodb_only_opens_no_postgres_connection(
     assert isinstance(stores.listings, ListingStore)
 
     # The same DSN in a legacy phase does connect: the count above could have been non-zero.
-    dual_write = await start_app(phase_settings("dual-write", legacy_dsn=dsn))
+    dual_write = await start_app(phase_settings("dual-write", migration={"legacy_dsn": dsn}))
     assert (await dual_write.get("/v1/categories")).status == 200
     assert await pg.fetchval(sessions, tag) >= 1
     ready = await (await dual_write.get("/readyz")).json()
@@ -110,13 +110,13 @@ async def test_dynamodb_only_opens_no_postgres_connection(
 
 def test_the_legacy_phases_need_a_dsn_and_dynamodb_only_ignores_it() -> None:
     for phase in ("dual-write", "dual-read"):
-        with pytest.raises(ValidationError, match="HUSTLEHUB_LEGACY_DSN"):
-            Settings(mode="test", migration_phase=phase)
-    assert Settings(mode="test").migration_phase == "dynamodb-only"
-    ignored = Settings(mode="test", legacy_dsn="postgresql://nowhere.invalid/x")
+        with pytest.raises(ValidationError, match="HUSTLEHUB_MIGRATION__LEGACY_DSN"):
+            Settings(mode="test", migration={"phase": phase})
+    assert Settings(mode="test").migration.phase == "dynamodb-only"
+    ignored = Settings(mode="test", migration={"legacy_dsn": "postgresql://nowhere.invalid/x"})
     assert not ignored.uses_legacy
     with pytest.raises(ValidationError):
-        Settings(mode="test", migration_phase="dual")
+        Settings(mode="test", migration={"phase": "dual"})
 
 
 async def test_phases_switch_forward_and_back_on_the_same_data(
@@ -166,7 +166,7 @@ async def test_a_start_up_waits_on_no_lock_a_running_instance_holds(
 ) -> None:
     """A reconcile round holds outbox rows and a mirror reads the catalogue for as long as
     DynamoDB takes; a start-up's DDL used to queue behind them until its command timeout."""
-    settings = phase_settings("dual-write", legacy_command_timeout_s=2.0)
+    settings = phase_settings("dual-write", migration={"legacy_command_timeout_s": 2.0})
     await start_app(settings)  # applies dualwrite.sql and marks the database
     busy = "lock table public.categories, public.listings, public.hustlehub_outbox"
     async with pg.transaction():

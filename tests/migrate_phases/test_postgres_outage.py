@@ -42,8 +42,10 @@ async def test_dual_write_with_postgres_down_serves_copies_and_refuses_writes(
 ) -> None:
     settings = phase_settings(
         "dual-write",
-        legacy_dsn=through(postgres_proxy, legacy_dsn),
-        legacy_command_timeout_s=0.5,
+        migration={
+            "legacy_dsn": through(postgres_proxy, legacy_dsn),
+            "legacy_command_timeout_s": 0.5,
+        },
     )
     client = await start_app(settings)
     token = await admin_token_for(client, mint)
@@ -82,7 +84,11 @@ async def test_dual_read_with_postgres_down_answers_from_dynamodb(
     postgres_proxy: FaultProxy,
 ) -> None:
     settings = phase_settings(
-        "dual-read", legacy_dsn=through(postgres_proxy, legacy_dsn), legacy_command_timeout_s=0.5
+        "dual-read",
+        migration={
+            "legacy_dsn": through(postgres_proxy, legacy_dsn),
+            "legacy_command_timeout_s": 0.5,
+        },
     )
     client = await start_app(settings)
     token = await admin_token_for(client, mint)
@@ -109,9 +115,11 @@ async def test_a_silent_postgres_delays_dual_read_answers_by_the_shadow_timeout_
 ) -> None:
     settings = phase_settings(
         "dual-read",
-        legacy_dsn=through(postgres_proxy, legacy_dsn),
-        legacy_command_timeout_s=5.0,
-        migration_shadow_timeout_s=0.2,
+        migration={
+            "legacy_dsn": through(postgres_proxy, legacy_dsn),
+            "legacy_command_timeout_s": 5.0,
+            "shadow_timeout_s": 0.2,
+        },
     )
     client = await start_app(settings)
     token = await admin_token_for(client, mint)

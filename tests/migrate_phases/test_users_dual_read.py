@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import asyncpg
 
+from service.cli import reconcile_command
 from service.config import Settings
-from service.migrate.phase_commands import reconcile
 from service.runtime.appkeys import SETTINGS
 from service.store import keys
 from tests.migrate_phases.conftest import StartApp, admin_token_for
@@ -72,7 +72,7 @@ async def test_a_revocation_dynamodb_missed_takes_effect_at_once(
     assert (await client.get("/v1/admin/audit", headers=token)).status == 403
     assert await metric(client, FALLBACKS, entity="admin_grant", reason="behind") >= behind + 1
 
-    await reconcile(client.app[SETTINGS], requeue_dead=True)
+    await reconcile_command(client.app[SETTINGS], requeue_dead=True)
     assert await dynamodb_item(client, keys.admin(sub)) is None
     assert (await client.get("/v1/admin/audit", headers=token)).status == 403
 
@@ -116,7 +116,7 @@ async def test_a_favourite_dynamodb_missed_is_read_from_postgres_until_reconcile
     page = await (await client.get("/v1/me/favourites", headers=me)).json()
     assert [item["listingId"] for item in page["items"]] == [listing["id"]]
 
-    await reconcile(client.app[SETTINGS], requeue_dead=True)
+    await reconcile_command(client.app[SETTINGS], requeue_dead=True)
     assert await dynamodb_item(client, keys.favourite(sub, listing["id"])) is not None
     missing = await metric(client, FALLBACKS, entity="favourite", reason="missing")
     differ = [await metric(client, MISMATCHES, entity=e) for e in ("favourite", "favourite_page")]

@@ -16,17 +16,23 @@ import asyncpg
 from prometheus_client import CollectorRegistry
 
 from service.aws.registration import create_profile
+from service.cli import reconcile_command
 from service.config import Settings
-from service.migrate.phase_commands import link_users, reconcile
+from service.migrate.usermap import read_csv
 from service.runtime.appkeys import SETTINGS, TABLE
 from service.store import keys
 from service.store.codec import from_item
 from service.store.common import get_item
 from service.store.stores import build_stores, cursor_codec
+from service.transition import link_users
 from service.transition.legacy.db import legacy_pool
 from tests.api.factories import create_category, create_listing
 from tests.migrate_phases.conftest import Client, StartApp, admin_token_for
-from tests.migrate_phases.support import app_dynamodb_failing, outbox_rows, reconciler
+from tests.migrate_phases.support import (
+    app_dynamodb_failing,
+    outbox_rows,
+    reconciler,
+)
 from tests.support.app import bearer
 from tests.support.tokens import TokenMint
 
@@ -199,7 +205,7 @@ async def test_user_writes_dynamodb_missed_wait_in_the_outbox(
     assert sorted(waiting) == [("favourite", f"{sub}/{listing['id']}"), ("user", sub)]
     assert await dynamodb_item(client, keys.user(sub)) is None
 
-    async with legacy_pool(client.app[SETTINGS]) as pool:
+    async with legacy_pool(client.app[SETTINGS].migration) as pool:
         replication = reconciler(client, pool, CollectorRegistry())
         await pg.execute(
             "update public.hustlehub_outbox set next_attempt_at = now() where entity_id like $1",
@@ -235,9 +241,9 @@ async def test_linked_supabase_users_keep_their_profile_grant_and_favourites(
     mapping = tmp_path / "usermap.csv"
     stranger = str(uuid.uuid4())
     mapping.write_text(f"supabase_id,sub\n{user_id},{sub}\n{stranger},{new_sub()}\n")
-    linked = await link_users(settings, mapping)
+    linked = await link_users(settings.migration, read_csv(mapping).subs)
     assert (linked.linked, linked.already, linked.unknown) == (1, 0, [stranger])
-    again = await link_users(settings, mapping)
+    again = await link_users(settings.migration, read_csv(mapping).subs)
     assert (again.linked, again.already) == (0, 1)
 
     me = bearer(mint.token(sub))
@@ -248,7 +254,7 @@ async def test_linked_supabase_users_keep_their_profile_grant_and_favourites(
     assert [item["listingId"] for item in page["items"]] == [listing["id"]]
 
     # A full resynchronisation carries them into DynamoDB as the transform would have.
-    drained = await reconcile(settings, everything=True, concurrency=3)
+    drained = await reconcile_command(settings, everything=True, concurrency=3)
     assert drained.left.pending == 0
     mirrored = await dynamodb_item(client, keys.user(sub))
     assert mirrored is not None
@@ -307,9 +313,9 @@ async def test_a_sign_up_claims_the_unlinked_supabase_user_with_its_email(
 
 
 async def link_users_command(dsn: str, mapping: Path) -> tuple[int, str, str]:
-    env = {**os.environ, "HUSTLEHUB_MODE": "test", "HUSTLEHUB_LEGACY_DSN": dsn}
+    env = {**os.environ, "HUSTLEHUB_MODE": "test", "HUSTLEHUB_MIGRATION__LEGACY_DSN": dsn}
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "service", "migrate-phase", "link-users"),
+        *(sys.executable, "-m", "service", "migrate", "link-users"),
         *("--user-map", str(mapping)),
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -388,5 +394,5 @@ async def test_admin_writes_are_audited_through_the_outbox(
     with app_dynamodb_failing(client, *USER_WRITES):
         late = await create_category(client, token)
     assert await audit_of(client, token, late["id"]) == []  # waiting in the outbox
-    await reconcile(client.app[SETTINGS], requeue_dead=True)
+    await reconcile_command(client.app[SETTINGS], requeue_dead=True)
     assert await audit_of(client, token, late["id"]) == [("create", 1)]

@@ -1,4 +1,4 @@
-"""`hustlehub migrate-phase reconcile --all`, measured: outbox entries applied per second.
+"""`hustlehub migrate reconcile --all`, measured: outbox entries applied per second.
 
     python -m service.dev.bench.reconcile [--scale 0.05] [--concurrency 4] [--repeats 2]
                                           [--endpoint http://127.0.0.1:8701]
@@ -21,6 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
+from cache import NullObserver
 from service.config import Settings
 from service.dev.bench.migration import (
     PG,
@@ -31,7 +32,9 @@ from service.dev.bench.migration import (
     require_loopback,
     step,
 )
-from service.migrate.phase_commands import link_users, reconcile
+from service.migrate.usermap import read_csv
+from service.runtime.cachebuild import open_cache
+from service.transition import link_users, reconcile
 
 TABLE = "bench-reconcile"
 
@@ -46,13 +49,17 @@ async def link_everyone(settings: Settings, dsn: str, path: Path) -> int:
         await conn.close()
     lines = [f"{i},{uuid.uuid5(uuid.NAMESPACE_URL, i)}" for i in ids]
     path.write_text("supabase_id,sub\n" + "\n".join(lines) + "\n")  # noqa: ASYNC240 - setup
-    linked = await link_users(settings, path)
+    linked = await link_users(settings.migration, read_csv(path).subs)
     return linked.linked
 
 
 async def timed(settings: Settings, concurrency: int) -> tuple[float, int]:
     started = time.monotonic()
-    drained = await reconcile(settings, everything=True, concurrency=concurrency)
+    # As `hustlehub migrate reconcile` runs it (service.cli.reconcile_command), in process.
+    async with open_cache(settings, observer=NullObserver()) as cache:
+        drained = await reconcile(
+            settings, invalidate=cache.invalidate, everything=True, concurrency=concurrency
+        )
     seconds = time.monotonic() - started
     if drained.left.pending or drained.left.dead or drained.retried:
         raise SystemExit(f"reconcile left work behind: {drained}")
@@ -85,7 +92,8 @@ def main() -> None:
                 "--favourites", str(favourites),
             )  # fmt: skip
             settings = Settings(
-                mode="test", dynamodb_endpoint=endpoint, table_name=TABLE, legacy_dsn=dsn,
+                mode="test", dynamodb_endpoint=endpoint, table_name=TABLE,
+                migration={"legacy_dsn": dsn},
                 redis_prefix=f"hh-bench-{uuid.uuid4().hex[:8]}", dynamodb_read_timeout_s=30.0,
             )  # fmt: skip
             linked = asyncio.run(link_everyone(settings, dsn, work / "subs.csv"))

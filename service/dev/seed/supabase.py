@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
 from service.dev.seed.words import ADJECTIVES, AUDIENCES, CITIES, CURRENCIES, THEMES
-from service.migrate.progress import Progress
 
 CHUNK = 10_000
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
@@ -34,6 +33,11 @@ class Scale:
     categories: int = 40
     favourites: int = 300_000
     seed: int = 1
+
+    @property
+    def rows(self) -> int:
+        """Rows `generate` writes: a user is an auth.users and a public.profiles row."""
+        return self.users * 2 + self.categories + self.listings + self.favourites
 
 
 def legacy_schema() -> str:
@@ -117,14 +121,16 @@ def favourites(
             yield (user_id, listing_id, _at(rng))
 
 
-async def generate(conn: Any, scale: Scale, *, progress: bool = True) -> dict[str, int]:
-    """Apply the schema and write the data set with COPY; returns rows written per table.
-    The tables must be empty (ids are random per seed, not keyed by index)."""
+Advance = Callable[[int], None]
+
+
+async def generate(conn: Any, scale: Scale, *, on_rows: Advance | None = None) -> dict[str, int]:
+    """Apply the schema and write the data set with COPY; returns rows written per table,
+    and tells `on_rows` how many after each chunk (out of `scale.rows`). The tables must be
+    empty (ids are random per seed, not keyed by index)."""
     rng = random.Random(scale.seed)
     await conn.execute(legacy_schema())
     written: dict[str, int] = {}
-    total = scale.users * 2 + scale.categories + scale.listings + scale.favourites
-    bar = Progress("generate", total) if progress else None
     user_ids: list[str] = []
     auth_rows: list[tuple[Any, ...]] = []
     profile_rows: list[tuple[Any, ...]] = []
@@ -132,8 +138,8 @@ async def generate(conn: Any, scale: Scale, *, progress: bool = True) -> dict[st
     async def flush_users() -> None:
         await _copy(conn, "auth", "users", ("id", "email", "created_at"), auth_rows)
         await _copy(conn, "public", "profiles", _PROFILE_COLUMNS, profile_rows)
-        if bar:
-            bar.advance(len(auth_rows) + len(profile_rows))
+        if on_rows:
+            on_rows(len(auth_rows) + len(profile_rows))
         auth_rows.clear()
         profile_rows.clear()
 
@@ -150,8 +156,8 @@ async def generate(conn: Any, scale: Scale, *, progress: bool = True) -> dict[st
     await _copy(conn, "public", "categories", _CATEGORY_COLUMNS, cats)
     items = listings(rng, scale.listings, cats) if cats else []
     await _copy(conn, "public", "listings", _LISTING_COLUMNS, items)
-    if bar:
-        bar.advance(len(cats) + len(items))
+    if on_rows:
+        on_rows(len(cats) + len(items))
     written["public.categories"], written["public.listings"] = len(cats), len(items)
 
     chunk: list[tuple[Any, ...]] = []
@@ -159,10 +165,8 @@ async def generate(conn: Any, scale: Scale, *, progress: bool = True) -> dict[st
     for row in favourites(rng, scale.favourites, user_ids, [row[0] for row in items]):
         chunk.append(row)
         if len(chunk) >= CHUNK:
-            written["public.favorites"] += await _copy_favourites(conn, chunk, bar)
-    written["public.favorites"] += await _copy_favourites(conn, chunk, bar)
-    if bar:
-        bar.close()
+            written["public.favorites"] += await _copy_favourites(conn, chunk, on_rows)
+    written["public.favorites"] += await _copy_favourites(conn, chunk, on_rows)
     return written
 
 
@@ -177,11 +181,11 @@ _LISTING_COLUMNS = (
 )  # fmt: skip
 
 
-async def _copy_favourites(conn: Any, chunk: list[tuple[Any, ...]], bar: Progress | None) -> int:
+async def _copy_favourites(conn: Any, chunk: list[tuple[Any, ...]], on_rows: Advance | None) -> int:
     count = len(chunk)
     await _copy(conn, "public", "favorites", ("user_id", "listing_id", "created_at"), chunk)
-    if bar:
-        bar.advance(count)
+    if on_rows:
+        on_rows(count)
     chunk.clear()
     return count
 

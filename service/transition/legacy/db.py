@@ -11,12 +11,13 @@ from typing import Any
 
 import asyncpg
 
-from service.config import Settings
+from service.config import MigrationSettings
 from service.errors import StoreError, StoreUnavailable
 
 # Any process may start first; the lock makes concurrent start-ups apply the DDL one at a time.
 _SCHEMA_LOCK = 0x6868_6D69_6772  # "hhmigr"
-# Names the version of dualwrite.sql a database holds: change it whenever that file changes.
+# Names the version of dualwrite.sql a database holds: change it whenever that file's DDL
+# changes (a change to its comments alone need not re-apply it to every database).
 SCHEMA_MARK = "hustlehub dualwrite.sql 3: users, favourites, audit events"
 _MARK = "select obj_description(to_regclass('public.hustlehub_outbox'), 'pg_class')"
 _DDL_LOCK_TIMEOUT_MS = 1000
@@ -28,9 +29,9 @@ Db = Any
 
 
 @contextlib.asynccontextmanager
-async def legacy_pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+async def legacy_pool(settings: MigrationSettings) -> AsyncIterator[asyncpg.Pool]:
     if settings.legacy_dsn is None:
-        raise ValueError("HUSTLEHUB_LEGACY_DSN is not set")
+        raise ValueError("HUSTLEHUB_MIGRATION__LEGACY_DSN is not set")
     with translated("connect"):
         pool = await asyncpg.create_pool(
             settings.legacy_dsn.get_secret_value(),

@@ -42,8 +42,8 @@ $$;
 create index if not exists hustlehub_outbox_due on public.hustlehub_outbox (next_attempt_at);
 create index if not exists hustlehub_outbox_entity on public.hustlehub_outbox (entity);
 
--- Dead letters: rows that failed `migration_max_attempts` times. They stay until an operator
--- requeues them (`hustlehub migrate-phase reconcile --requeue-dead`).
+-- Dead letters: rows that failed `HUSTLEHUB_MIGRATION__MAX_ATTEMPTS` times. They stay until an
+-- operator requeues them (`hustlehub migrate reconcile --requeue-dead`).
 create table if not exists public.hustlehub_outbox_dead (
     id          bigint primary key,
     entity      text not null,
@@ -58,7 +58,7 @@ create index if not exists hustlehub_outbox_dead_entity on public.hustlehub_outb
 
 -- Who a Cognito user is in Supabase. Profiles and favourites are keyed by the Supabase user id;
 -- the service knows the caller's Cognito sub. Filled from the transform's user mapping
--- (`hustlehub migrate-phase link-users`) before the first legacy phase starts, and by the
+-- (`hustlehub migrate link-users`) before the first legacy phase starts, and by the
 -- service for a sub it meets unlinked: it claims the unlinked Supabase user with the same
 -- (Cognito-confirmed) email, or adds a new auth.users row.
 create table if not exists public.hustlehub_identities (

@@ -1,29 +1,29 @@
-"""`hustlehub migrate-phase ...`: the operator's commands for the two legacy phases.
+"""The operator's commands for the two legacy phases (`hustlehub migrate reconcile|link-users`).
 
 `reconcile` drains the outbox once, from outside the service. The service reconciles in the
 background by itself; this is for after an outage, before switching phase (the outbox should
-be empty), or to retry dead letters. `link-users` tells the legacy Postgres which Cognito sub
+be empty), or to retry dead letters. `link_users` tells the legacy Postgres which Cognito sub
 each Supabase user is, before the first legacy phase starts.
+
+The caller brings what belongs to other layers: the cache's `invalidate` (the CLI builds the
+cache as the service does) and the parsed user map.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from metrics.registry import Metrics
-from service.config import Settings
-from service.migrate.usermap import read_csv
-from service.runtime.cachebuild import open_cache
+from service.config import MigrationSettings, Settings
 from service.store.client import dynamodb_client
 from service.store.table import Table
 from service.transition.legacy.db import ensure_schema, legacy_pool, translated
 from service.transition.legacy.identities import Linked, link
 from service.transition.outbox import Backlog
-from service.transition.phase import outbox_settings
 from service.transition.prune import queue_gone
 from service.transition.replicator import Invalidate, Reconciled, Replicator
 from service.transition.wiring import replicator
@@ -46,14 +46,15 @@ class Drained:
 async def reconcile(
     settings: Settings,
     *,
+    invalidate: Invalidate,
     requeue_dead: bool = False,
     everything: bool = False,
     prune: str | None = None,
     concurrency: int = 1,
 ) -> Drained:
     """Apply every outbox row that is due, round after round until a round applies nothing
-    (bounded by MAX_ROUNDS), invalidating the cache entries each applied entity touched.
-    Rows that fail keep their backoff; they are not retried within this run.
+    (bounded by MAX_ROUNDS), calling `invalidate` with the cache tags each applied entity
+    touched. Rows that fail keep their backoff; they are not retried within this run.
 
     `requeue_dead` first moves the dead letters back; `everything` first queues every
     category, listing, user and favourite Postgres holds (a full resynchronisation of
@@ -64,24 +65,20 @@ async def reconcile(
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"concurrency must be 1..{MAX_CONCURRENCY}")
     # Each drainer holds two connections while it applies: its round's and the mirror's.
-    wanted = max(settings.legacy_pool_max_size, 2 * concurrency + 1)
-    settings = settings.model_copy(update={"legacy_pool_max_size": wanted})
+    wanted = max(settings.migration.legacy_pool_max_size, 2 * concurrency + 1)
+    migration = settings.migration.model_copy(update={"legacy_pool_max_size": wanted})
     metrics = Metrics(CollectorRegistry())
-    async with (
-        legacy_pool(settings) as pool,
-        dynamodb_client(settings) as client,
-        open_cache(settings, observer=metrics.cache) as cache,
-    ):
+    async with legacy_pool(migration) as pool, dynamodb_client(settings) as client:
         await ensure_schema(pool)
         table = Table.from_settings(client, settings, observer=metrics.dynamodb)
-        replication = replicator(pool, table, outbox_settings(settings), metrics.migration)
+        replication = replicator(pool, table, migration, metrics.migration)
         requeued = await replication.outbox.requeue_dead() if requeue_dead else 0
         if everything:
             requeued += await replication.outbox.enqueue_all()
         if prune is not None:
             requeued += await queue_gone(table, replication.outbox, batch=prune)
         drained = await asyncio.gather(
-            *(_drain(replication, cache.invalidate) for _ in range(concurrency))
+            *(_drain(replication, invalidate) for _ in range(concurrency))
         )
         return Drained(
             applied=sum(d.applied for d in drained),
@@ -107,12 +104,11 @@ async def _drain(replication: Replicator, invalidate: Invalidate) -> Reconciled:
     return Reconciled(applied=applied, retried=retried, dead=dead)
 
 
-async def link_users(settings: Settings, user_map: Path) -> Linked:
-    """Link every pair of `user_map` (a CSV `supabase_id,sub`: the transform's usermap.csv)
+async def link_users(settings: MigrationSettings, subs: Mapping[str, str]) -> Linked:
+    """Link every `supabase_id -> sub` pair of `subs` (the transform's usermap.csv, parsed)
     in one transaction, and carry the linked admins' `is_admin` over as grants."""
-    users = read_csv(user_map)
     async with legacy_pool(settings) as pool:
         await ensure_schema(pool)
         with translated("link users"):
             async with pool.acquire() as conn, conn.transaction():
-                return await link(conn, users.subs)
+                return await link(conn, subs)
