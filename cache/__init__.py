@@ -5,7 +5,7 @@ mean. Only the standard library and redis-py are imported here.
 """
 
 from cache.breaker import Breaker
-from cache.entry import Entry, Loaded, Lookup, Source
+from cache.entry import Entry, Loaded, Lookup, Source, compute_etag
 from cache.errors import CacheBackendError, CacheError, CacheTimeoutError, InvalidKeyError
 from cache.health import CacheHealth
 from cache.invalidation import ChannelSettings
@@ -13,6 +13,7 @@ from cache.memory_layer import MemoryLayer
 from cache.observer import CacheObserver, NullObserver
 from cache.readthrough import ReadThroughCache
 from cache.redis_layer import RedisLayer
+from cache.singleflight import cancel_and_wait
 
 __all__ = [
     "Breaker",
@@ -31,4 +32,6 @@ __all__ = [
     "ReadThroughCache",
     "RedisLayer",
     "Source",
+    "cancel_and_wait",
+    "compute_etag",
 ]

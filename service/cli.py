@@ -219,7 +219,7 @@ async def reconcile_command(settings: Settings, **options: Any) -> Drained:
     """What `migrate reconcile` runs: service.transition's reconcile with `options`, and a
     cache built as the service builds its own, so that what this process applies is
     invalidated in every instance (through Redis)."""
-    from cache.observer import NullObserver
+    from cache import NullObserver
     from service.runtime.cachebuild import open_cache
     from service.transition import reconcile
 

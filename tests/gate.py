@@ -119,6 +119,8 @@ def main() -> None:
     run("ruff check", [py, "-m", "ruff", "check", "."])
     run("ruff format", [py, "-m", "ruff", "format", "--check", "."])
     run("mypy", [py, "-m", "mypy"])
+    # The layer contracts of pyproject.toml [tool.importlinter] (docs/architecture.md).
+    run("import contracts", [str(Path(py).parent / "lint-imports"), "--no-logo"])
     run("pytest", [py, "-m", "pytest", *sys.argv[1:]])
 
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from aiohttp import hdrs, web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from cache.entry import Lookup, Source
+from cache import Lookup, Source
 from service.api.problems import PROBLEM_TYPE
 
 _JSON = "application/json"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from cache.entry import Entry
+from cache import Entry
 from service.catalog import render
 from service.catalog.listing_filter import ListingFilter, Row, fold
 from service.errors import BadInput

@@ -7,8 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from cache.entry import Entry, Loaded, Lookup, compute_etag
-from cache.readthrough import ReadThroughCache
+from cache import Entry, Loaded, Lookup, ReadThroughCache, compute_etag
 from service.catalog import cachekeys, category_rows, render
 from service.catalog.category_rows import CategoryRows, RowsMemo, decode_cursor, encode_cursor
 from service.catalog.deadline import Deadline

@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from cache.readthrough import ReadThroughCache
+from cache import ReadThroughCache
 from service.catalog.cachekeys import CATEGORIES, LISTINGS, category_tags, listing_tags
 from service.catalog.turns import WriterTurns
 from service.errors import VersionMismatch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import ClientSession, web
 
-from cache.readthrough import ReadThroughCache
+from cache import ReadThroughCache
 from metrics.registry import Metrics
 from service.auth.principal import Principal
 from service.auth.tokens import TokenVerifier

@@ -7,11 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from cache.invalidation import ChannelSettings
-from cache.memory_layer import MemoryLayer
-from cache.observer import CacheObserver
-from cache.readthrough import ReadThroughCache
-from cache.redis_layer import RedisLayer
+from cache import CacheObserver, ChannelSettings, MemoryLayer, ReadThroughCache, RedisLayer
 from service.config import Settings
 from service.errors import StoreUnavailable
 

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from cache.singleflight import cancel_and_wait
+from cache import cancel_and_wait
 from metrics.tally import run_flusher
 from service.auth.jwks import JwksCache
 from service.auth.tokens import TokenVerifier

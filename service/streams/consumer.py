@@ -41,7 +41,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
 
-from cache.singleflight import cancel_and_wait
+from cache import cancel_and_wait
 from service.errors import StoreError
 from service.streams.changetags import tags_for_change
 from service.streams.observer import StreamObserver

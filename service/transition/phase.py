@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from cache.singleflight import cancel_and_wait
+from cache import cancel_and_wait
 from service.config import Settings
 from service.store.cursor import CursorCodec
 from service.store.stores import Stores

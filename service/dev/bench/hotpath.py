@@ -23,9 +23,7 @@ from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from prometheus_client import CollectorRegistry
 
-from cache.entry import Entry, Lookup
-from cache.memory_layer import MemoryLayer
-from cache.readthrough import ReadThroughCache
+from cache import Entry, Lookup, MemoryLayer, ReadThroughCache
 from metrics.registry import Metrics
 from service.api import public
 from service.api.endpoint import endpoint
