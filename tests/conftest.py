@@ -1,6 +1,7 @@
-"""Suite-wide fixtures: one moto server (DynamoDB and Cognito over HTTP) per test session; the
-real app over HTTP (aiohttp_client) on a session table, the machine's Redis under a prefix of
-each test's own, and a token mint whose JWKS is served over HTTP."""
+"""Suite-wide fixtures: one moto server (DynamoDB and Cognito over HTTP) per test session and
+the one way to make a table on it; the real app over HTTP (aiohttp_client) on a session table,
+the machine's Redis under a prefix of each test's own, and a token mint whose JWKS is served
+over HTTP."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from service.dev.devserver import moto_server
 from service.runtime.appkeys import STORES
 from service.store.client import dynamodb_client
 from service.store.schema import ensure_table
-from tests.support.app import AiohttpClient, make_settings
+from tests.support.app import AiohttpClient, NewTable, make_settings
 from tests.support.tokens import TokenMint
 
 
@@ -25,6 +26,28 @@ from tests.support.tokens import TokenMint
 def moto_endpoint() -> Iterator[str]:
     with moto_server() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def new_table(moto_endpoint: str) -> NewTable:
+    """Creates a table of the caller's own on the moto server (`await new_table("hh-api")`)
+    and returns its name: a fixture of any scope makes its table with it."""
+
+    async def create(prefix: str) -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+        # The bounds the test apps get (tests/support/app.py): moto slows down under load.
+        settings = Settings(
+            mode="test",
+            dynamodb_endpoint=moto_endpoint,
+            table_name=name,
+            dynamodb_read_timeout_s=10.0,
+            dynamodb_call_deadline_s=20.0,
+        )
+        async with dynamodb_client(settings) as client:
+            await ensure_table(client, name, production=False)
+        return name
+
+    return create
 
 
 @pytest.fixture(scope="session")
@@ -36,12 +59,8 @@ async def mint() -> AsyncIterator[TokenMint]:
 
 
 @pytest.fixture(scope="session")
-async def api_table(moto_endpoint: str) -> str:
-    name = f"hh-api-{uuid.uuid4().hex[:8]}"
-    settings = Settings(mode="test", dynamodb_endpoint=moto_endpoint, table_name=name)
-    async with dynamodb_client(settings) as client:
-        await ensure_table(client, name, production=False)
-    return name
+async def api_table(new_table: NewTable) -> str:
+    return await new_table("hh-api")
 
 
 @pytest.fixture
