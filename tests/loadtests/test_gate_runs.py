@@ -32,6 +32,7 @@ from service.store.cursor import CursorCodec
 from service.store.observer import NullStoreObserver
 from service.store.stores import build_stores
 from service.store.table import Table
+from tests.support import infra
 from tests.support.app import NewTable
 from tests.support.faultproxy import FaultProxy, Mode
 from tests.support.service_process import service_process, settings_env
@@ -45,6 +46,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
+# The services it configures cache in the machine's Redis; `hustlehub seed` runs as a child.
+@infra.needs(infra.SUBPROCESS, infra.REDIS)
 async def gate_env(moto_endpoint: str, new_table: NewTable, mint: TokenMint) -> dict[str, str]:
     table = await new_table("hh-gate")
     env = settings_env(

@@ -33,6 +33,10 @@ from tests.support.prometheus_tools import PrometheusServer, Tools, run_promethe
 from tests.support.service_process import service_process, settings_env
 from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
 
+# The test body starts the service as a child process (caching in the machine's Redis),
+# where no fixture can mark it.
+pytestmark = [pytest.mark.subprocess, pytest.mark.redis]
+
 P99 = (
     "histogram_quantile(0.99, sum by (le) "
     "(rate(hustlehub_http_request_duration_seconds_bucket[1m])))"

@@ -17,6 +17,7 @@ from service.dev.seed.supabase import legacy_schema
 from service.migrate.load import LoadObserver
 from service.store.client import dynamodb_client
 from service.store.table import Table
+from tests.support import infra
 from tests.support.app import NewTable
 
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -29,6 +30,7 @@ class Legacy:
 
 
 @pytest.fixture(scope="module")
+@infra.needs(infra.POSTGRES)
 async def legacy() -> AsyncIterator[Legacy]:
     name = f"hh_migrate_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(f"{PG}/postgres")

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 from service.app import create_app
 from service.config import MigrationPhase, Settings
 from service.runtime.appkeys import STORES
+from tests.support import infra
 from tests.support.app import AiohttpClient, NewTable, make_settings
 from tests.support.tokens import TokenMint
 
@@ -25,6 +26,7 @@ StartApp = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture(scope="module")
+@infra.needs(infra.POSTGRES)
 async def legacy_dsn() -> AsyncIterator[str]:
     name = f"hh_phases_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(ADMIN_DSN)
@@ -62,6 +64,7 @@ async def phase_table(new_table: NewTable) -> str:
 
 
 @pytest.fixture
+@infra.needs(infra.REDIS)  # the apps they configure cache in the machine's Redis
 def phase_settings(
     moto_endpoint: str, phase_table: str, mint: TokenMint, legacy_dsn: str
 ) -> Callable[..., Settings]:

@@ -10,6 +10,7 @@ from types_aiobotocore_dynamodb import DynamoDBClient
 
 from service.config import Settings
 from service.store.client import dynamodb_client
+from tests.support import infra
 from tests.support.app import NewTable, make_settings
 from tests.support.tokens import TokenMint
 
@@ -22,6 +23,7 @@ async def stream_table(new_table: NewTable) -> str:
 
 
 @pytest.fixture
+@infra.needs(infra.REDIS)
 def settings(moto_endpoint: str, stream_table: str, mint: TokenMint) -> Settings:
     # Overrides the suite's `settings`, so `client` and `admin_token` run this app.
     return make_settings(
