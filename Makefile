@@ -1,10 +1,18 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a helper.
+# `make help` lists the targets: each one's `##` comment is its description.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# What `test-fast` leaves out: every marker of a test that needs something outside pytest's
+# process (tests/support/infra.py; registered in pyproject.toml).
+INFRASTRUCTURE := redis or dynamodb or postgres or prometheus or subprocess
 
-.PHONY: run test check lint typecheck fmt loadtest benchmark hotpath seed clean infra lambda-package
+.DEFAULT_GOAL := help
+.PHONY: help run test test-fast lint typecheck fmt loadtest benchmark hotpath docs clean infra lambda-package
+
+help:  ## this list
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z][a-zA-Z0-9_-]*:[^=]*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,24 +23,26 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## dev mode: embedded DynamoDB + Cognito (moto), local Redis, table, demo data
 	$(BIN)/hustlehub dev
 
-test: $(STAMP)  ## the whole gate: ruff, mypy --strict, pytest (starts Redis if needed)
+test: $(STAMP)  ## the whole gate: ruff, mypy --strict, import contracts, pytest (starts Redis and PostgreSQL if needed)
 	$(BIN)/python -m tests.gate
 
-lint: $(STAMP)
+test-fast: $(STAMP)  ## the tests that need no Redis, moto, Postgres, Prometheus or child process
+	$(BIN)/python -m pytest -q -m "not ($(INFRASTRUCTURE))" $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff check and ruff format --check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP)  ## mypy --strict
 	$(BIN)/mypy
 
-fmt: $(STAMP)
+fmt: $(STAMP)  ## ruff format, then ruff check --fix
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-.PHONY: docs
 docs: $(STAMP)  ## docs/configuration.md and docs/metrics.md, generated from the code
 	$(BIN)/python -m service.dev.docs
 
-clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+clean:  ## remove the virtualenv and the tools' caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
 
 loadtest: $(STAMP)  ## dev mode + 10x synthetic data, the locust scenario headless, the SLO gate
 	$(BIN)/python -m loadtests.run $(LOADTEST_ARGS)

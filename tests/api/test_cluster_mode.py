@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from service.app import create_app
 from tests.api.factories import create_category, create_listing
+from tests.support import infra
 from tests.support.app import AiohttpClient, bearer, make_settings
 from tests.support.redis_cluster import redis_cluster
 from tests.support.tokens import TokenMint
@@ -19,6 +20,7 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture(scope="module")
+@infra.needs(infra.REDIS)  # three redis-server processes of the module's own
 def cluster_url() -> Iterator[str]:
     with redis_cluster(3) as ports:
         yield f"redis://127.0.0.1:{ports[1]}"

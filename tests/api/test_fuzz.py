@@ -15,6 +15,10 @@ from tests.support.app import AiohttpClient, make_settings
 from tests.support.service_process import service_process, settings_env
 from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
 
+# The test body starts the service (caching in the machine's Redis) and schemathesis as child
+# processes, where no fixture can mark it.
+pytestmark = [pytest.mark.subprocess, pytest.mark.redis]
+
 CHECKS = ",".join(
     (
         "not_a_server_error",

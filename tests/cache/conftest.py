@@ -25,6 +25,7 @@ from cache import (
     ReadThroughCache,
     RedisLayer,
 )
+from tests.support import infra
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
 # The Redis layer's per-call bound in these tests: production uses 50 ms, but on a loaded
@@ -97,6 +98,7 @@ def prefix() -> str:
 
 
 @pytest.fixture
+@infra.needs(infra.REDIS)
 async def redis_client(prefix: str) -> AsyncIterator[Redis]:
     client = Redis.from_url(SHARED_REDIS)
     try:
@@ -199,6 +201,7 @@ class PrivateRedis:
 
 
 @pytest.fixture
+@infra.needs(infra.REDIS)
 def private_redis() -> Iterator[PrivateRedis]:
     server = PrivateRedis()
     server.start()

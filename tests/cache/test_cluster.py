@@ -19,12 +19,14 @@ from redis.crc import key_slot
 from cache import Breaker, Loaded, MemoryLayer, ReadThroughCache, RedisLayer, Source
 from cache.keyspace import Keyspace
 from tests.cache.conftest import FAST_CHANNEL, TIMEOUT, RecordingObserver, eventually
+from tests.support import infra
 from tests.support.redis_cluster import redis_cluster
 
 GROUPS = 16
 
 
 @pytest.fixture(scope="module")
+@infra.needs(infra.REDIS)  # three redis-server processes of the module's own
 def cluster_ports() -> Iterator[list[int]]:
     with redis_cluster(3) as ports:
         yield ports

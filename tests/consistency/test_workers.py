@@ -31,6 +31,10 @@ from tests.support.app import bearer
 from tests.support.service_process import ServiceProcess, service_process, settings_env
 from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
 
+# The test body starts the service as a child process (caching in the machine's Redis),
+# where no fixture can mark it.
+pytestmark = [pytest.mark.subprocess, pytest.mark.redis]
+
 RUN_S = 15.0
 READERS = 6
 LEASE_S = 0.05

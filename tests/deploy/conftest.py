@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import compose_tools
+from tests.support import compose_tools, infra
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 
 
 @pytest.fixture(scope="session")
+@infra.needs(infra.SUBPROCESS)  # `docker compose config` (or docker-compose) runs as a child
 def compose() -> list[str]:
     # No skip when missing: an unvalidated compose file is a broken one we have not noticed.
     return compose_tools.find_or_install()

@@ -23,7 +23,7 @@ from tests.deploy.promql import metric_names, resolve
 from tests.integration.store.test_retries import throttling
 from tests.metrics.exposition import Scrape
 from tests.support.app import bearer
-from tests.support.prometheus_tools import Tools, find_or_install
+from tests.support.prometheus_tools import Tools
 
 GRAFANA = ROOT / "deploy/grafana"
 DASHBOARD = GRAFANA / "dashboards/slo.json"
@@ -100,8 +100,7 @@ def test_metric_names_leave_out_labels_functions_and_durations() -> None:
     assert metric_names("hustlehub:http_requests:rate5m * 60") == {"hustlehub:http_requests:rate5m"}
 
 
-def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
-    tools: Tools = find_or_install()
+def test_every_dashboard_query_is_valid_promql(tmp_path: Path, prometheus_tools: Tools) -> None:
     # promtool checks expressions inside rule files; Grafana's interval variable becomes a
     # duration first, as Grafana does before sending a query.
     rules = {
@@ -121,7 +120,7 @@ def test_every_dashboard_query_is_valid_promql(tmp_path: Path) -> None:
     path = tmp_path / "dashboard-queries.yml"
     path.write_text(json.dumps(rules), encoding="utf-8")
     result = subprocess.run(
-        [str(tools.promtool), "check", "rules", str(path)],
+        [str(prometheus_tools.promtool), "check", "rules", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

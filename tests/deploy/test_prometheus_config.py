@@ -12,7 +12,7 @@ import yaml
 
 from tests.deploy.compose import command, mounts, ports
 from tests.deploy.conftest import ROOT
-from tests.support.prometheus_tools import Tools, find_or_install
+from tests.support.prometheus_tools import Tools
 
 CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
 
@@ -29,15 +29,14 @@ def _as_mounted(service: dict[str, Any], root: Path) -> None:
 
 
 def test_promtool_accepts_the_config_and_the_rules_it_loads(
-    stack: dict[str, Any], tmp_path: Path
+    stack: dict[str, Any], tmp_path: Path, prometheus_tools: Tools
 ) -> None:
-    tools: Tools = find_or_install()
     prometheus = stack["services"]["prometheus"]
     _as_mounted(prometheus, tmp_path)
     flags = dict(arg.split("=", 1) for arg in command(prometheus) if "=" in arg)
     config = tmp_path / flags["--config.file"].lstrip("/")
     result = subprocess.run(
-        [str(tools.promtool), "check", "config", str(config)],
+        [str(prometheus_tools.promtool), "check", "config", str(config)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -30,9 +30,10 @@ from service.config import Settings
 from service.store.client import dynamodb_client
 from service.store.cursor import CursorCodec
 from service.store.observer import NullStoreObserver
-from service.store.schema import ensure_table
 from service.store.stores import build_stores
 from service.store.table import Table
+from tests.support import infra
+from tests.support.app import NewTable
 from tests.support.faultproxy import FaultProxy, Mode
 from tests.support.service_process import service_process, settings_env
 from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
@@ -45,15 +46,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-async def gate_env(moto_endpoint: str, mint: TokenMint) -> dict[str, str]:
-    table = f"hh-gate-{uuid.uuid4().hex[:8]}"
+# The services it configures cache in the machine's Redis; `hustlehub seed` runs as a child.
+@infra.needs(infra.SUBPROCESS, infra.REDIS)
+async def gate_env(moto_endpoint: str, new_table: NewTable, mint: TokenMint) -> dict[str, str]:
+    table = await new_table("hh-gate")
     env = settings_env(
         endpoint=moto_endpoint, table=table, jwks_url=mint.jwks_url, pool_id=POOL_ID,
         client_id=CLIENT_ID, prefix=f"hh-gate-{uuid.uuid4().hex[:8]}",
     )  # fmt: skip
     settings = Settings(mode="test", dynamodb_endpoint=moto_endpoint, table_name=table)
     async with dynamodb_client(settings) as client:
-        await ensure_table(client, table, production=False)
         stores = build_stores(
             Table.from_settings(client, settings, observer=NullStoreObserver()),
             CursorCodec(settings.cursor_secret.get_secret_value().encode()),

@@ -37,6 +37,7 @@ def test_only_loopback_is_loaded() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess  # the bare ceiling server runs as a child
 def test_a_paced_run_offers_its_rate_and_no_more() -> None:
     with bare(512) as base:
         closed = measure(base + "/x", 2)

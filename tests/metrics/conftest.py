@@ -6,7 +6,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from metrics.registry import Metrics
-from tests.support.prometheus_tools import Tools, find_or_install
 
 
 @pytest.fixture
@@ -17,9 +16,3 @@ def registry() -> CollectorRegistry:
 @pytest.fixture
 def metrics(registry: CollectorRegistry) -> Metrics:
     return Metrics(registry)
-
-
-@pytest.fixture(scope="session")
-def prometheus_tools() -> Tools:
-    # No skip when missing: an untested alert rule is a broken one we have not noticed.
-    return find_or_install()

@@ -60,6 +60,7 @@ def scraped(directory: Path, name: str, **labels: str) -> float | None:
     return scrape_registry(directory, CollectorRegistry()).get_sample_value(name, labels)
 
 
+@pytest.mark.subprocess  # the workers are `python -c` processes
 def test_scrape_sums_counters_and_histograms_across_workers(tmp_path: Path) -> None:
     directory = prepare_multiprocess_dir(tmp_path / "prom")
     run_worker(directory, 3, "open")
@@ -73,6 +74,7 @@ def test_scrape_sums_counters_and_histograms_across_workers(tmp_path: Path) -> N
     assert scraped(directory, "hustlehub_cache_breaker_state", state="open") == 1  # livemax
 
 
+@pytest.mark.subprocess  # the workers are `python -c` processes
 def test_a_dead_workers_live_gauges_stop_counting(tmp_path: Path) -> None:
     directory = prepare_multiprocess_dir(tmp_path / "prom")
     opened = run_worker(directory, 1, "open")
@@ -86,6 +88,7 @@ def test_a_dead_workers_live_gauges_stop_counting(tmp_path: Path) -> None:
     assert scraped(directory, "hustlehub_auth_failures_total", reason="expired") == 2
 
 
+@pytest.mark.subprocess  # the workers are `python -c` processes
 def test_prepare_wipes_a_previous_runs_files(tmp_path: Path) -> None:
     directory = prepare_multiprocess_dir(tmp_path / "nested" / "prom")
     run_worker(directory, 5, "open")
@@ -100,6 +103,7 @@ def test_prepare_wipes_a_previous_runs_files(tmp_path: Path) -> None:
     assert scraped(directory, "hustlehub_auth_failures_total", reason="expired") is None
 
 
+@pytest.mark.subprocess  # runs a `python -c` process
 def test_env_set_after_import_is_refused(tmp_path: Path) -> None:
     late = (
         "import os, prometheus_client\n"

@@ -26,15 +26,16 @@ import pytest
 from metrics.http import LATENCY_BUCKETS
 from metrics.rules import P99_READ, P99_WRITE, RULES_DIR, THROTTLE_RATIO, error_ratio_record
 from service.app import create_app
-from service.config import Settings
 from service.runtime.appkeys import STORES
-from service.store.client import dynamodb_client
-from service.store.schema import ensure_table
-from tests.support.app import AiohttpClient, bearer, make_settings
+from tests.support.app import AiohttpClient, NewTable, bearer, make_settings
 from tests.support.faultproxy import FaultProxy, Mode
 from tests.support.prometheus_tools import PrometheusServer, Tools, run_prometheus_async
 from tests.support.service_process import service_process, settings_env
 from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
+
+# The test body starts the service as a child process (caching in the machine's Redis),
+# where no fixture can mark it.
+pytestmark = [pytest.mark.subprocess, pytest.mark.redis]
 
 P99 = (
     "histogram_quantile(0.99, sum by (le) "
@@ -128,23 +129,16 @@ def has_number(result: Result) -> bool:
     return len(result) == 1 and math.isfinite(float(result[0]["value"][1]))
 
 
-async def make_table(moto_endpoint: str) -> str:
-    name = f"hh-prom-{uuid.uuid4().hex[:8]}"
-    settings = Settings(mode="test", dynamodb_endpoint=moto_endpoint, table_name=name)
-    async with dynamodb_client(settings) as client:
-        await ensure_table(client, name, production=False)
-    return name
-
-
 @pytest.mark.timeout(900)  # may have to apt-get install prometheus first
 async def test_prometheus_answers_the_slo_queries_about_the_running_service(
     moto_endpoint: str,
+    new_table: NewTable,
     mint: TokenMint,
     aiohttp_client: AiohttpClient,
     prometheus_tools: Tools,
     tmp_path: Path,
 ) -> None:
-    table = await make_table(moto_endpoint)
+    table = await new_table("hh-prom")
     admin_sub = f"prom-admin-{uuid.uuid4()}"
     setup = await aiohttp_client(create_app(make_settings(moto_endpoint, table, mint)))
     await setup.app[STORES].users.grant_admin(admin_sub, actor="test-setup")

@@ -22,6 +22,10 @@ from tests.metrics.exposition import Scrape, per_worker
 from tests.support.service_process import ServiceProcess, service_process, settings_env
 from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
 
+# The test body starts the service as a child process (caching in the machine's Redis),
+# where no fixture can mark it.
+pytestmark = [pytest.mark.subprocess, pytest.mark.redis]
+
 READS = 400
 UNKNOWN = 100
 CONCURRENCY = 16

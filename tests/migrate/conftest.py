@@ -16,8 +16,9 @@ from service.config import Settings
 from service.dev.seed.supabase import legacy_schema
 from service.migrate.load import LoadObserver
 from service.store.client import dynamodb_client
-from service.store.schema import ensure_table
 from service.store.table import Table
+from tests.support import infra
+from tests.support.app import NewTable
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 
@@ -29,6 +30,7 @@ class Legacy:
 
 
 @pytest.fixture(scope="module")
+@infra.needs(infra.POSTGRES)
 async def legacy() -> AsyncIterator[Legacy]:
     name = f"hh_migrate_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(f"{PG}/postgres")
@@ -55,17 +57,14 @@ async def pg(legacy: Legacy) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture(scope="module")
-async def migrate_settings(moto_endpoint: str) -> Settings:
-    settings = Settings(
+async def migrate_settings(moto_endpoint: str, new_table: NewTable) -> Settings:
+    return Settings(
         mode="test",
         dynamodb_endpoint=moto_endpoint,
-        table_name=f"hh-migrate-{uuid.uuid4().hex[:8]}",
+        table_name=await new_table("hh-migrate"),
         dynamodb_read_timeout_s=30.0,
         dynamodb_call_deadline_s=60.0,
     )
-    async with dynamodb_client(settings) as client:
-        await ensure_table(client, settings.table_name, production=False)
-    return settings
 
 
 @pytest.fixture

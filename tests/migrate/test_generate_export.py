@@ -23,6 +23,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 SMALL = Scale(users=300, listings=40, categories=6, favourites=900, seed=3)
 
 
+@pytest.mark.subprocess  # runs `hustlehub migrate` as a child process
 async def test_generate_through_the_cli_fills_every_table_with_a_progress_bar(
     legacy: Legacy, pg: asyncpg.Connection, migrate_settings: Settings
 ) -> None:
@@ -103,6 +104,7 @@ async def test_postgres_and_csv_exports_give_the_same_rows(
     assert quoted.image_url is None  # empty in a CSV export is NULL for the nullable links
 
 
+@pytest.mark.subprocess  # runs `hustlehub migrate` as a child process
 async def test_the_export_cli_writes_the_same_snapshot_from_both_sources(
     legacy: Legacy, pg: asyncpg.Connection, migrate_settings: Settings, tmp_path: Path
 ) -> None:

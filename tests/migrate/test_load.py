@@ -154,6 +154,7 @@ async def test_a_load_that_gives_up_resumes_from_its_checkpoint(
     assert report.ok, report.text()
 
 
+@pytest.mark.subprocess  # runs `hustlehub migrate` as a child process
 async def test_sigkill_mid_load_then_resume_verifies_clean(
     legacy: Any, pg: asyncpg.Connection, work: Path, migrate_settings: Settings
 ) -> None:
@@ -194,6 +195,7 @@ async def test_sigkill_mid_load_then_resume_verifies_clean(
     assert BATCH_ATTRIBUTE == "migrationBatch"
 
 
+@pytest.mark.subprocess  # runs `hustlehub migrate` as a child process
 async def test_run_does_every_step_from_csv_exports(
     pg: asyncpg.Connection, work: Path, tmp_path: Path, migrate_settings: Settings
 ) -> None:

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 SCALE = Scale(users=40, listings=30, categories=3, favourites=120, seed=41)
 
 
+@pytest.mark.redis  # the app it starts caches in the machine's Redis
 async def test_the_service_serves_what_was_migrated(
     pg: asyncpg.Connection, work: Path, table: Table, migrate_settings: Settings,
     aiohttp_client: AiohttpClient, mint: TokenMint, moto_endpoint: str,

@@ -44,6 +44,7 @@ async def _pool_with_users(endpoint: str, emails: list[str]) -> tuple[str, dict[
 
 
 @pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.subprocess  # runs `hustlehub migrate` as a child process
 async def test_cognito_mapping_by_email_reports_and_blocks_on_unmapped_users(
     legacy: Legacy, pg: asyncpg.Connection, work: Path, moto_endpoint: str,
     migrate_settings: Settings,

@@ -39,6 +39,7 @@ async def _loaded(pg: asyncpg.Connection, work: Path, table: Table, batch: str) 
     return manifest
 
 
+@pytest.mark.subprocess  # runs `hustlehub migrate` as a child process
 async def test_verify_reports_a_changed_field_a_missing_and_an_extra_item(
     legacy: Legacy, pg: asyncpg.Connection, work: Path, table: Table, migrate_settings: Settings
 ) -> None:
@@ -99,6 +100,7 @@ async def test_verify_sees_the_legacy_side_change_too(
     assert report.changed[0].fields == ["displayName"]
 
 
+@pytest.mark.subprocess  # runs `hustlehub migrate` as a child process
 async def test_rollback_removes_one_batch_and_nothing_else(
     pg: asyncpg.Connection, work: Path, table: Table, migrate_settings: Settings
 ) -> None:

@@ -16,9 +16,8 @@ from aiohttp.test_utils import TestClient
 from service.app import create_app
 from service.config import MigrationPhase, Settings
 from service.runtime.appkeys import STORES
-from service.store.client import dynamodb_client
-from service.store.schema import ensure_table
-from tests.support.app import AiohttpClient, make_settings
+from tests.support import infra
+from tests.support.app import AiohttpClient, NewTable, make_settings
 from tests.support.tokens import TokenMint
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -27,6 +26,7 @@ StartApp = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture(scope="module")
+@infra.needs(infra.POSTGRES)
 async def legacy_dsn() -> AsyncIterator[str]:
     name = f"hh_phases_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(ADMIN_DSN)
@@ -57,17 +57,14 @@ async def pg(legacy_dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture(scope="module")
-async def phase_table(moto_endpoint: str) -> str:
+async def phase_table(new_table: NewTable) -> str:
     # A table of this module's own: the dual-read comparison of the category list needs
     # DynamoDB and Postgres to hold the same catalogue.
-    name = f"hh-phases-{uuid.uuid4().hex[:8]}"
-    settings = Settings(mode="test", dynamodb_endpoint=moto_endpoint, table_name=name)
-    async with dynamodb_client(settings) as client:
-        await ensure_table(client, name, production=False)
-    return name
+    return await new_table("hh-phases")
 
 
 @pytest.fixture
+@infra.needs(infra.REDIS)  # the apps they configure cache in the machine's Redis
 def phase_settings(
     moto_endpoint: str, phase_table: str, mint: TokenMint, legacy_dsn: str
 ) -> Callable[..., Settings]:

@@ -238,6 +238,7 @@ async def test_the_background_reconciler_drains_the_outbox(
     assert (await mirrored.categories.get(category["id"], consistent=True)).id == category["id"]
 
 
+@pytest.mark.subprocess  # runs `hustlehub migrate-phase reconcile` as a child process
 async def test_the_reconcile_command_applies_the_outbox(
     start_app: StartApp, phase_settings: PhaseSettings, mint: TokenMint, pg: asyncpg.Connection
 ) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from service.cli import reconcile_command
 from service.config import Settings
@@ -22,6 +23,9 @@ from tests.migrate_phases.conftest import StartApp, admin_token_for
 from tests.migrate_phases.test_users_dual_write import dynamodb_item, new_sub, seed_supabase_user
 from tests.support.app import bearer
 from tests.support.tokens import TokenMint
+
+# The test body runs `hustlehub migrate` as a child process, where no fixture can mark it.
+pytestmark = pytest.mark.subprocess
 
 PhaseSettings = Callable[..., Settings]
 BATCH = "supabase-test"

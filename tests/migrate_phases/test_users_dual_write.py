@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 from prometheus_client import CollectorRegistry
 
 from service.aws.registration import create_profile
@@ -326,6 +327,7 @@ async def link_users_command(dsn: str, mapping: Path) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
+@pytest.mark.subprocess  # runs `hustlehub migrate-phase link-users` as a child process
 async def test_the_link_users_command_reports_what_it_refuses(
     pg: asyncpg.Connection, legacy_dsn: str, tmp_path: Path
 ) -> None:

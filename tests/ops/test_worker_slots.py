@@ -17,6 +17,10 @@ from tests.metrics.test_workers import wait_for_workers
 from tests.support.service_process import service_process, settings_env
 from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
 
+# The test body starts the service as a child process (caching in the machine's Redis),
+# where no fixture can mark it.
+pytestmark = [pytest.mark.subprocess, pytest.mark.redis]
+
 SHARDS = "hustlehub_stream_shards"
 
 

@@ -3,7 +3,6 @@ only that test's changes), and a plain DynamoDB client standing in for a console
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,23 +10,20 @@ from types_aiobotocore_dynamodb import DynamoDBClient
 
 from service.config import Settings
 from service.store.client import dynamodb_client
-from service.store.schema import ensure_table
-from tests.support.app import make_settings
+from tests.support import infra
+from tests.support.app import NewTable, make_settings
 from tests.support.tokens import TokenMint
 
 POLL_INTERVAL_S = 0.1
 
 
 @pytest.fixture
-async def stream_table(moto_endpoint: str) -> str:
-    name = f"hh-streams-{uuid.uuid4().hex[:8]}"
-    settings = Settings(mode="test", dynamodb_endpoint=moto_endpoint, table_name=name)
-    async with dynamodb_client(settings) as client:
-        await ensure_table(client, name, production=False)
-    return name
+async def stream_table(new_table: NewTable) -> str:
+    return await new_table("hh-streams")
 
 
 @pytest.fixture
+@infra.needs(infra.REDIS)
 def settings(moto_endpoint: str, stream_table: str, mint: TokenMint) -> Settings:
     # Overrides the suite's `settings`, so `client` and `admin_token` run this app.
     return make_settings(

@@ -13,6 +13,8 @@ from service.config import Settings
 from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
 
 AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
+# The suite's `new_table` fixture: a name prefix in, the name of a fresh table on moto out.
+NewTable = Callable[[str], Awaitable[str]]
 
 
 def make_settings(moto_endpoint: str, table: str, mint: TokenMint, **overrides: Any) -> Settings:

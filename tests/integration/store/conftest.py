@@ -4,25 +4,24 @@ repositories (with a recording observer) per test."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from uuid import uuid4
 
 import pytest
 from types_aiobotocore_dynamodb import DynamoDBClient
 
 from service.config import Settings
 from service.store.client import dynamodb_client
-from service.store.schema import ensure_table
 from service.store.stores import Stores, build_stores, cursor_codec
 from service.store.table import Table
 from tests.integration.store.support import RecordingObserver
+from tests.support.app import NewTable
 
 
 @pytest.fixture(scope="session")
-def store_settings(moto_endpoint: str) -> Settings:
+async def store_settings(moto_endpoint: str, new_table: NewTable) -> Settings:
     return Settings(
         mode="test",
         dynamodb_endpoint=moto_endpoint,
-        table_name=f"hh-test-{uuid4().hex[:8]}",
+        table_name=await new_table("hh-test"),
         # moto serves one request at a time and slows down on a loaded machine; it also does
         # not honour ClientRequestToken, so an attempt timed out and retried would conflict
         # with its own first try. Generous bounds keep these tests about behaviour.
@@ -34,16 +33,12 @@ def store_settings(moto_endpoint: str) -> Settings:
 @pytest.fixture(scope="session")
 async def dynamodb(store_settings: Settings) -> AsyncIterator[DynamoDBClient]:
     async with dynamodb_client(store_settings) as client:
-        await ensure_table(client, store_settings.table_name, production=False)
         yield client
 
 
 @pytest.fixture
-async def private_client(
-    store_settings: Settings, dynamodb: DynamoDBClient
-) -> AsyncIterator[DynamoDBClient]:
-    """A client of the test's own, for event hooks that must not leak into other tests.
-    (Depends on `dynamodb` for the table it creates.)"""
+async def private_client(store_settings: Settings) -> AsyncIterator[DynamoDBClient]:
+    """A client of the test's own, for event hooks that must not leak into other tests."""
     async with dynamodb_client(store_settings) as client:
         yield client
 
