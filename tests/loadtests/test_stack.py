@@ -12,7 +12,14 @@ import pytest
 from loadtests import fixture as fixtures
 from loadtests import stack
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+# Dev mode runs as a child process with its own moto server and the local Redis.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.subprocess,
+    pytest.mark.redis,
+    pytest.mark.dynamodb,
+]
 
 
 def _answers(url: str) -> bool:
