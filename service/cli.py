@@ -17,6 +17,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from service.config import Settings
 from service.migrate.cli import add_parser as migrate_parsers
 
@@ -283,7 +285,38 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+EXIT_BAD_SETTINGS = 2
+
+
+def settings_errors(exc: ValidationError) -> list[str]:
+    """One line per bad setting, named as its variable (`HUSTLEHUB_PORT: ...`). Never the
+    value: pydantic's own rendering shows the input, which may be a secret."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    nested = Settings.model_config.get("env_nested_delimiter") or "__"
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        name = "".join(
+            f"[{part}]" if isinstance(part, int) else f"{nested}{part}".upper()
+            for part in error["loc"]
+        ).removeprefix(nested)
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{prefix}{name}: {message}" if name else message)
+    return lines
+
+
+def _is_settings(exc: ValidationError) -> bool:
+    classes: list[type[Settings]] = [Settings, *Settings.__subclasses__()]
+    return exc.title in {cls.__name__ for cls in classes}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except ValidationError as exc:
+        if not _is_settings(exc):
+            raise
+        for line in settings_errors(exc):
+            print(line, file=sys.stderr)
+        sys.exit(EXIT_BAD_SETTINGS)

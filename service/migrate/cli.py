@@ -40,7 +40,9 @@ class Refused(Exception):
 
 
 def _settings() -> Settings:
-    return Settings()
+    from service.migrate.settings import MigrateSettings
+
+    return MigrateSettings()
 
 
 def _dsn(args: argparse.Namespace, settings: Settings) -> str | None:
