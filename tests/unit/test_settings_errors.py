@@ -62,6 +62,18 @@ def test_every_bad_field_is_named_at_once() -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_the_migrate_commands_name_bad_settings_the_same_way() -> None:
+    done = _hustlehub(
+        "migrate", "rollback", "--batch", "b", HUSTLEHUB_MODE="production",
+        HUSTLEHUB_DYNAMODB_CALL_DEADLINE_S="soon",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "HUSTLEHUB_DYNAMODB_CALL_DEADLINE_S: Input should be a valid number, unable to parse "
+        "string as a number"
+    ]
+
+
 def test_both_missing_production_settings_are_named_together() -> None:
     with pytest.raises(ValidationError) as raised:
         Settings(mode="production")
