@@ -138,8 +138,11 @@ def from_json(row_type: type[R], raw: dict[str, Any]) -> R:
 
 
 def moment(text: str) -> Moment:
-    """An ISO timestamp, or Postgres' `infinity` / `-infinity`."""
+    """An ISO timestamp with its offset, or Postgres' `infinity` / `-infinity`."""
     for bound in Unbounded:
         if text == bound.value:
             return bound
-    return datetime.fromisoformat(text)
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:  # a timestamptz always has one: this is no export of ours
+        raise ValueError(f"timestamp without a time zone: {text!r}")
+    return value

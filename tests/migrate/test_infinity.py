@@ -26,6 +26,8 @@ def test_the_csv_text_forms_of_the_infinities() -> None:
     assert parse_timestamp("infinity") is rows.Unbounded.FUTURE
     assert parse_timestamp(" -infinity ") is rows.Unbounded.PAST
     assert rows.moment("infinity") is rows.Unbounded.FUTURE
+    with pytest.raises(ValueError, match="without a time zone"):
+        rows.moment("2024-01-01T00:00:00")
 
 
 @pytest.mark.asyncio(loop_scope="session")
