@@ -21,6 +21,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from service.config import Settings
 from service.migrate.cli import EXIT_REFUSED
 from service.migrate.cli import add_parser as migrate_parsers
@@ -159,37 +161,54 @@ def cmd_infra_template(args: argparse.Namespace) -> None:
 
 
 def cmd_migrate_generate(args: argparse.Namespace) -> None:
-    settings = _settings()
-    dsn = args.dsn or (settings.migrate_dsn.get_secret_value() if settings.migrate_dsn else None)
-    if not dsn:
+    from service.migrate.errors import Unusable
+    from service.migrate.export import describe_dsn, same_database
+
+    # Only the database named on the command line: HUSTLEHUB_MIGRATE_DSN names the real
+    # Supabase, which synthetic rows must never reach.
+    real = _migrate_settings().migrate_dsn
+    if real is not None and same_database(args.dsn, real.get_secret_value()):
         print(
-            "migrate generate: refused: --dsn (or HUSTLEHUB_MIGRATE_DSN) is required",
+            f"migrate generate: refused: --dsn names {describe_dsn(args.dsn)}, the database"
+            " HUSTLEHUB_MIGRATE_DSN names: generate writes synthetic rows, never into the"
+            " database migrated from",
             file=sys.stderr,
         )
         sys.exit(EXIT_REFUSED)
-    written = asyncio.run(_generate(dsn, args))
+    try:
+        written = asyncio.run(_generate(args.dsn, args))
+    except Unusable as exc:  # an unreachable database, tables that already hold rows
+        print(f"migrate generate: refused: {exc}", file=sys.stderr)
+        sys.exit(EXIT_REFUSED)
     print(" ".join(f"{table}={count}" for table, count in written.items()))
 
 
 async def _generate(dsn: str, args: argparse.Namespace) -> dict[str, int]:
-    import asyncpg
-
     from service.dev.seed.supabase import Scale, generate
+    from service.migrate.export import connect
     from service.migrate.progress import Progress
 
     scale = Scale(args.users, args.listings, args.categories, args.favourites, args.seed)
+    conn = await connect(dsn)
     bar = Progress("generate", scale.rows)
-    conn = await asyncpg.connect(dsn)
     try:
         written = await generate(conn, scale, on_rows=bar.advance)
     finally:
+        bar.close()
         await conn.close()
-    bar.close()
     return written
 
 
+def _migrate_settings() -> Settings:
+    # The migrate family signs no cursors and verifies no tokens: production does not make it
+    # set the service's cursor secret or app client ids (service.migrate.settings).
+    from service.migrate.settings import MigrateSettings
+
+    return MigrateSettings()
+
+
 def _legacy_settings() -> Settings:
-    settings = _settings()
+    settings = _migrate_settings()
     if settings.migration.legacy_dsn is None:
         sys.exit("HUSTLEHUB_MIGRATION__LEGACY_DSN must name the legacy Postgres")
     return settings
@@ -336,7 +355,12 @@ def parser() -> argparse.ArgumentParser:
 def _generate_parser(steps: Any) -> None:
     about = "fill an empty legacy database with a realistic data set (dev tooling)"
     gen = steps.add_parser("generate", help=about, description=about)
-    gen.add_argument("--dsn", help="the legacy Postgres to fill (default: HUSTLEHUB_MIGRATE_DSN)")
+    gen.add_argument(
+        "--dsn",
+        required=True,
+        help="the database to fill, never the one HUSTLEHUB_MIGRATE_DSN names; its tables must"
+        " be empty (required)",
+    )
     gen.add_argument("--users", type=int, default=100_000, help="Supabase users")
     gen.add_argument("--listings", type=int, default=1_000, help="listings")
     gen.add_argument("--categories", type=int, default=40, help="categories")
@@ -389,7 +413,38 @@ def _phase_parsers(steps: Any) -> None:
     link_users.set_defaults(func=cmd_migrate_link_users)
 
 
+EXIT_BAD_SETTINGS = 2
+
+
+def settings_errors(exc: ValidationError) -> list[str]:
+    """One line per bad setting, named as its variable (`HUSTLEHUB_PORT: ...`). Never the
+    value: pydantic's own rendering shows the input, which may be a secret."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    nested = Settings.model_config.get("env_nested_delimiter") or "__"
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        name = "".join(
+            f"[{part}]" if isinstance(part, int) else f"{nested}{part}".upper()
+            for part in error["loc"]
+        ).removeprefix(nested)
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{prefix}{name}: {message}" if name else message)
+    return lines
+
+
+def _is_settings(exc: ValidationError) -> bool:
+    classes: list[type[Settings]] = [Settings, *Settings.__subclasses__()]
+    return exc.title in {cls.__name__ for cls in classes}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except ValidationError as exc:
+        if not _is_settings(exc):
+            raise
+        for line in settings_errors(exc):
+            print(line, file=sys.stderr)
+        sys.exit(EXIT_BAD_SETTINGS)

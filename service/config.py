@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -139,6 +140,13 @@ class _RenamedVariables(PydanticBaseSettingsSource):
             renames = ", ".join(f"{old} is now {_RENAMED[old]}" for old in sorted(present))
             raise SettingsError(f"renamed settings: {renames}")
         return {}
+
+
+def _problem(field: str, message: str) -> InitErrorDetails:
+    # No input value: an error about a secret must not carry the secret.
+    return InitErrorDetails(
+        type=PydanticCustomError("production", message), loc=(field,), input=None
+    )
 
 
 class Settings(BaseSettings):
@@ -406,15 +414,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Self:
-        if self.mode == "production":
-            if self.cursor_secret.get_secret_value() == _DEV_CURSOR_SECRET:
-                raise ValueError("HUSTLEHUB_CURSOR_SECRET must be set in production")
-            if not self.cognito_app_client_ids:
-                raise ValueError("HUSTLEHUB_COGNITO_APP_CLIENT_IDS must be set in production")
-            if self.cognito_jwks_url is not None and not self.cognito_jwks_url.startswith(
-                "https://"
-            ):
-                raise ValueError("HUSTLEHUB_COGNITO_JWKS_URL must be https in production")
+        if self.mode != "production":
+            return self
+        # Every problem at once, each under its own setting, so that one start names them all.
+        problems: list[InitErrorDetails] = []
+        if self.cursor_secret.get_secret_value() == _DEV_CURSOR_SECRET:
+            problems.append(_problem("cursor_secret", "must be set in production"))
+        if not self.cognito_app_client_ids:
+            problems.append(_problem("cognito_app_client_ids", "must be set in production"))
+        if self.cognito_jwks_url is not None and not self.cognito_jwks_url.startswith("https://"):
+            problems.append(_problem("cognito_jwks_url", "must be https in production"))
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, problems)
         return self
 
     @property

@@ -35,6 +35,7 @@ from service.store.table import Table
 
 log = logging.getLogger("hustlehub.dev")
 STATE_FILE = Path("var/dev-state.json")
+REDIS_START_S = 10.0
 
 
 def _redis_answers(url: str) -> bool:
@@ -44,6 +45,17 @@ def _redis_answers(url: str) -> bool:
             return bool(client.ping())
     except redis.RedisError:
         return False
+
+
+def private_redis_argv(port: int) -> list[str]:
+    """A throwaway Redis: its own port, loopback only, nothing written to disk."""
+    return [
+        "redis-server",  # found on PATH by the caller
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--save", "",
+        "--appendonly", "no",
+    ]  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -60,17 +72,15 @@ def local_redis(settings: Settings) -> Iterator[str | None]:
         yield None
         return
     port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server",  # noqa: S607 - found on PATH just above "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = subprocess.Popen(private_redis_argv(port), stdout=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + REDIS_START_S
         while not _redis_answers(url):
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with code {proc.returncode} at start")
             if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start within 10 s")
+                raise RuntimeError(f"redis-server did not start within {REDIS_START_S:.0f} s")
             time.sleep(0.05)
         log.warning("started a private redis-server at %s", url)
         yield url

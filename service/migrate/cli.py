@@ -5,9 +5,16 @@ tooling, and the legacy phases' `reconcile` and `link-users`, which are service.
 
 Every step reads and writes one working directory (workdir.py), so each can be run, checked
 and re-run on its own; `run` does export, transform, load and verify in order. DynamoDB comes
-from the usual HUSTLEHUB_* settings (endpoint, table, region); the legacy database from
-`--dsn` or HUSTLEHUB_MIGRATE_DSN. Exit codes: 0 done, 1 verify found a mismatch, 2 refused
-(unmapped users or rejected rows without the flag that allows them, bad input).
+from the usual HUSTLEHUB_* settings (endpoint, table, region; production mode asks nothing of
+the service's own, see settings.py); the legacy database from `--dsn` or
+HUSTLEHUB_MIGRATE_DSN. `generate` writes synthetic rows only into the database its `--dsn`
+names, never the one HUSTLEHUB_MIGRATE_DSN names, and only into empty tables.
+
+Exit codes: 0 done; 1 verify found a mismatch; 2 refused: input the command cannot use (an
+unreachable or schema-less database, a malformed file, no such table or pool, an endpoint
+that does not answer within its bound, a checkpoint or items file the manifest does not
+describe, a load DynamoDB stopped), or what the operator must decide first (unmapped users,
+rejected rows, a mapping that gives one Cognito sub to two Supabase users), said in one line.
 
 Heavy imports (asyncpg, aiobotocore) happen inside the commands, as in service/cli.py.
 """
@@ -23,21 +30,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from service.config import Settings
+from service.errors import StoreError
+from service.migrate.errors import Refused, TargetError, Unusable
 
 if TYPE_CHECKING:
     from service.migrate.export import Source
     from service.migrate.usermap import UserMap
     from service.migrate.workdir import Manifest, WorkDir
-    from service.store.table import Table
 
 EXIT_MISMATCH, EXIT_REFUSED = 1, 2
-# A migration can wait for DynamoDB far longer than a request can: a throttled chunk is
-# retried for up to a minute before the load stops (and can then be resumed).
-LOAD_DEADLINE_S = 60.0
-LOAD_RETRY_CAP_S = 2.0
-LOAD_READ_TIMEOUT_S = 30.0
-
-
 _DESCRIPTION = (
     "The Supabase migration. export, transform, load and verify read and write one working"
     " directory, so each can be run, checked and re-run on its own; run does all four in"
@@ -48,12 +49,10 @@ _DESCRIPTION = (
 )
 
 
-class Refused(Exception):
-    pass
-
-
 def _settings() -> Settings:
-    return Settings()
+    from service.migrate.settings import MigrateSettings
+
+    return MigrateSettings()
 
 
 def _dsn(args: argparse.Namespace, settings: Settings) -> str | None:
@@ -63,47 +62,18 @@ def _dsn(args: argparse.Namespace, settings: Settings) -> str | None:
 
 
 @asynccontextmanager
-async def _table(settings: Settings) -> AsyncIterator[tuple[Table, Any]]:
-    from service.migrate.load import LoadObserver
-    from service.store.client import dynamodb_client
-    from service.store.table import Table
-
-    settings = settings.model_copy(
-        update={
-            "dynamodb_read_timeout_s": max(settings.dynamodb_read_timeout_s, LOAD_READ_TIMEOUT_S)
-        }
-    )
-    observer = LoadObserver()
-    async with dynamodb_client(settings) as client:
-        yield (
-            Table(
-                client,
-                settings.table_name,
-                observer=observer,
-                retry_base_s=settings.dynamodb_retry_base_s,
-                retry_cap_s=max(settings.dynamodb_retry_cap_s, LOAD_RETRY_CAP_S),
-                deadline_s=max(settings.dynamodb_call_deadline_s, LOAD_DEADLINE_S),
-                max_attempts=30,
-            ),
-            observer,
-        )
-
-
-@asynccontextmanager
 async def _source(
     args: argparse.Namespace, settings: Settings, work: WorkDir | None
 ) -> AsyncIterator[Source]:
     """--csv-dir, else --dsn (or the setting), else the work directory's export snapshot."""
-    from service.migrate.export import PostgresSource, SnapshotSource
+    from service.migrate.export import PostgresSource, SnapshotSource, connect
     from service.migrate.supabase_csv import CsvSource
 
     dsn = _dsn(args, settings)
     if getattr(args, "csv_dir", None):
         yield CsvSource(Path(args.csv_dir))
     elif dsn and (work is None or getattr(args, "dsn", None) or not work.export.exists()):
-        import asyncpg
-
-        conn = await asyncpg.connect(dsn)
+        conn = await connect(dsn)
         try:
             source = PostgresSource(conn)
             async with source.snapshot():
@@ -116,11 +86,14 @@ async def _source(
         raise Refused("no legacy source: give --dsn, --csv-dir, or export into --work first")
 
 
-def _work(args: argparse.Namespace) -> WorkDir:
+def _work(args: argparse.Namespace, *, create: bool = False) -> WorkDir:
     from service.migrate.workdir import WorkDir
 
     root = Path(args.work)
-    root.mkdir(parents=True, exist_ok=True)
+    if create:
+        root.mkdir(parents=True, exist_ok=True)
+    elif not root.is_dir():
+        raise Refused(f"no working directory {root}: export and transform into it first")
     return WorkDir(root)
 
 
@@ -132,7 +105,7 @@ async def _export(args: argparse.Namespace) -> None:
     from service.migrate.export import write_snapshot
     from service.migrate.progress import Progress
 
-    work = _work(args)
+    work = _work(args, create=True)
     bar = Progress("export", None)
     async with _source(args, _settings(), None) as source:
         counts = await write_snapshot(source, work.export, on_row=bar.advance)
@@ -140,16 +113,40 @@ async def _export(args: argparse.Namespace) -> None:
     print(" ".join(f"{table}={count}" for table, count in counts.items()))
 
 
-async def _user_map(args: argparse.Namespace, settings: Settings, source: Source) -> UserMap:
+async def _user_map(
+    args: argparse.Namespace, settings: Settings, source: Source, work: WorkDir
+) -> UserMap:
     from service.migrate import rows, usermap
 
-    if args.user_map:
+    if args.user_map and not args.cognito_pool_id:
         return usermap.read_csv(Path(args.user_map))
+    decided = usermap.read_entries(Path(args.user_map)) if args.user_map else None
     pool = args.cognito_pool_id or settings.cognito_user_pool_id
     endpoint = args.cognito_endpoint or settings.cognito_endpoint
+    at = f"Cognito at {endpoint or 'AWS ' + settings.cognito_region}"
     async with usermap.cognito_client(region=settings.cognito_region, endpoint=endpoint) as idp:
-        emails = await usermap.cognito_emails(idp, pool)
-    return usermap.match_by_email([u async for u in source.read(rows.AuthUser)], emails)
+        emails = await usermap.cognito_emails(idp, pool, where=at)
+    users = [u async for u in source.read(rows.AuthUser)]
+    try:
+        return usermap.match_by_email(users, emails, decided=decided)
+    except usermap.CollisionError as exc:
+        _write_collisions(work.root / "collisions.csv", exc.collisions)
+        raise Refused(
+            f"{exc}. All of them are in {work.root / 'collisions.csv'}: say in a CSV of "
+            "supabase_id,sub which user each sub is (an empty sub leaves a user unmapped) and "
+            "give it as --user-map with --cognito-pool-id"
+        ) from exc
+
+
+def _write_collisions(path: Path, collisions: Any) -> None:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sub", "supabase_id", "matched_by"])
+        for collision in collisions:
+            for claim in collision.claims:
+                writer.writerow([collision.sub, claim.supabase_id, claim.how])
 
 
 def _announce(manifest: Manifest) -> None:
@@ -173,9 +170,9 @@ def _announce(manifest: Manifest) -> None:
 async def _transform(args: argparse.Namespace) -> Manifest:
     from service.migrate.workdir import write_items
 
-    settings, work = _settings(), _work(args)
+    settings, work = _settings(), _work(args, create=True)
     async with _source(args, settings, work) as source:
-        users = await _user_map(args, settings, source)
+        users = await _user_map(args, settings, source, work)
         manifest = await write_items(source, users, work)
     _announce(manifest)
     print(f"items={manifest.items} digest={manifest.digest} unmapped={manifest.unmapped}")
@@ -183,6 +180,10 @@ async def _transform(args: argparse.Namespace) -> Manifest:
 
 
 def _check_load_allowed(args: argparse.Namespace, manifest: Manifest) -> None:
+    from service.migrate.transform import MAX_BATCH_BYTES
+
+    if not 0 < len(args.batch.encode()) <= MAX_BATCH_BYTES:
+        raise Refused(f"a batch id is 1 to {MAX_BATCH_BYTES} bytes (UTF-8)")
     if manifest.unmapped and not args.allow_unmapped:
         raise Refused(
             f"{manifest.unmapped:,} users have no Cognito sub (see manifest.json); map them, "
@@ -197,12 +198,14 @@ def _check_load_allowed(args: argparse.Namespace, manifest: Manifest) -> None:
 
 async def _load(args: argparse.Namespace) -> None:
     from service.migrate.load import load
-    from service.migrate.workdir import read_manifest
+    from service.migrate.target import open_table
+    from service.migrate.workdir import check_items, read_manifest
 
     work = _work(args)
     manifest = read_manifest(work)
     _check_load_allowed(args, manifest)
-    async with _table(_settings()) as (table, observer):
+    check_items(work, manifest)
+    async with open_table(_settings()) as (table, observer):
         result = await load(
             table, work, manifest, batch=args.batch, concurrency=args.concurrency,
             resume=not args.restart,
@@ -216,12 +219,13 @@ async def _load(args: argparse.Namespace) -> None:
 
 async def _verify(args: argparse.Namespace) -> bool:
     from service.migrate import usermap
+    from service.migrate.target import open_table
     from service.migrate.verify import verify
     from service.migrate.workdir import write_json
 
     settings, work = _settings(), _work(args)
     users = usermap.read_csv(Path(args.user_map) if args.user_map else work.usermap)
-    async with _source(args, settings, work) as source, _table(settings) as (table, _):
+    async with _source(args, settings, work) as source, open_table(settings) as (table, _):
         report = await verify(source, users, table, batch=args.batch)
     path = Path(args.report) if args.report else work.verify_report
     write_json(path, report.to_json())
@@ -232,8 +236,16 @@ async def _verify(args: argparse.Namespace) -> bool:
 
 async def _rollback(args: argparse.Namespace) -> None:
     from service.migrate.rollback import rollback
+    from service.migrate.target import open_table
 
-    async with _table(_settings()) as (table, _):
+    async with open_table(_settings()) as (table, _):
+        if args.dry_run:
+            found = await rollback(table, batch=args.batch, dry_run=True, on_item=print)
+            print(
+                f"batch={args.batch} would_delete={sum(found.values())} "
+                f"{dict(sorted(found.items()))} (dry run: nothing deleted)"
+            )
+            return
         deleted = await rollback(table, batch=args.batch)
     print(f"batch={args.batch} deleted={sum(deleted.values())} {dict(sorted(deleted.items()))}")
 
@@ -264,6 +276,15 @@ def command(args: argparse.Namespace) -> None:
     except Refused as exc:
         _say(f"migrate {step}: refused: {exc}")
         sys.exit(EXIT_REFUSED)
+    except Unusable as exc:
+        _say(f"migrate {step}: {exc}")
+        sys.exit(EXIT_REFUSED)
+    except StoreError as exc:  # verify's or rollback's Scan, past the table's own retries
+        _say(f"migrate {step}: {TargetError(f'DynamoDB stopped the {step}: {exc}')}")
+        sys.exit(EXIT_REFUSED)
+    except OSError as exc:  # a file or directory the operator named
+        _say(f"migrate {step}: {exc}")
+        sys.exit(EXIT_REFUSED)
 
 
 def _legacy_options(parser: argparse.ArgumentParser) -> None:
@@ -285,8 +306,9 @@ def _work_option(parser: argparse.ArgumentParser) -> None:
 def _mapping_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--user-map",
-        help="CSV supabase_id,sub giving each user's Cognito sub (default: map by email"
-        " through Cognito)",
+        help="CSV supabase_id,sub giving each user's Cognito sub; with --cognito-pool-id it"
+        " decides for the users it names (an empty sub: leave unmapped) and the pool maps the"
+        " rest (default: map by email through Cognito)",
     )
     parser.add_argument(
         "--cognito-pool-id",
@@ -349,6 +371,11 @@ def add_parser(sub: Any, func: Callable[[argparse.Namespace], None]) -> Any:
     )
     rollback = steps.add_parser("rollback", help="delete every item of one batch")
     rollback.add_argument("--batch", required=True, help="the load batch to delete (required)")
+    rollback.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print each item (type, PK, SK) it would delete and the counts; delete nothing",
+    )
     run = steps.add_parser("run", help="export, transform, load and verify")
     _legacy_options(run)
     _work_option(run)

@@ -14,13 +14,17 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
+from urllib.parse import urlsplit
 
 from service.migrate import rows
+from service.migrate.errors import SourceError, WorkError
 from service.migrate.rows import R, Row
 
 PREFETCH = 5_000
+CONNECT_TIMEOUT_S = 10.0
 T = TypeVar("T")
 
 _QUERIES: dict[str, str] = {
@@ -56,9 +60,6 @@ class PostgresSource:
         self._conn = conn
         self._prefetch = prefetch
 
-    async def count(self, row_type: type[Row]) -> int:
-        return int(await self._conn.fetchval(f"select count(*) from {row_type.table}"))  # noqa: S608 - fixed names
-
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[PostgresSource]:
         """One transaction for every read inside: all tables seen at one instant."""
@@ -66,6 +67,8 @@ class PostgresSource:
             yield self
 
     async def read(self, row_type: type[R]) -> AsyncIterator[R]:
+        import asyncpg
+
         if not self._conn.is_in_transaction():
             async with self.snapshot():
                 async for row in self.read(row_type):
@@ -73,15 +76,81 @@ class PostgresSource:
             return
         names = rows.columns(row_type)
         cursor = self._conn.cursor(_QUERIES[row_type.table], prefetch=self._prefetch)
-        async for record in cursor:
-            values = dict(zip(names, record, strict=True))
-            if row_type is rows.Listing:
-                values["skills"] = tuple(values["skills"])
-                # A CSV export cannot tell '' from NULL, and an empty link is no link: both
-                # readers make it None, so both sources give the same rows.
-                values["url"] = values["url"] or None
-                values["image_url"] = values["image_url"] or None
-            yield row_type(**values)
+        try:
+            async for record in cursor:
+                yield row_type(**_values(row_type, names, record))
+        except asyncpg.UndefinedTableError as exc:
+            raise SourceError(
+                f"the legacy database has no {row_type.table} ({exc}): is it the Supabase "
+                "database, with the schema of service/migrate/legacy.sql?"
+            ) from exc
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise SourceError(f"reading {row_type.table}: {exc}") from exc
+        except OverflowError as exc:  # asyncpg's decoding: a timestamp past the year 9999
+            raise SourceError(
+                f"reading {row_type.table}: a value Python cannot hold: {exc}"
+            ) from exc
+
+
+def _values(row_type: type[Row], names: tuple[str, ...], record: Any) -> dict[str, Any]:
+    values = dict(zip(names, record, strict=True))
+    for name in names:
+        if name.endswith("_at"):
+            values[name] = _moment(values[name])
+    if row_type is rows.Listing:
+        values["skills"] = tuple(values["skills"])
+        # A CSV export cannot tell '' from NULL, and an empty link is no link: both
+        # readers make it None, so both sources give the same rows.
+        values["url"] = values["url"] or None
+        values["image_url"] = values["image_url"] or None
+    return values
+
+
+def _moment(value: datetime) -> rows.Moment:
+    # asyncpg gives every finite timestamptz in UTC and the infinities as naive datetime.max
+    # and datetime.min, so naive is unambiguous here.
+    if value.tzinfo is None:
+        return rows.Unbounded.FUTURE if value == datetime.max else rows.Unbounded.PAST
+    return value
+
+
+async def connect(dsn: str, *, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
+    """An asyncpg connection to the legacy database, or one line saying why not (which names
+    the database without its password)."""
+    import asyncpg
+
+    where = describe_dsn(dsn)
+    try:
+        return await asyncpg.connect(dsn, timeout=timeout_s)
+    except TimeoutError as exc:
+        raise SourceError(
+            f"the legacy database {where} did not answer within {timeout_s:g} s"
+        ) from exc
+    except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # ValueError: a DSN asyncpg cannot parse (a port that is not a number, say).
+        raise SourceError(f"cannot open the legacy database {where}: {exc}") from exc
+
+
+def _location(dsn: str) -> str | None:
+    try:
+        parts = urlsplit(dsn)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if not parts.scheme.startswith("postgres") or not host:
+        return None
+    return f"{host}:{port or 5432}{parts.path or '/'}"
+
+
+def describe_dsn(dsn: str) -> str:
+    """host:port/database of a DSN, never its password."""
+    return _location(dsn) or "(the DSN given)"
+
+
+def same_database(one: str, other: str) -> bool:
+    """Whether two DSNs name one database, whatever user or password each gives."""
+    where = _location(one)
+    return one == other or (where is not None and where == _location(other))
 
 
 class SnapshotSource:
@@ -89,9 +158,19 @@ class SnapshotSource:
         self.directory = directory
 
     async def read(self, row_type: type[R]) -> AsyncIterator[R]:
-        with snapshot_path(self.directory, row_type).open(encoding="utf-8") as lines:
-            for line in lines:
-                yield rows.from_json(row_type, json.loads(line))
+        path = snapshot_path(self.directory, row_type)
+        if not path.exists():
+            raise WorkError(f"{path} is missing: run export again")
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                yield _snapshot_row(row_type, path, number, line)
+
+
+def _snapshot_row(row_type: type[R], path: Path, number: int, line: str) -> R:
+    try:
+        return rows.from_json(row_type, json.loads(line))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise WorkError(f"{path} line {number} is not a {row_type.table} row ({exc!r})") from exc
 
 
 def snapshot_path(directory: Path, row_type: type[Row]) -> Path:

@@ -12,6 +12,10 @@
   chunks written so far, and once more when the load ends or fails (see checkpoint.py).
 - At most `concurrency` chunks are in flight, which bounds memory and the write rate offered
   to the table.
+- A chunk DynamoDB refuses, or does not take within the deadline, stops the load with one
+  line (`TargetError`) naming the chunk's place in the items file and any item in it past the
+  size limit; the checkpoint stays before it. An items file that ends before the manifest's
+  count is refused (`WorkError`).
 """
 
 from __future__ import annotations
@@ -21,14 +25,15 @@ import itertools
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
+from service.errors import StoreError, StoreUnavailable
 from service.migrate.checkpoint import Checkpoint, resume_point, save_checkpoint
+from service.migrate.errors import TargetError, WorkError
 from service.migrate.progress import Progress
 from service.migrate.workdir import Manifest, WorkDir, read_items
 from service.store.batch import WRITE_CHUNK, batch_write, put_request
-from service.store.codec import Item
-from service.store.keys import BATCH_ATTRIBUTE
+from service.store.codec import ITEM_LIMIT_BYTES, Item, item_size
+from service.store.keys import BATCH_ATTRIBUTE, PK, SK
 from service.store.table import Table
 
 DEFAULT_CONCURRENCY = 8
@@ -88,9 +93,32 @@ def tagged(item: Item, batch: str) -> Item:
     return {**item, BATCH_ATTRIBUTE: {"S": batch}}
 
 
-def _chunks(items: Iterator[Item], batch: str) -> Iterator[list[dict[str, Any]]]:
-    while chunk := [put_request(tagged(i, batch)) for i in itertools.islice(items, WRITE_CHUNK)]:
+def _chunks(items: Iterator[Item], batch: str) -> Iterator[list[Item]]:
+    while chunk := [tagged(i, batch) for i in itertools.islice(items, WRITE_CHUNK)]:
         yield chunk
+
+
+async def _write(table: Table, chunk: list[Item], first: int) -> None:
+    """One chunk; `first` is its first item's index in the items file."""
+    try:
+        await batch_write(table, [put_request(item) for item in chunk])
+    except StoreError as exc:
+        raise TargetError(_refusal(exc, chunk, first)) from exc
+
+
+def _refusal(exc: StoreError, chunk: list[Item], first: int) -> str:
+    lines = f"items {first + 1:,}-{first + len(chunk):,} of items.jsonl"
+    if isinstance(exc, StoreUnavailable):
+        return f"DynamoDB did not take {lines} ({exc}); the same command resumes before them"
+    too_big = [
+        f"{item[PK]['S']} / {item[SK]['S']} is {size:,} bytes"
+        for item in chunk
+        if (size := item_size(item)) > ITEM_LIMIT_BYTES
+    ]
+    told = (
+        f"; past the {ITEM_LIMIT_BYTES:,}-byte item limit: {', '.join(too_big)}" if too_big else ""
+    )
+    return f"DynamoDB refused {lines} ({exc}){told}; fix them and transform again"
 
 
 async def load(
@@ -104,7 +132,11 @@ async def load(
     progress: bool = True,
 ) -> LoadResult:
     loop = asyncio.get_running_loop()
-    skip = resume_point(work.checkpoint, batch=batch, digest=manifest.digest) if resume else 0
+    skip = (
+        resume_point(work.checkpoint, batch=batch, digest=manifest.digest, total=manifest.items)
+        if resume
+        else 0
+    )
     done = skip
     bar = Progress("load", manifest.items, start=skip) if progress else None
     started = loop.time()
@@ -114,7 +146,8 @@ async def load(
     last_saved = loop.time()
     try:
         for chunk in _chunks(read_items(work, skip=skip), batch):
-            in_flight.append((asyncio.create_task(batch_write(table, chunk)), len(chunk)))
+            first = done + sum(size for _, size in in_flight)
+            in_flight.append((asyncio.create_task(_write(table, chunk, first)), len(chunk)))
             if len(in_flight) < concurrency:
                 continue
             await asyncio.wait([in_flight[0][0]])
@@ -142,4 +175,9 @@ async def load(
         save_checkpoint(work.checkpoint, Checkpoint(batch, manifest.digest, done, manifest.items))
     if bar:
         bar.close()
+    if done != manifest.items:
+        raise WorkError(
+            f"{work.items} ended after {done:,} items, {work.manifest.name} says "
+            f"{manifest.items:,}: run transform again"
+        )
     return LoadResult(done - skip, skip, manifest.items, loop.time() - started)

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from service.migrate import rows
-from service.migrate.rows import R, Row
+from service.migrate.errors import SourceError
+from service.migrate.rows import Moment, R, Row
 
 _FILES: dict[str, str] = {
     rows.AuthUser.table: "users",
@@ -31,13 +32,20 @@ _SHORT_OFFSET = re.compile(r"([+-]\d\d)$")
 _NULLABLE = frozenset({"url", "image_url"})
 
 
-class CsvError(ValueError):
+class CsvError(SourceError):
     pass
 
 
-def parse_timestamp(text: str) -> datetime:
+def parse_timestamp(text: str) -> Moment:
+    text = text.strip()
+    for bound in rows.Unbounded:
+        if text == bound.value:
+            return bound
     # Postgres writes "+00" for UTC; fromisoformat wants "+00:00".
-    value = datetime.fromisoformat(_SHORT_OFFSET.sub(r"\1:00", text.strip()))
+    try:
+        value = datetime.fromisoformat(_SHORT_OFFSET.sub(r"\1:00", text))
+    except ValueError as exc:
+        raise CsvError(f"not a timestamp: {text!r}") from exc
     if value.tzinfo is None:
         raise CsvError(f"timestamp without a time zone: {text!r}")
     return value
@@ -129,15 +137,21 @@ class CsvSource:
         path = csv_path(self.directory, row_type)
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
-            missing = set(names) - set(reader.fieldnames or ())
-            if missing:
-                raise CsvError(f"{path.name}: missing columns {sorted(missing)}")
-            for line, record in enumerate(reader, start=2):
-                yield row_type(**_values(path, line, names, record))
+            try:
+                missing = set(names) - set(reader.fieldnames or ())
+                if missing:
+                    raise CsvError(f"{path.name}: missing columns {sorted(missing)}")
+                for record in reader:
+                    yield row_type(**_values(path, reader.line_num, names, record))
+            except (csv.Error, UnicodeDecodeError) as exc:
+                raise CsvError(f"{path.name} line {reader.line_num}: {exc}") from exc
 
 
-def _values(path: Path, line: int, names: tuple[str, ...], record: Mapping[str, str]) -> Any:
+def _values(path: Path, line: int, names: tuple[str, ...], record: Mapping[str, Any]) -> Any:
+    short = [name for name in names if record.get(name) is None]
+    if short or None in record:
+        raise CsvError(f"{path.name} line {line}: not as many fields as the header has")
     try:
         return {name: _convert(name, record[name]) for name in names}
-    except ValueError as exc:
+    except (ValueError, CsvError) as exc:
         raise CsvError(f"{path.name} line {line}: {exc}") from exc

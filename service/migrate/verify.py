@@ -1,10 +1,17 @@
 """Compare the legacy side with the table: counts per entity type and a content hash per item.
 
-The legacy side is the legacy rows run through the (pure, deterministic) transform again with
-the mapping the load used, so the comparison is item for item. The table side is one Scan of
-the table. An item is compared when its key is one the legacy side expects or when it carries
-this batch's tag; the service's own items (untagged, keys of their own) are not the
-migration's business and are left alone.
+The legacy side is the source rows as this run reads them (Postgres live, the CSV exports or
+the export snapshot, never the items file), run through the (pure, deterministic) transform
+again with the mapping the load used, so the comparison is item for item. The transform reads
+every item it makes back into column values (readback.py, written independently of it) and
+refuses a row whose items would not give back the row's own values, so an expected item is
+the source row's values exactly: a table item equal to it carries them, and a table loaded by
+a transform that altered values (trimmed a title, say) is found *changed* here, even though
+it is what that transform produced.
+
+The table side is one Scan of the table. An item is compared when its key is one the legacy
+side expects or when it carries this batch's tag; the service's own items (untagged, keys of
+their own) are not the migration's business and are left alone.
 
 Findings, each counted and listed (up to `MAX_LISTED` each):
 - missing: a key the legacy side expects and the table lacks;
@@ -130,9 +137,10 @@ async def verify(
     report = VerifyReport(batch=batch)
     expected: dict[str, tuple[bytes, str]] = {}
     transformer = Transformer(users)
-    async for item in transformed(source, transformer):
-        expected[item_key(item)] = (content_hash(item), _type(item))
-        report.expected[_type(item)] += 1
+    async for _row, items in transformed(source, transformer):
+        for item in items:
+            expected[item_key(item)] = (content_hash(item), _type(item))
+            report.expected[_type(item)] += 1
     summary = report_json(transformer.report)
     report.legacy_rows = summary["rows"]
     report.unmapped_users = summary["unmapped_count"]
@@ -190,7 +198,8 @@ async def _name_changed_fields(
     # Only hashes were kept; the transform is deterministic, so running it again finds the
     # expected items of the few that differ without holding every item in memory.
     by_key = {f"{f.pk}\x1f{f.sk}": f for f in report.changed}
-    async for item in transformed(source, Transformer(users)):
-        key = item_key(item)
-        if key in changed and key in by_key:
-            by_key[key].fields = _differing(item, changed[key])
+    async for _row, items in transformed(source, Transformer(users)):
+        for item in items:
+            key = item_key(item)
+            if key in changed and key in by_key:
+                by_key[key].fields = _differing(item, changed[key])

@@ -4,6 +4,9 @@ Attributes are the models' camelCase aliases; datetimes are stored as `keys.iso`
 that stored values and key strings sort alike; numbers go through Decimal strings, never
 floats. Reading keeps only the model's own fields: items also carry keys and bookkeeping
 attributes (`type`, `categoryVersion`, ...) that the models refuse.
+
+`item_size` is the size DynamoDB counts against its item limit (`ITEM_LIMIT_BYTES`), so that
+a writer can refuse an item, and name it, before DynamoDB refuses the whole request.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from service.store.keys import iso
 
 Item = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
+# 400 KB, attribute names and values together (the DynamoDB Developer Guide, "Item sizes").
+ITEM_LIMIT_BYTES = 400 * 1024
 
 
 def serialize(value: object) -> dict[str, Any]:
@@ -84,3 +89,51 @@ def entity_item(
 ) -> Item:
     """The full item of an entity: its typed key, `type`, index keys and the model's fields."""
     return {**key, **to_item({"type": entity_type, **extra, **attributes(model)})}
+
+
+def fits(item: Mapping[str, Any], limit: int = ITEM_LIMIT_BYTES) -> bool:
+    """Whether `item` is at most `limit` bytes, cheaply for the usual small item: every byte
+    counted is part of a character of the item's repr (names, values, and more than enough
+    punctuation for the lists' and maps' overheads), and a character is at most 4 in UTF-8."""
+    return 4 * len(repr(item)) <= limit or item_size(item) <= limit
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """The bytes DynamoDB counts for a typed item: each attribute's name (UTF-8) plus its
+    value, by the Developer Guide's rules: a string its UTF-8 length, a number one byte per
+    two significant digits plus one, a boolean or null one byte, a list or map 3 bytes plus
+    one a member and each member's own size (a map's keys counted as names)."""
+    return sum(_utf8(name) + _value_size(value) for name, value in item.items())
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _number_size(text: str) -> int:
+    digits = "".join(str(d) for d in Decimal(text).as_tuple().digits).strip("0")
+    return (max(len(digits), 1) + 1) // 2 + 1
+
+
+def _value_size(value: Mapping[str, Any]) -> int:
+    (tag, raw), *_ = value.items()
+    match tag:
+        case "S":
+            return _utf8(raw)
+        case "N":
+            return _number_size(raw)
+        case "B":
+            return len(raw)
+        case "BOOL" | "NULL":
+            return 1
+        case "L":
+            return 3 + sum(_value_size(member) + 1 for member in raw)
+        case "M":
+            return 3 + sum(_utf8(name) + _value_size(member) + 1 for name, member in raw.items())
+        case "SS":
+            return sum(_utf8(member) for member in raw)
+        case "NS":
+            return sum(_number_size(member) for member in raw)
+        case "BS":
+            return sum(len(member) for member in raw)
+    raise TypeError(f"unsupported attribute type {tag}")

@@ -1,5 +1,6 @@
-"""The generator fills the legacy schema; export reads it from Postgres (server-side cursor)
-and from Supabase's CSV exports, and both give the same rows."""
+"""The generator fills an empty legacy schema, only where it is told to and never the
+database migrated from; export reads it from Postgres (server-side cursor) and from
+Supabase's CSV exports, and both give the same rows."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from service.migrate import rows
 from service.migrate.export import PostgresSource, SnapshotSource, collect, write_snapshot
 from service.migrate.supabase_csv import CsvSource
 from tests.migrate.conftest import Legacy
-from tests.migrate.support import TRUNCATE, cli, fill
+from tests.migrate.support import TRUNCATE, cli, fill, refusal
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.subprocess]
 SMALL = Scale(users=300, listings=40, categories=6, favourites=900, seed=3)
 
 
@@ -138,3 +139,46 @@ async def test_a_snapshot_round_trips_through_write_snapshot(
     assert counts["public.favorites"] == 900
     first = json.loads((tmp_path / "snap" / "public.profiles.jsonl").read_text().splitlines()[0])
     assert set(first) == set(rows.columns(rows.Profile))
+
+
+async def _counts(pg: asyncpg.Connection) -> dict[str, int]:
+    return {
+        table: await pg.fetchval(f"select count(*) from {table}")  # noqa: S608
+        for table in ("auth.users", "public.profiles", "public.categories", "public.listings")
+    }
+
+
+async def test_generate_needs_an_explicit_target_never_the_migrated_database(
+    legacy: Legacy, pg: asyncpg.Connection, migrate_settings: Settings
+) -> None:
+    await pg.execute(TRUNCATE)
+    small = ["--users", "20", "--listings", "5", "--categories", "2", "--favourites", "20"]
+    # The variable the runbook points at the real Supabase is never a target by itself ...
+    implicit = await asyncio.to_thread(
+        cli, migrate_settings, "generate", *small, env={"HUSTLEHUB_MIGRATE_DSN": legacy.dsn}
+    )
+    assert implicit.returncode == 2
+    assert "--dsn" in implicit.stderr
+    # ... nor when --dsn names the same database, with another user or password.
+    same = legacy.dsn.replace("postgres@", "postgres:another-password@")
+    named = await asyncio.to_thread(
+        cli, migrate_settings, "generate", "--dsn", legacy.dsn, *small,
+        env={"HUSTLEHUB_MIGRATE_DSN": same},
+    )  # fmt: skip
+    assert "the database HUSTLEHUB_MIGRATE_DSN names" in refusal(named)
+    assert "another-password" not in named.stderr
+    assert set((await _counts(pg)).values()) == {0}
+
+
+async def test_generate_refuses_tables_that_are_not_empty(
+    legacy: Legacy, pg: asyncpg.Connection, migrate_settings: Settings
+) -> None:
+    await fill(pg, Scale(users=5, listings=2, categories=1, favourites=4, seed=5))
+    before = await _counts(pg)
+    done = await asyncio.to_thread(
+        cli, migrate_settings, "generate", "--dsn", legacy.dsn, "--users", "20", "--listings",
+        "5", "--categories", "2", "--favourites", "20",
+    )  # fmt: skip
+    line = refusal(done)
+    assert "already holds rows in auth.users, public.profiles, public.categories" in line
+    assert await _counts(pg) == before

@@ -20,6 +20,7 @@ from service.config import Settings
 from service.dev.seed.supabase import Scale
 from service.errors import StoreUnavailable
 from service.migrate.checkpoint import read_checkpoint
+from service.migrate.errors import TargetError
 from service.migrate.export import PostgresSource
 from service.migrate.load import LoadObserver, load
 from service.migrate.verify import verify
@@ -142,8 +143,9 @@ async def test_a_load_that_gives_up_resumes_from_its_checkpoint(
         )
         client.meta.events.register("after-call.dynamodb.BatchWriteItem", hand_back)
         stuck = _table(client, migrate_settings, deadline=0.5, cap=0.05)
-        with pytest.raises(StoreUnavailable):
+        with pytest.raises(TargetError, match=r"items 101-125 of items\.jsonl") as stopped:
             await load(stuck, workdir, manifest, batch=batch, concurrency=1, progress=False)
+        assert isinstance(stopped.value.__cause__, StoreUnavailable)
     checkpoint = read_checkpoint(workdir.checkpoint)
     assert checkpoint is not None
     assert checkpoint.done == 100  # the four chunks of 25 DynamoDB took

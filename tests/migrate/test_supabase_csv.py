@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from service.migrate.supabase_csv import CsvError, parse_text_array, parse_timestamp
@@ -31,6 +33,7 @@ def test_malformed_text_arrays_are_refused(literal: str) -> None:
 
 def test_postgres_timestamps_parse_with_their_offsets() -> None:
     at = parse_timestamp("2024-05-01 10:00:00.123456+00")
+    assert isinstance(at, datetime)
     assert at.isoformat() == "2024-05-01T10:00:00.123456+00:00"
     assert parse_timestamp("2024-05-01 15:30:00+05:30") == parse_timestamp("2024-05-01 10:00:00+00")
     with pytest.raises(CsvError):

@@ -1,9 +1,11 @@
 """The transform: every legacy row's fields come back unchanged from its items (property
-test), the copies list pages read agree with their entities, and rows a model refuses are
-reported instead of altered."""
+test; whitespace around names, titles and skills included), the copies list pages read agree
+with their entities and with the source rows, and rows a model refuses are reported instead
+of altered."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.migrate import rows
+from service.migrate.readback import differences
 from service.migrate.transform import TransformReport, transform_all
 from service.migrate.usermap import UserMap
 from service.store.codec import Item
@@ -23,11 +26,14 @@ _TEXT = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 SLUG = st.from_regex(r"[a-z0-9]{1,12}(-[a-z0-9]{1,8}){0,2}", fullmatch=True)
 
 
-def stripped(min_size: int, max_size: int) -> st.SearchStrategy[str]:
-    # Names, titles and skills are stripped by the models, as the API strips them.
-    return st.text(_TEXT, min_size=min_size, max_size=max_size).filter(
+def padded(min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    # What the models check once stripped (as the API strips it), with whitespace around it
+    # sometimes: the table must keep it as the row has it.
+    core = st.text(_TEXT, min_size=min_size, max_size=max_size).filter(
         lambda s: s == s.strip() and len(s) >= min_size
     )
+    space = st.sampled_from(["", "", " ", "  ", "\t", " \n"])
+    return st.tuples(space, core, space).map("".join)
 
 
 moments = st.datetimes(
@@ -58,7 +64,7 @@ def legacy_data(draw: st.DrawFn) -> Data:
     category_slugs = draw(st.lists(SLUG, min_size=1, max_size=4, unique=True))
     categories = [
         rows.Category(
-            id=draw(ids), slug=slug, name=draw(stripped(1, 120)),
+            id=draw(ids), slug=slug, name=draw(padded(1, 120)),
             description=draw(st.text(_TEXT, max_size=50)),
             sort_order=draw(st.integers(0, 999_999)), created_at=draw(moments),
             updated_at=draw(moments),
@@ -70,12 +76,12 @@ def legacy_data(draw: st.DrawFn) -> Data:
     for slug in listing_slugs:
         low = draw(st.integers(0, 1_000_000))
         listings.append(rows.Listing(
-            id=draw(ids), slug=slug, title=draw(stripped(1, 160)),
+            id=draw(ids), slug=slug, title=draw(padded(1, 160)),
             summary=draw(st.text(_TEXT, max_size=40)),
             description=draw(st.text(_TEXT, max_size=80)),
             category_id=draw(st.sampled_from(categories)).id,
             location=draw(st.text(_TEXT, max_size=30)), remote=draw(st.booleans()),
-            skills=tuple(draw(st.lists(stripped(1, 40), max_size=5))),
+            skills=tuple(draw(st.lists(padded(1, 40), max_size=5))),
             income_min=low, income_max=draw(st.integers(low, 100_000_000)),
             income_currency=draw(st.from_regex(r"[A-Z]{3}", fullmatch=True)),
             income_period=draw(st.sampled_from(PERIODS)),
@@ -144,6 +150,8 @@ def test_the_copies_pages_read_agree_with_their_entities(data: Data) -> None:
         assert (listing["categorySlug"], listing["categoryName"]) == (
             category["slug"], category["name"],
         )  # fmt: skip
+        source = next(c for c in data.categories if c.id == listing["categoryId"])
+        assert (copy["categorySlug"], copy["categoryName"]) == (source.slug, source.name)
     assert len(grouped["CategoryListing"]) == len(listings)
     slugs = {m["PK"]: m["targetId"] for m in grouped["SlugMapping"]}
     assert slugs == {
@@ -222,3 +230,60 @@ def test_a_supabase_uuid_is_an_entity_id() -> None:
     legacy_id = str(uuid.uuid4())
     assert TypeAdapter(EntityId).validate_python(legacy_id) == legacy_id
     assert is_ref(legacy_id)
+
+
+def test_whitespace_is_kept_on_every_item_that_carries_it() -> None:
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    category = rows.Category(str(uuid.uuid4()), "design", " Design ", "", 0, at, at)
+    gig = rows.Listing(
+        str(uuid.uuid4()), "gig", "  Gig ", "", "", category.id, "", False,
+        (" writing ", "editing "), 1, 2, "USD", "month", None, None, at, at,
+    )  # fmt: skip
+    blank = dataclasses.replace(gig, id=str(uuid.uuid4()), slug="blank", title="   ")
+    profile = rows.Profile(str(uuid.uuid4()), "a@example.test", " Ann ", False, at, at)
+    items, report = transform_all(
+        UserMap({profile.id: "sub-a"}), auth_users=[], profiles=[profile],
+        categories=[category], listings=[gig, blank], favorites=[],
+    )  # fmt: skip
+    assert report.rejected_count == {"public.listings": 1}  # a title of spaces is no title
+    assert [(r.id, "title" in r.reason) for r in report.rejected] == [(blank.id, True)]
+    grouped = by_type(items)
+    assert [c["name"] for c in grouped["Category"] + grouped["CategoryEntry"]] == [" Design "] * 2
+    for kind in ("Listing", "CategoryListing"):
+        (listing,) = grouped[kind]
+        assert listing["title"] == "  Gig "
+        assert listing["skills"] == [" writing ", "editing "]
+        assert listing["categoryName"] == " Design "
+    assert [u["displayName"] for u in grouped["User"]] == [" Ann "]
+
+
+def test_readback_names_each_value_an_item_does_not_keep() -> None:
+    at = datetime(2024, 1, 1, 12, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    category = rows.Category(str(uuid.uuid4()), "design", " Design ", "", 0, at, at)
+    row = rows.Listing(
+        str(uuid.uuid4()), "gig", "  Gig ", "", "", category.id, "", False, (" a ",), 1, 2,
+        "USD", "month", "https://example.test/gig", None, at, at,
+    )  # fmt: skip
+    items, _ = transform_all(
+        UserMap({}), auth_users=[], profiles=[], categories=[category], listings=[row],
+        favorites=[],
+    )  # fmt: skip
+    listing = next(i for i in items if i["type"]["S"] == "Listing")
+    assert differences(row, [listing], category=category) == []
+    trimmed = {
+        **listing,
+        "title": {"S": "Gig"},
+        "skills": {"L": [{"S": "a"}]},
+        "categoryName": {"S": "Design"},
+    }
+    del trimmed["url"]
+    found = [(d.column, d.legacy, d.item) for d in differences(row, [trimmed], category=category)]
+    assert sorted(found, key=repr) == sorted(
+        [
+            ("title", "  Gig ", "Gig"),
+            ("skills", [" a "], ["a"]),
+            ("url", "https://example.test/gig", None),
+            ("category.name", " Design ", "Design"),
+        ],
+        key=repr,
+    )

@@ -5,42 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import uuid
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
-from aiobotocore.session import get_session
 
 from service.config import Settings
 from service.dev.seed.supabase import Scale
 from service.migrate.usermap import MappingError, UserMap, read_csv
 from tests.migrate.conftest import Legacy
-from tests.migrate.support import cli, fill
+from tests.migrate.support import cli, fill, pool_with_users
 
 SCALE = Scale(users=90, listings=10, categories=2, favourites=180, seed=31)
-
-
-async def _pool_with_users(endpoint: str, emails: list[str]) -> tuple[str, dict[str, str]]:
-    """A fresh pool on moto holding `emails`; returns its id and email -> sub."""
-    async with get_session().create_client(
-        "cognito-idp", region_name="us-east-1", endpoint_url=endpoint,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    ) as idp:  # fmt: skip
-        idp_any: Any = idp
-        pool = await idp_any.create_user_pool(PoolName=f"migrate-{secrets.token_hex(4)}")
-        pool_id: str = pool["UserPool"]["Id"]
-        subs: dict[str, str] = {}
-        for email in emails:
-            created = await idp_any.admin_create_user(
-                UserPoolId=pool_id, Username=f"u-{uuid.uuid4().hex[:10]}",
-                MessageAction="SUPPRESS", UserAttributes=[{"Name": "email", "Value": email}],
-            )  # fmt: skip
-            attributes = {a["Name"]: a["Value"] for a in created["User"]["Attributes"]}
-            subs[email.lower()] = attributes["sub"]
-    return pool_id, subs
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -54,7 +31,7 @@ async def test_cognito_mapping_by_email_reports_and_blocks_on_unmapped_users(
     # 85 of the 90 have a Cognito user (more than one ListUsers page of 60), some with their
     # email in another case, as Cognito may hold it; 5 have none.
     signed_up = [u["email"].upper() if n % 7 == 0 else u["email"] for n, u in enumerate(users[:85])]
-    pool_id, subs = await _pool_with_users(moto_endpoint, signed_up)
+    pool_id, subs = await pool_with_users(moto_endpoint, signed_up)
     argv = ["transform", "--dsn", legacy.dsn, "--work", str(work), "--cognito-pool-id", pool_id,
             "--cognito-endpoint", moto_endpoint]  # fmt: skip
     done = await asyncio.to_thread(cli, migrate_settings, *argv)

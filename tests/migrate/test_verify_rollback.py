@@ -27,7 +27,7 @@ from service.store.table import Table
 from tests.migrate.conftest import Legacy
 from tests.migrate.support import cli, fill, mapping
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.subprocess]
 SCALE = Scale(users=120, listings=15, categories=3, favourites=240, seed=21)
 
 
@@ -142,3 +142,61 @@ async def test_rollback_removes_one_batch_and_nothing_else(
     again = await asyncio.to_thread(cli, migrate_settings, "rollback", "--batch", batches["a"])
     assert again.returncode == 0, again.stderr
     assert "deleted=0" in again.stdout
+
+
+async def test_verify_compares_the_table_with_the_source_rows_not_a_trimming_transform(
+    pg: asyncpg.Connection, work: Path, table: Table
+) -> None:
+    """What a transform that trims would have loaded: the listing's title without the spaces
+    its row has. Verify finds it against the rows as read, whatever its own transform does."""
+    await fill(pg, SCALE)
+    listing_id = await pg.fetchval(
+        "update public.listings set title = '  ' || title || ' ' "
+        "where id = (select id from public.listings order by id limit 1) returning id::text"
+    )
+    work.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240
+    users = await mapping(pg)
+    manifest = await write_items(PostgresSource(pg), users, WorkDir(work))
+    assert not manifest.rejected
+    batch = f"trim-{uuid.uuid4().hex[:6]}"
+    await load(table, WorkDir(work), manifest, batch=batch, progress=False)
+    clean = await verify(PostgresSource(pg), users, table, batch=batch, progress=False)
+    assert clean.ok, clean.text()
+
+    trimmed = 0
+    for item in read_items(WorkDir(work)):
+        if item["type"]["S"] in ("Listing", "CategoryListing") and item["id"]["S"] == listing_id:
+            assert item["title"]["S"] != item["title"]["S"].strip()
+            altered = {**item, "title": {"S": item["title"]["S"].strip()}}
+            await table.call("PutItem", Item={**altered, "migrationBatch": {"S": batch}})
+            trimmed += 1
+    assert trimmed == 2
+    report = await verify(PostgresSource(pg), users, table, batch=batch, progress=False)
+    assert not report.ok
+    assert report.counts == {"changed": 2}
+    assert {(f.type, tuple(f.fields)) for f in report.changed} == {
+        ("Listing", ("title",)),
+        ("CategoryListing", ("title",)),
+    }
+
+
+async def test_a_rollback_dry_run_prints_what_it_would_delete_and_deletes_nothing(
+    pg: asyncpg.Connection, work: Path, table: Table, migrate_settings: Settings
+) -> None:
+    batch = f"dry-{uuid.uuid4().hex[:6]}"
+    manifest = await _loaded(pg, work, table, batch)
+    items = list(read_items(WorkDir(work)))
+    dry = await asyncio.to_thread(cli, migrate_settings, "rollback", "--batch", batch, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    *listed, summary = dry.stdout.splitlines()
+    assert sorted(listed) == sorted(
+        f"{i['type']['S']} {i['PK']['S']} {i['SK']['S']}" for i in items
+    )
+    assert f"would_delete={manifest.items}" in summary
+    assert "nothing deleted" in summary
+    keys_ = [{"PK": i["PK"], "SK": i["SK"]} for i in items]
+    assert len(await batch_get(table, keys_, consistent=True)) == manifest.items
+
+    done = await asyncio.to_thread(cli, migrate_settings, "rollback", "--batch", batch)
+    assert f"deleted={manifest.items}" in done.stdout
+    assert await batch_get(table, keys_, consistent=True) == []

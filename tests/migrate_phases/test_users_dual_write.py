@@ -359,7 +359,10 @@ async def test_the_link_users_command_reports_what_it_refuses(
 
     mapping.write_text("supabase_id,sub\nabc,not/a/sub\n")
     code, _, err = await link_users_command(legacy_dsn, mapping)
-    assert (code, err.strip()) == (2, "link-users: not a usable sub: 'not/a/sub'")
+    assert (code, err.strip()) == (
+        2,
+        f"link-users: {mapping} line 2: not a usable sub: 'not/a/sub'",
+    )
 
 
 async def audit_of(client: Client, token: str, entity_id: str) -> list[tuple[str, int | None]]:

@@ -63,7 +63,9 @@ def test_the_phase_commands_are_members_of_migrate() -> None:
     linking = top.parse_args(["migrate", "link-users", "--user-map", "subs.csv"])
     assert linking.func is cli.cmd_migrate_link_users
     assert linking.user_map == Path("subs.csv")
-    generating = top.parse_args(["migrate", "generate", "--users", "5"])
+    generating = top.parse_args(
+        ["migrate", "generate", "--dsn", "postgresql://x/y", "--users", "5"]
+    )
     assert generating.func is cli.cmd_migrate_generate
     assert generating.users == 5
 
@@ -103,12 +105,26 @@ def test_the_phase_commands_need_the_legacy_dsn(monkeypatch: pytest.MonkeyPatch)
         assert done.value.code == "HUSTLEHUB_MIGRATION__LEGACY_DSN must name the legacy Postgres"
 
 
-def test_generate_is_refused_without_a_dsn(
+def test_generate_is_refused_without_an_explicit_dsn(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # HUSTLEHUB_MIGRATE_DSN names the real Supabase: generate never falls back to it.
     monkeypatch.setenv("HUSTLEHUB_MODE", "test")
-    monkeypatch.delenv("HUSTLEHUB_MIGRATE_DSN", raising=False)
+    monkeypatch.setenv("HUSTLEHUB_MIGRATE_DSN", "postgresql://postgres@127.0.0.1:1/supabase")
     with pytest.raises(SystemExit) as done:
         cli.main(["migrate", "generate"])
     assert done.value.code == 2
-    assert "HUSTLEHUB_MIGRATE_DSN" in capsys.readouterr().err
+    assert "--dsn" in capsys.readouterr().err
+
+
+def test_the_phase_commands_need_no_service_secrets_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # No cursor secret, no app client ids: what stops them is their own missing setting.
+    monkeypatch.setenv("HUSTLEHUB_MODE", "production")
+    for name in ("HUSTLEHUB_CURSOR_SECRET", "HUSTLEHUB_COGNITO_APP_CLIENT_IDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("HUSTLEHUB_MIGRATION__LEGACY_DSN", raising=False)
+    with pytest.raises(SystemExit) as done:
+        cli.main(["migrate", "reconcile"])
+    assert done.value.code == "HUSTLEHUB_MIGRATION__LEGACY_DSN must name the legacy Postgres"

@@ -8,7 +8,7 @@ from service.config import MigrationSettings, Settings
 
 
 def test_production_refuses_the_development_cursor_secret() -> None:
-    with pytest.raises(ValidationError, match="CURSOR_SECRET"):
+    with pytest.raises(ValidationError, match="cursor_secret"):
         Settings(mode="production", cognito_app_client_ids=("abc",))
 
 

@@ -5,6 +5,10 @@ and written with COPY (`copy_records_to_table`) in chunks, in dependency order. 
 the demo themes, then numbered variants past twelve; listings are spread over the categories
 unevenly (a few big ones, a long tail), as a directory's are; favourites are distinct
 (user, listing) pairs; about one profile in a thousand is an admin.
+
+Synthetic rows never mix with real ones: `generate` refuses a database whose legacy tables
+hold any row (and the CLI refuses the database HUSTLEHUB_MIGRATE_DSN names), before it
+applies the schema or writes anything.
 """
 
 from __future__ import annotations
@@ -18,10 +22,18 @@ from importlib import resources
 from typing import Any
 
 from service.dev.seed.words import ADJECTIVES, AUDIENCES, CITIES, CURRENCIES, THEMES
+from service.migrate.errors import Refused
 
 CHUNK = 10_000
 EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
 SPAN = timedelta(days=700)
+TABLES = (
+    "auth.users",
+    "public.profiles",
+    "public.categories",
+    "public.listings",
+    "public.favorites",
+)
 _FIRST = ("Alex", "Sam", "Priya", "Jordan", "Maria", "Wei", "Aisha", "Tom", "Lena", "Kofi")
 _LAST = ("Smith", "Patel", "Garcia", "Chen", "Okafor", "Novak", "Silva", "Murphy", "Kim")
 
@@ -121,14 +133,31 @@ def favourites(
             yield (user_id, listing_id, _at(rng))
 
 
+async def require_empty(conn: Any) -> None:
+    """Refuse a database whose legacy tables (those that exist) hold any row."""
+    held = [table for table in TABLES if await _holds_rows(conn, table)]
+    if held:
+        raise Refused(
+            f"the target database already holds rows in {', '.join(held)}: generate fills "
+            "only empty tables (a fresh database, or a rehearsal's, truncated)"
+        )
+
+
+async def _holds_rows(conn: Any, table: str) -> bool:
+    if not await conn.fetchval("select to_regclass($1) is not null", table):
+        return False
+    return bool(await conn.fetchval(f"select exists (select 1 from {table})"))  # noqa: S608
+
+
 Advance = Callable[[int], None]
 
 
 async def generate(conn: Any, scale: Scale, *, on_rows: Advance | None = None) -> dict[str, int]:
     """Apply the schema and write the data set with COPY; returns rows written per table,
     and tells `on_rows` how many after each chunk (out of `scale.rows`). The tables must be
-    empty (ids are random per seed, not keyed by index)."""
+    empty (ids are random per seed, not keyed by index): `require_empty` is checked first."""
     rng = random.Random(scale.seed)
+    await require_empty(conn)
     await conn.execute(legacy_schema())
     written: dict[str, int] = {}
     user_ids: list[str] = []
