@@ -1,5 +1,5 @@
-"""`hustlehub`: serve, dev, create-table, seed, token, table-template, infra-template,
-migrate, migrate-phase.
+"""`hustlehub`: serve, dev, create-table, seed, token, table-template, migrate, migrate-phase.
+(The AWS deployment is a CDK app, not a command: `make infra`, docs/deploy.md.)
 
 Heavy imports happen inside each command: `serve --workers N` must set up prometheus_client's
 multiprocess directory before prometheus_client is first imported.
@@ -140,12 +140,6 @@ def cmd_table_template(args: argparse.Namespace) -> None:
     print(json.dumps(cloudformation_template(args.table_name), indent=2))
 
 
-def cmd_infra_template(args: argparse.Namespace) -> None:
-    from service.aws.template import stack_template
-
-    print(json.dumps(stack_template(args.table_name), indent=2))
-
-
 def cmd_migrate_phase_reconcile(args: argparse.Namespace) -> None:
     from service.migrate.phase_commands import reconcile
 
@@ -237,11 +231,6 @@ def parser() -> argparse.ArgumentParser:
     template = sub.add_parser("table-template", help="print the CloudFormation table")
     template.add_argument("--table-name", default="HustleHubDirectory")
     template.set_defaults(func=cmd_table_template)
-    infra = sub.add_parser(
-        "infra-template", help="print the CloudFormation stack: table, Cognito, Lambda, IAM"
-    )
-    infra.add_argument("--table-name", default="HustleHubDirectory")
-    infra.set_defaults(func=cmd_infra_template)
     phase = sub.add_parser("migrate-phase", help="the migration phases' outbox (README)")
     phase_sub = phase.add_subparsers(dest="phase_command", required=True)
     reconcile = phase_sub.add_parser(
