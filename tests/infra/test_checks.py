@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from cfnlint.api import ManualArgs, lint
 
 from service.aws.infra.app import checked
-from service.aws.infra.nag import ACCEPTED, ACCEPTED_IN_DEV, suppress
+from service.aws.infra.nag import accepted, suppress
 from service.aws.infra.stage import DEV, Stage
 from tests.infra.synth import REGION, STAGES, Synthesised, Template
 
@@ -52,9 +52,9 @@ def test_the_accepted_findings_are_the_listed_ones_each_with_its_reason(
         for s in nag["suppressedViolations"]
         if s["acknowledgedAt"].startswith(prefix)
     }
-    accepted = ACCEPTED if stage.production else ACCEPTED + ACCEPTED_IN_DEV
-    assert suppressed == set(accepted)
-    for _, finding, reason in accepted:
+    listed = accepted(stage)
+    assert suppressed == set(listed)
+    for _, finding, reason in listed:
         assert len(reason) > 40, finding
     # The template carries each acknowledgement and its reason too, as cdk-nag v2 wrote them.
     written = {
@@ -63,7 +63,7 @@ def test_the_accepted_findings_are_the_listed_ones_each_with_its_reason(
         for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
         if rule["id"].startswith("AwsSolutions::")
     }
-    assert written == {(f"AwsSolutions::{f}", r) for _, f, r in accepted}
+    assert written == {(f"AwsSolutions::{f}", r) for _, f, r in listed}
 
 
 def test_cdk_nag_fails_the_synthesis_of_an_unsafe_stack(tmp_path: Path) -> None:

@@ -30,15 +30,15 @@ def test_threat_protection_where_the_plan_has_it(synthesised: Synthesised, stage
     template = synthesised.of(stage)
     _, pool = one(template, "AWS::Cognito::UserPool")
     properties = pool["Properties"]
-    if stage.production:
+    if stage.threat_protection:
         assert properties["UserPoolTier"] == "PLUS"
         assert properties["UserPoolAddOns"] == {"AdvancedSecurityMode": "ENFORCED"}
-        assert properties["DeletionProtection"] == "ACTIVE"
-        assert pool["DeletionPolicy"] == "Retain"
     else:
         assert properties["UserPoolTier"] == "ESSENTIALS"
         assert "UserPoolAddOns" not in properties
-        assert properties["DeletionProtection"] == "INACTIVE"
+    kept = stage.production
+    assert properties["DeletionProtection"] == ("ACTIVE" if kept else "INACTIVE")
+    assert pool["DeletionPolicy"] == ("Retain" if kept else "Delete")
 
 
 @STAGES

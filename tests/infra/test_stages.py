@@ -119,3 +119,30 @@ def test_a_missing_lambda_package_is_named(tmp_path: Path) -> None:
             region=REGION,
             certificate_arn=None,
         )
+
+
+@STAGES
+def test_the_outputs_give_clients_and_operators_what_they_need(
+    synthesised: Synthesised, stage: Stage
+) -> None:
+    outputs = synthesised.of(stage)["Outputs"]
+    assert {
+        "ServiceUrl",
+        "TableName",
+        "StreamArn",
+        "UserPoolId",
+        "UserPoolClientId",
+        "AlarmTopicArn",
+        "NatEgressAddresses",
+        "ClusterName",
+        "OneOffTaskDefinition",
+        "PrivateSubnets",
+        "ServiceSecurityGroup",
+    } <= set(outputs)
+    scheme = "https" if stage.production else "http"
+    assert outputs["ServiceUrl"]["Value"]["Fn::Join"][1][0] == f"{scheme}://"
+    value = outputs["NatEgressAddresses"]["Value"]
+    # A join of one address is the address itself.
+    addresses = value["Fn::Join"][1] if "Fn::Join" in value else [value]
+    assert len(addresses) == stage.nat_gateways
+    assert all(set(a) == {"Ref"} for a in addresses)

@@ -4,6 +4,8 @@ that names no construct fails it too, so the list cannot outlive what it excuses
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
@@ -86,20 +88,28 @@ ACCEPTED: tuple[tuple[str, str, str], ...] = (
     ),
 )
 
-# What a development stage gives up to cost less.
-ACCEPTED_IN_DEV: tuple[tuple[str, str, str], ...] = (
+# What a stage may give up to cost less, and when it does.
+ACCEPTED_WHEN: tuple[tuple[str, str, str, Callable[[Stage], bool]], ...] = (
     (
         "Cache/Redis",
         "AwsSolutions-AEC4",
-        "Dev runs one Redis node without a replica; production has a replica in another zone.",
+        "A stage without Redis replicas (dev) runs one node per shard in one zone; production"
+        " has a replica of each shard in another zone.",
+        lambda stage: stage.redis_replicas == 0,
     ),
     (
         "Signup/UserPool",
         "AwsSolutions-COG8",
-        "Dev is on Cognito's Essentials plan (Plus is priced per active user); production is on"
-        " Plus with threat protection enforced.",
+        "A stage without threat protection (dev) is on Cognito's Essentials plan, Plus being"
+        " priced per active user; production is on Plus with threat protection enforced.",
+        lambda stage: not stage.threat_protection,
     ),
 )
+
+
+def accepted(stage: Stage) -> tuple[tuple[str, str, str], ...]:
+    """The findings `stage` accepts: (construct path, finding, reason)."""
+    return ACCEPTED + tuple((p, f, r) for p, f, r, when in ACCEPTED_WHEN if when(stage))
 
 
 def _at(stack: Stack, path: str) -> IConstruct:
@@ -113,8 +123,7 @@ def _at(stack: Stack, path: str) -> IConstruct:
 
 
 def suppress(stack: Stack, stage: Stage) -> None:
-    accepted = ACCEPTED if stage.production else ACCEPTED + ACCEPTED_IN_DEV
-    for path, finding, reason in accepted:
+    for path, finding, reason in accepted(stage):
         Validations.of(_at(stack, path)).acknowledge(
             Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason)
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import CfnOutput, Fn, RemovalPolicy
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -103,16 +103,11 @@ def network(scope: Construct, stage: Stage, parameters: Parameters) -> Network:
     _legacy_egress(scope, "ServiceLegacyEgress", service, parameters)
     _legacy_egress(scope, "TriggerLegacyEgress", trigger, parameters)
 
-    CfnOutput(
-        scope,
-        "NatEgressAddresses",
-        description="The addresses the legacy Postgres sees connections from (allow them)",
-        value=Fn.join(",", _nat_addresses(vpc)),
-    )
     return Network(vpc=vpc, balancer=balancer, service=service, cache=cache, trigger=trigger)
 
 
-def _nat_addresses(vpc: ec2.Vpc) -> list[str]:
+def nat_addresses(vpc: ec2.Vpc) -> list[str]:
+    """The NAT gateways' elastic IPs: what the legacy Postgres sees connections come from."""
     addresses = []
     for subnet in vpc.public_subnets:
         eip = subnet.node.try_find_child("EIP")

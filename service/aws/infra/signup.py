@@ -185,13 +185,13 @@ def _pool(
         email=cognito.UserPoolEmail.with_ses(
             from_email=parameters.email_from.value_as_string, ses_region=Aws.REGION
         ),
-        # Threat protection (what was advanced security) needs the Plus plan, priced per
-        # monthly active user: production has it, enforced; dev runs on Essentials.
-        feature_plan=cognito.FeaturePlan.PLUS
-        if stage.production
-        else cognito.FeaturePlan.ESSENTIALS,
+        # Threat protection (what was advanced security) where the plan has it: Plus,
+        # enforced; otherwise Essentials, which has none.
+        feature_plan=(
+            cognito.FeaturePlan.PLUS if stage.threat_protection else cognito.FeaturePlan.ESSENTIALS
+        ),
         standard_threat_protection_mode=(
-            cognito.StandardThreatProtectionMode.FULL_FUNCTION if stage.production else None
+            cognito.StandardThreatProtectionMode.FULL_FUNCTION if stage.threat_protection else None
         ),
         deletion_protection=stage.production,
         removal_policy=RemovalPolicy.RETAIN if stage.production else RemovalPolicy.DESTROY,

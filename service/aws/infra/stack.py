@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Environment, Stack
+from aws_cdk import CfnOutput, Environment, Fn, Stack
 from constructs import Construct
 
 from service.aws.infra import alarms, cache, monitoring, network, signup, streams, tasks, web
@@ -86,7 +86,7 @@ class HustleHubStack(Stack):
             parameters=parameters,
             certificate_arn=certificate_arn,
         )
-        streams.streams(
+        reader = streams.streams(
             feature("streams"),
             stage,
             network=net,
@@ -122,8 +122,23 @@ class HustleHubStack(Stack):
                 users.client.user_pool_client_id,
                 "HUSTLEHUB_COGNITO_APP_CLIENT_IDS",
             ),
-            "ClusterName": (runs.cluster.cluster_name, "For one-off tasks (docs/deploy.md)"),
+            "ClusterName": (runs.cluster.cluster_name, "Where one-off tasks run"),
+            "OneOffTaskDefinition": (
+                reader.definition.task_definition_arn,
+                "What one-off commands run as: aws ecs run-task (docs/deploy.md)",
+            ),
+            "PrivateSubnets": (
+                Fn.join(
+                    ",", net.vpc.select_subnets(subnet_type=net.private.subnet_type).subnet_ids
+                ),
+                "The subnets of a one-off task",
+            ),
+            "ServiceSecurityGroup": (net.service.security_group_id, "The group of a one-off task"),
             "AlarmTopicArn": (topic.topic_arn, "Alarms and budget alerts"),
+            "NatEgressAddresses": (
+                Fn.join(",", network.nat_addresses(net.vpc)),
+                "Where connections to the legacy Postgres come from (allow them there)",
+            ),
         }
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

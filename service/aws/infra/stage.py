@@ -36,8 +36,11 @@ class Stage:
     # Concurrent post-confirmation invocations at most; in the legacy phases each one holds
     # a small Postgres pool, so this also bounds the Lambda's connections to Supabase.
     trigger_concurrency: int
+    # Cognito's threat protection (compromised credentials, adaptive authentication) needs
+    # the Plus plan, the stage's largest cost per user (docs/deploy.md); without it, Essentials.
+    threat_protection: bool
     log_retention: RetentionDays
-    # The default of the MonthlyBudgetUsd parameter (docs/deploy.md derives it).
+    # The default of the MonthlyBudgetUsd parameter: above the estimate of docs/deploy.md.
     monthly_budget_usd: int
 
     @property
@@ -67,8 +70,9 @@ DEV = Stage(
     redis_shards=1,
     redis_replicas=0,
     trigger_concurrency=2,
+    threat_protection=False,
     log_retention=RetentionDays.TWO_WEEKS,
-    monthly_budget_usd=200,
+    monthly_budget_usd=150,
 )
 
 PROD = Stage(
@@ -84,8 +88,9 @@ PROD = Stage(
     redis_shards=2,
     redis_replicas=1,
     trigger_concurrency=10,
+    threat_protection=True,
     log_retention=RetentionDays.THREE_MONTHS,
-    monthly_budget_usd=600,
+    monthly_budget_usd=1200,
 )
 
 STAGES: dict[str, Stage] = {stage.name: stage for stage in (DEV, PROD)}

@@ -39,6 +39,9 @@ def namespace(stage: Stage) -> str:
 @dataclass(frozen=True, slots=True)
 class Streams:
     service: ecs.FargateService
+    # Also what one-off commands run as (`aws ecs run-task`, docs/deploy.md): the service's
+    # image and settings, no traffic.
+    definition: ecs.FargateTaskDefinition
     metrics_log_group: logs.LogGroup
 
 
@@ -170,4 +173,4 @@ def streams(
         propagate_tags=ecs.PropagatedTagSource.SERVICE,
         enable_ecs_managed_tags=True,
     )
-    return Streams(service=service, metrics_log_group=metrics_log_group)
+    return Streams(service=service, definition=definition, metrics_log_group=metrics_log_group)
