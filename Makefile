@@ -53,12 +53,23 @@ benchmark: $(STAMP)  ## read-path throughput as ratios to a bare aiohttp ceiling
 hotpath: $(STAMP)  ## an in-process hit's handler timed in-process against the ceiling's Response
 	$(BIN)/python -m service.dev.bench.hotpath $(HOTPATH_ARGS)
 
-LAMBDA_PYTHON ?= 3.12
-LAMBDA_PLATFORM ?= manylinux2014_x86_64
+# The post-confirmation Lambda runs python3.14 on arm64 (service/aws/infra/signup.py).
+LAMBDA_PYTHON ?= 3.14
+LAMBDA_PLATFORM ?= manylinux2014_aarch64
 
-infra: $(STAMP)  ## the CloudFormation stack (table, Cognito, post-confirmation Lambda, IAM)
-	mkdir -p build
-	$(BIN)/hustlehub infra-template > build/hustlehub-stack.json
+# The AWS CDK CLI, pinned by deploy/cdk/package-lock.json; the app itself is Python.
+CDK_DIR := deploy/cdk
+CDK := $(CDK_DIR)/node_modules/.bin/cdk
+STAGE ?= dev
+REGION ?= us-east-1
+CDK_ARGS ?=
+
+$(CDK): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json
+	cd $(CDK_DIR) && npm ci --no-audit --no-fund
+	touch $(CDK)
+
+infra: $(STAMP) $(CDK) lambda-package  ## synthesise STAGE's stack (CDK, cdk-nag) into deploy/cdk/cdk.out
+	cd $(CDK_DIR) && node_modules/.bin/cdk synth --quiet -c stage=$(STAGE) -c region=$(REGION) $(CDK_ARGS)
 
 lambda-package: $(STAMP)  ## build/post-confirmation.zip: the project and its runtime deps for Lambda
 	rm -rf build/lambda build/wheels build/post-confirmation.zip

@@ -1,5 +1,5 @@
-"""`hustlehub`: serve, dev, create-table, seed, token, table-template, infra-template,
-migrate.
+"""`hustlehub`: serve, dev, create-table, seed, token, table-template, migrate.
+(The AWS deployment is a CDK app, not a command: `make infra`, docs/deploy.md.)
 
 The one entry point: the only module that may import the dev tooling (service.dev) and the
 migration's run-time package (service.transition) beside the runtime. Heavy imports happen
@@ -152,12 +152,6 @@ def cmd_table_template(args: argparse.Namespace) -> None:
     from service.store.schema import cloudformation_template
 
     print(json.dumps(cloudformation_template(args.table_name), indent=2))
-
-
-def cmd_infra_template(args: argparse.Namespace) -> None:
-    from service.aws.template import stack_template
-
-    print(json.dumps(stack_template(args.table_name), indent=2))
 
 
 def cmd_migrate_generate(args: argparse.Namespace) -> None:
@@ -341,11 +335,6 @@ def parser() -> argparse.ArgumentParser:
     template = sub.add_parser("table-template", help="print the CloudFormation table")
     template.add_argument("--table-name", default="HustleHubDirectory", help="the table's name")
     template.set_defaults(func=cmd_table_template)
-    infra = sub.add_parser(
-        "infra-template", help="print the CloudFormation stack: table, Cognito, Lambda, IAM"
-    )
-    infra.add_argument("--table-name", default="HustleHubDirectory", help="the table's name")
-    infra.set_defaults(func=cmd_infra_template)
     steps = migrate_parsers(sub, cmd_migrate)
     _generate_parser(steps)
     _phase_parsers(steps)

@@ -1,4 +1,3 @@
-"""The AWS side as CloudFormation, generated: `hustlehub infra-template` prints the stack.
-
-`template.py` assembles it from the table definition (`service.store.schema`), the sign-up
-resources (`signup.py`) and the IAM policies (`iam.py`)."""
+"""The AWS side: the post-confirmation Lambda (`registration.py`, with `trigger.py` and
+`envsecrets.py`), the IAM action sets (`iam.py`), and the deployment as a CDK app (`infra/`,
+which needs the `infra` extra and is imported by nothing the service runs)."""

@@ -1,13 +1,13 @@
-"""Least-privilege IAM for the service and for the post-confirmation Lambda.
+"""Least-privilege IAM for the service and for the post-confirmation Lambda: the DynamoDB
+actions each may call, which the stack grants (`service/aws/infra`).
 
 The action lists are written out rather than computed, on purpose: `tests/infra` derives the
-DynamoDB operations the code calls (an AST scan of what the app imports) and requires these
-lists to equal them, so a new call fails a test until someone decides to grant it here.
+DynamoDB operations the code calls (an AST scan of what the app imports) and requires the
+synthesised policies to grant exactly them, so a new call fails a test until someone decides
+to grant it here.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 # What the running service calls: `Table.call` operations, with TransactWriteItems granted
 # through the actions of the items it carries (IAM has no action of its own for it:
@@ -41,39 +41,3 @@ REGISTRATION_ACTIONS: tuple[str, ...] = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
 )
-
-POLICY_VERSION = "2012-10-17"
-
-
-def table_arn(resource: str) -> dict[str, Any]:
-    return {"Fn::GetAtt": [resource, "Arn"]}
-
-
-def index_arn(resource: str, index: str) -> dict[str, Any]:
-    return {"Fn::Sub": f"${{{resource}.Arn}}/index/{index}"}
-
-
-def allow(actions: tuple[str, ...], resources: list[Any], *, sid: str) -> dict[str, Any]:
-    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": resources}
-
-
-def service_policy(table: str, indexes: list[str]) -> dict[str, Any]:
-    """The managed policy to attach to whatever runs `hustlehub serve` (task or instance role)."""
-    resources = [table_arn(table), *(index_arn(table, index) for index in indexes)]
-    return {
-        "Type": "AWS::IAM::ManagedPolicy",
-        "Properties": {
-            "Description": "Hustle Hub directory service: its table and index, the calls it makes",
-            "PolicyDocument": {
-                "Version": POLICY_VERSION,
-                "Statement": [
-                    allow(SERVICE_ACTIONS, resources, sid="DirectoryTable"),
-                    allow(
-                        STREAM_ACTIONS,
-                        [{"Fn::GetAtt": [table, "StreamArn"]}],
-                        sid="DirectoryTableStream",
-                    ),
-                ],
-            },
-        },
-    }

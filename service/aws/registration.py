@@ -4,22 +4,26 @@ Deploy `service.aws.registration.handler` as the user pool's PostConfirmation La
 idempotent (a conditional put), so Cognito's retries and a later `PUT /v1/me` are both safe.
 Cognito expects the event back unchanged.
 
-It follows HUSTLEHUB_MIGRATION__PHASE as the service does: in the two legacy phases the profile
-is created in Postgres first (claiming the Supabase user with the confirmed email, if one is
-unlinked) and mirrored to DynamoDB, so it needs HUSTLEHUB_MIGRATION__LEGACY_DSN and asyncpg
-there.
+It follows HUSTLEHUB_MIGRATION__PHASE as the service does: in the two legacy phases the
+profile is created in Postgres first (claiming the Supabase user with the confirmed email, if
+one is unlinked) and mirrored to DynamoDB, so it needs HUSTLEHUB_MIGRATION__LEGACY_DSN and
+asyncpg there. The handler reads the DSN from Secrets Manager (`service.aws.envsecrets`) and
+runs with `TriggerSettings`, which do not ask for what only the service uses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from metrics.migration import MigrationMetrics
+from service.aws import envsecrets
+from service.aws.trigger import TriggerSettings
 from service.config import Settings
 from service.store.client import dynamodb_client
 from service.store.observer import NullStoreObserver
@@ -60,6 +64,12 @@ async def create_profile(event: dict[str, Any], settings: Settings) -> bool:
     return created
 
 
+async def _invoke(event: dict[str, Any]) -> None:
+    # The entry point, like the CLI: the one place the Lambda's environment is written.
+    await envsecrets.resolve(os.environ)
+    await create_profile(event, TriggerSettings())
+
+
 def handler(event: dict[str, Any], context: object) -> dict[str, Any]:
-    asyncio.run(create_profile(event, Settings()))
+    asyncio.run(_invoke(event))
     return event

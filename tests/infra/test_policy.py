@@ -1,5 +1,5 @@
-"""The IAM action lists equal what the code calls: derived from the code for the service, and
-observed on the wire for the post-confirmation Lambda."""
+"""The IAM the stack grants equals what the code calls: derived from the code for the service's
+task role, observed on the wire for the post-confirmation Lambda's role."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from service.aws.iam import REGISTRATION_ACTIONS, SERVICE_ACTIONS, STREAM_ACTIONS
+from service.aws.infra.stage import Stage
 from service.aws.registration import create_profile
 from service.config import Settings
 from tests.infra.codescan import ScanError, calls_in, dynamodb_calls, iam_actions
+from tests.infra.synth import STAGES, Synthesised, Template, one, props, resources
 
 # The legacy phases' operator commands (`hustlehub migrate reconcile|link-users`) sit in the
 # package the app imports (service.transition's one surface), but `serve` never runs them: the
@@ -24,19 +26,91 @@ from tests.infra.codescan import ScanError, calls_in, dynamodb_calls, iam_action
 OPERATOR_COMMANDS = frozenset({"service.transition.commands"})
 
 
-def test_the_service_policy_grants_exactly_what_the_app_calls() -> None:
+def role_statements(template: Template, role: str) -> list[dict[str, Any]]:
+    """Every statement granted to `role`: its inline policies and the policies attached to it."""
+    found = [
+        statement
+        for policy in template["Resources"][role]["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            found.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return found
+
+
+def actions(statements: list[dict[str, Any]], prefix: str) -> set[str]:
+    granted: set[str] = set()
+    for statement in statements:
+        listed = statement["Action"]
+        granted.update([listed] if isinstance(listed, str) else listed)
+    return {action for action in granted if action.startswith(prefix)}
+
+
+def task_role(template: Template) -> str:
+    roles = {
+        str(definition["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0])
+        for definition in resources(template, "AWS::ECS::TaskDefinition").values()
+    }
+    (role,) = roles  # the web and the streams tasks run the same code with one role
+    return role
+
+
+def test_the_code_calls_what_the_action_lists_say() -> None:
     calls = dynamodb_calls("service.app", leave_out=OPERATOR_COMMANDS)
-    # The scan really walked the storage layer and the readiness probe.
+    # The scan really walked the storage layer, the readiness probe, the stream consumer and
+    # the legacy phases' writes to DynamoDB.
     assert {
         "service.store.table",
         "service.store.txn",
         "service.runtime.lifecycle",
-        "service.transition.mirror",  # the legacy phases' writes to DynamoDB
+        "service.transition.mirror",
+        "service.streams.consumer",
     } <= calls.modules
     assert set(SERVICE_ACTIONS) == iam_actions(calls)
     assert len(SERVICE_ACTIONS) == len(set(SERVICE_ACTIONS))
-    assert "service.streams.consumer" in calls.modules
     assert set(STREAM_ACTIONS) == {f"dynamodb:{op}" for op in calls.stream_operations}
+
+
+@STAGES
+def test_the_task_role_grants_exactly_what_the_app_calls(
+    synthesised: Synthesised, stage: Stage
+) -> None:
+    template = synthesised.of(stage)
+    role = task_role(template)
+    statements = role_statements(template, role)
+    calls = dynamodb_calls("service.app", leave_out=OPERATOR_COMMANDS)
+    stream = {f"dynamodb:{op}" for op in calls.stream_operations}
+    assert actions(statements, "dynamodb:") == iam_actions(calls) | stream
+    # Besides DynamoDB, only what the metrics agent beside the consumer writes to its log group.
+    assert actions(statements, "") - actions(statements, "dynamodb:") == {
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+    }
+    table, _ = one(template, "AWS::DynamoDB::Table")
+    by_sid = {s.get("Sid"): s for s in statements}
+    assert by_sid["DirectoryTable"]["Resource"] == [
+        {"Fn::GetAtt": [table, "Arn"]},
+        {"Fn::Join": ["", [{"Fn::GetAtt": [table, "Arn"]}, "/index/GSI1"]]},
+    ]
+    assert by_sid["DirectoryTableStream"]["Resource"] == {"Fn::GetAtt": [table, "StreamArn"]}
+    assert "ManagedPolicyArns" not in template["Resources"][role]["Properties"]
+
+
+@STAGES
+def test_the_trigger_role_grants_the_table_calls_it_makes_and_no_more(
+    synthesised: Synthesised, stage: Stage
+) -> None:
+    template = synthesised.of(stage)
+    role = props(template, "AWS::Lambda::Function", "PostConfirmation")["Role"]["Fn::GetAtt"][0]
+    statements = role_statements(template, role)
+    assert actions(statements, "dynamodb:") == set(REGISTRATION_ACTIONS)
+    table, _ = one(template, "AWS::DynamoDB::Table")
+    (profiles,) = [s for s in statements if s.get("Sid") == "Profiles"]
+    assert profiles["Resource"] == {"Fn::GetAtt": [table, "Arn"]}
+    # No AWS-managed catch-all (AWSLambdaBasicExecutionRole writes to every log group).
+    assert "ManagedPolicyArns" not in template["Resources"][role]["Properties"]
 
 
 def _trees(source: str) -> dict[str, ast.Module]:

@@ -1,0 +1,129 @@
+"""cdk-nag's AwsSolutions findings this stack accepts, each on the construct it concerns and
+with its reason. Anything else cdk-nag finds fails the synthesis (`app.checked`); a path here
+that names no construct fails it too, so the list cannot outlive what it excuses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_cdk import Acknowledgment, Stack, Validations
+from constructs import IConstruct
+
+from service.aws.infra.stage import Stage
+
+# (construct path under the stack, finding, reason)
+ACCEPTED: tuple[tuple[str, str, str], ...] = (
+    (
+        "Network/BalancerSecurityGroup",
+        "AwsSolutions-EC23",
+        "The internet-facing load balancer of a public API: ports 80 and 443 only, from anyone.",
+    ),
+    (
+        "Api/CursorSecret",
+        "AwsSolutions-SMG4",
+        "The service signs and verifies cursors with one key, not a key ring: a rotation would"
+        " void every cursor clients hold. It is changed deliberately (docs/deploy.md).",
+    ),
+    (
+        "Cache/RedisAuthToken",
+        "AwsSolutions-SMG4",
+        "ElastiCache changes an AUTH token through ModifyReplicationGroup (ROTATE, then SET),"
+        " which a Secrets Manager rotation does not drive; the port admits only the tasks.",
+    ),
+    (
+        "Cache/RedisUrl",
+        "AwsSolutions-SMG4",
+        "Derived at deploy from the AUTH token and the cluster's endpoint; it changes with them.",
+    ),
+    (
+        "Cache/Redis",
+        "AwsSolutions-AEC5",
+        "The port is no secret: the cache's security group admits only the service's tasks, and"
+        " a non-default port would add obscurity, not protection.",
+    ),
+    (
+        "Signup/PostConfirmationRole",
+        "AwsSolutions-IAM5[Resource::*]",
+        "Two kinds of action that IAM cannot scope to a resource: the network interfaces of a"
+        " function attached to a VPC, and X-Ray's PutTraceSegments/PutTelemetryRecords.",
+    ),
+    (
+        "Api/ServiceExecutionRole",
+        "AwsSolutions-IAM5[Resource::*]",
+        "ecr:GetAuthorizationToken, which IAM grants on * only; pulling is limited to the"
+        " assets repository.",
+    ),
+    (
+        "Signup/PostConfirmationFailures",
+        "AwsSolutions-SQS3",
+        "It is the end of the line itself: the trigger's failure destination.",
+    ),
+    (
+        "Signup/UserPool",
+        "AwsSolutions-COG1",
+        "NIST SP 800-63B: length, not composition. Twelve characters with upper and lower case"
+        " and a digit; a symbol is not required.",
+    ),
+    (
+        "Signup/UserPool",
+        "AwsSolutions-COG2",
+        "The design guide has MFA optional: a directory's users choose; TOTP is offered.",
+    ),
+    (
+        "Api/AccessLogs",
+        "AwsSolutions-S1",
+        "The load balancer's access-log bucket: logging its own accesses would need another"
+        " bucket, whose accesses would need a third.",
+    ),
+    (
+        "Api/WebTask",
+        "AwsSolutions-ECS2",
+        "Its plain variables are settings that are not secret (table, pool, phase); the cursor"
+        " secret, the Redis URL and the legacy DSN come through ECS secrets.",
+    ),
+    (
+        "Streams/StreamsTask",
+        "AwsSolutions-ECS2",
+        "As the web task's; the metrics agent's two variables are its configuration.",
+    ),
+)
+
+# What a stage may give up to cost less, and when it does.
+ACCEPTED_WHEN: tuple[tuple[str, str, str, Callable[[Stage], bool]], ...] = (
+    (
+        "Cache/Redis",
+        "AwsSolutions-AEC4",
+        "A stage without Redis replicas (dev) runs one node per shard in one zone; production"
+        " has a replica of each shard in another zone.",
+        lambda stage: stage.redis_replicas == 0,
+    ),
+    (
+        "Signup/UserPool",
+        "AwsSolutions-COG8",
+        "A stage without threat protection (dev) is on Cognito's Essentials plan, Plus being"
+        " priced per active user; production is on Plus with threat protection enforced.",
+        lambda stage: not stage.threat_protection,
+    ),
+)
+
+
+def accepted(stage: Stage) -> tuple[tuple[str, str, str], ...]:
+    """The findings `stage` accepts: (construct path, finding, reason)."""
+    return ACCEPTED + tuple((p, f, r) for p, f, r, when in ACCEPTED_WHEN if when(stage))
+
+
+def _at(stack: Stack, path: str) -> IConstruct:
+    found: IConstruct = stack
+    for part in path.split("/"):
+        child = found.node.try_find_child(part)
+        if child is None:
+            raise LookupError(f"{stack.stack_name}: no construct at {path} to acknowledge")
+        found = child
+    return found
+
+
+def suppress(stack: Stack, stage: Stage) -> None:
+    for path, finding, reason in accepted(stage):
+        Validations.of(_at(stack, path)).acknowledge(
+            Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason)
+        )
