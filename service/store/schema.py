@@ -145,7 +145,7 @@ def index_names(name: str) -> list[str]:
 
 
 def cloudformation_template(name: str) -> dict[str, Any]:
-    """A template holding the table alone (the CDK app in service/aws/infra gives the whole stack)."""
+    """A template holding the table alone (the CDK app in service/aws/infra has the stack)."""
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"Hustle Hub directory single table {name}",

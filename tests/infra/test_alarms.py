@@ -12,8 +12,8 @@ from service.aws.infra.alarms import READ_OPERATIONS, STREAM_LAG_SECONDS, WRITE_
 from service.aws.infra.stage import Stage
 from service.aws.infra.streams import LAG_METRIC, SCRAPE_JOB
 from tests.infra.codescan import dynamodb_calls
-from tests.infra.test_policy import OPERATOR_COMMANDS
 from tests.infra.synth import STAGES, Synthesised, Template, one, props, resources
+from tests.infra.test_policy import OPERATOR_COMMANDS
 
 # Control-plane calls have no per-operation request metrics.
 CONTROL_PLANE = {"DescribeTable"}
