@@ -40,7 +40,10 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 def _fresh_headers(
     etag: str, source: str, cache_control: str, body: bool, coding: str | None
 ) -> CIMultiDictProxy[str]:
-    # Positional parameters only: lru_cache builds its key faster without keywords.
+    # Positional parameters only: lru_cache builds its key faster without keywords. `etag` is
+    # the entry's; the representation's is derived here, once per memoised set.
+    if coding is not None:
+        etag = representation_etag(etag, coding)
     headers = CIMultiDict(
         {"Cache-Control": cache_control, "X-Cache": source, "ETag": etag, "Vary": _VARY}
     )
@@ -54,13 +57,12 @@ def _fresh_headers(
 
 def _stored(request: web.Request, entry: Entry) -> tuple[str, bytes] | None:
     """The stored encoding the client prefers to the body as it is, with its coding."""
-    if entry.encodings:
-        accept = request.headers.get(hdrs.ACCEPT_ENCODING)
-        if accept:
-            for coding in preferred(accept):
-                data = entry.encoded(coding)
-                if data is not None:
-                    return coding, data
+    accept = request.headers.get(hdrs.ACCEPT_ENCODING)
+    if accept:
+        for coding in preferred(accept):
+            data = entry.encoded(coding)
+            if data is not None:
+                return coding, data
     return None
 
 
@@ -69,21 +71,22 @@ def cached(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.R
     source = lookup.source
     if source is Source.STALE or entry.status != 200:
         return _uncommon(request, lookup, cache_control)
-    chosen = _stored(request, entry)
-    if chosen is None:
-        coding, body, etag = None, entry.body, entry.etag
-    else:
-        coding, body = chosen
-        etag = representation_etag(entry.etag, coding)
+    coding: str | None = None
+    body = entry.body
+    if entry.encodings:
+        chosen = _stored(request, entry)
+        if chosen is not None:
+            coding, body = chosen
+    headers = _fresh_headers(entry.etag, source, cache_control, True, coding)
     inm = request.headers.get(hdrs.IF_NONE_MATCH)
-    # The exact echo of our ETag is what clients send: settle it without parsing.
-    if inm is not None and (inm == etag or etag_matches(inm, etag)):
-        return web.Response(
-            status=304, headers=_fresh_headers(etag, source, cache_control, False, coding)
-        )
-    return web.Response(
-        body=body, headers=_fresh_headers(etag, source, cache_control, True, coding)
-    )
+    if inm is not None:
+        etag = headers["ETag"]
+        # The exact echo of our ETag is what clients send: settle it without parsing.
+        if inm == etag or etag_matches(inm, etag):
+            return web.Response(
+                status=304, headers=_fresh_headers(entry.etag, source, cache_control, False, coding)
+            )
+    return web.Response(body=body, headers=headers)
 
 
 def computed(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.Response:
