@@ -50,6 +50,10 @@ loadtest: $(STAMP)  ## dev mode + 10x synthetic data, the locust scenario headle
 benchmark: $(STAMP)  ## read-path throughput as ratios to a bare aiohttp ceiling (wrk)
 	$(BIN)/python -m loadtests.benchmark $(BENCHMARK_ARGS)
 
+.PHONY: client-types
+client-types: $(STAMP)  ## clients/web/openapi.d.ts from the OpenAPI document, checked by tsc --strict
+	$(BIN)/python -m service.dev.clienttypes
+
 hotpath: $(STAMP)  ## an in-process hit's handler timed in-process against the ceiling's Response
 	$(BIN)/python -m service.dev.bench.hotpath $(HOTPATH_ARGS)
 

@@ -5,7 +5,7 @@ mean. Only the standard library and redis-py are imported here.
 """
 
 from cache.breaker import Breaker
-from cache.entry import Entry, Loaded, Lookup, Source, compute_etag
+from cache.entry import Encodings, Entry, Loaded, Lookup, Source, compute_etag
 from cache.errors import CacheBackendError, CacheError, CacheTimeoutError, InvalidKeyError
 from cache.health import CacheHealth
 from cache.invalidation import ChannelSettings
@@ -23,6 +23,7 @@ __all__ = [
     "CacheObserver",
     "CacheTimeoutError",
     "ChannelSettings",
+    "Encodings",
     "Entry",
     "InvalidKeyError",
     "Loaded",

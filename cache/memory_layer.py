@@ -80,7 +80,7 @@ class MemoryLayer:
         keep_until: float,
     ) -> tuple[bool, int]:
         """Store, evicting least recently used items; returns (stored, evicted count)."""
-        size = _OVERHEAD_BYTES + len(key) + len(entry.body) + len(entry.etag)
+        size = _OVERHEAD_BYTES + len(key) + entry.size  # the encodings count too
         size += sum(len(tag) for tag in tags)
         if key in self._items:
             self._remove(key)

@@ -217,7 +217,14 @@ class ReadThroughCache:
         self._observer.load_finished(time.perf_counter() - started, "ok")
         now = self._clock()
         ttl = self._fresh_ttl if loaded.ttl is None else min(loaded.ttl, self._fresh_ttl)
-        entry = Entry.build(loaded.body, status=loaded.status, now=now, ttl=ttl, etag=loaded.etag)
+        entry = Entry.build(
+            loaded.body,
+            status=loaded.status,
+            now=now,
+            ttl=ttl,
+            etag=loaded.etag,
+            encodings=loaded.encodings,
+        )
         self._remember(key, tags, entry, mark)
         if gens is not None and self._redis is not None:
             ttl_ms = int((entry.fresh_until - now + self._stale_window) * 1000)

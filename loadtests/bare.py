@@ -1,21 +1,30 @@
 """The ceiling: aiohttp on uvloop answering one constant body, nothing else.
 
     python -m loadtests.bare --port 8090 --size 2048
-Any path answers the body, sized like the service's response it stands in for.
+    python -m loadtests.bare --port 8090 --body-file page.br --content-encoding br
+Any path answers the body: sized like the service's response it stands in for, or the very
+bytes the service sent (a compressed body, with its Content-Encoding).
 """
 
 from __future__ import annotations
 
 import argparse
 import socket
+from pathlib import Path
 
 import uvloop
 from aiohttp import web
 
 
-def create_app(size: int) -> web.Application:
-    body = b'{"x":"' + b"a" * max(size - 8, 0) + b'"}'
+def create_app(
+    size: int, *, body: bytes | None = None, content_encoding: str = ""
+) -> web.Application:
+    if body is None:
+        body = b'{"x":"' + b"a" * max(size - 8, 0) + b'"}'
     headers = {"Cache-Control": "public, max-age=5", "ETag": '"bare"'}
+    if content_encoding:
+        headers["Content-Encoding"] = content_encoding
+        headers["Vary"] = "Accept-Encoding"
 
     async def constant(_: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json", headers=headers)
@@ -29,13 +38,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="loadtests.bare")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--size", type=int, default=2048)
+    parser.add_argument("--body-file", type=Path, help="answer these bytes (instead of --size)")
+    parser.add_argument("--content-encoding", default="", help="their Content-Encoding, if any")
     args = parser.parse_args()
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
-    web.run_app(
-        create_app(args.size), sock=sock, access_log=None, print=None, loop=uvloop.new_event_loop()
-    )
+    body = args.body_file.read_bytes() if args.body_file else None
+    app = create_app(args.size, body=body, content_encoding=args.content_encoding)
+    web.run_app(app, sock=sock, access_log=None, print=None, loop=uvloop.new_event_loop())
 
 
 if __name__ == "__main__":

@@ -17,9 +17,14 @@ medians taken minutes apart does not.
 - 2 workers: `serve --workers 2`, in-process hits;
 - ceiling paced, memory paced: the ceiling and the in-process hits again, each offered half the
   rate the ceiling just sustained (closed-loop P99 at saturation is mostly queueing, which the
-  ceiling pays too; paced, it is the latency a server with headroom gives).
-Each on a category page (the first page, 50 listings) and a listing. Also the service's resident
-memory once every listing of the data set has been read (so is cached) once.
+  ceiling pays too; paced, it is the latency a server with headroom gives);
+- ceiling br, memory br: every request with `Accept-Encoding: br`; the ceiling answers the very
+  bytes the service sends then (its Brotli encoding, made when the entry was filled) with the
+  same Content-Encoding.
+Each on a category page (the first page, 50 listings) and a listing. Also the bytes each answers
+in each content coding, and the service's resident memory once every listing of the data set
+has been read (so is cached) once. The services run with a CORS origin allowed, as one serving
+a web app does (every answer then also says Vary: Origin).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -57,6 +63,12 @@ CACHED_P99_MS = 5.0
 PACED_SHARE = 0.5
 # Each paced configuration and the server it loads.
 PACED = {"ceiling paced": "ceiling", "memory paced": "memory"}
+BROTLI_VS_CEILING = 0.85
+# What each configuration sends with every request; the others send no Accept-Encoding.
+BROTLI = {"Accept-Encoding": "br"}
+REQUEST_HEADERS = {"ceiling br": BROTLI, "memory br": BROTLI}
+CODINGS = ("identity", "gzip", "br")
+SERVICE_ENV = {"HUSTLEHUB_CORS_ALLOWED_ORIGINS": "https://app.hustlehub.test"}
 
 
 def paired_ratios(numerators: list[Sample], denominators: list[Sample]) -> list[float]:
@@ -92,11 +104,16 @@ def median(samples: list[Sample]) -> Sample:
 
 
 @contextlib.contextmanager
-def bare(size: int) -> Iterator[str]:
+def bare(size: int, *, body: bytes | None = None, encoding: str = "") -> Iterator[str]:
+    """The ceiling on a free port: a constant body of `size` bytes, or exactly `body`."""
     port = stack.free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loadtests.bare", "--port", str(port), "--size", str(size)]
-    )
+    argv = [sys.executable, "-m", "loadtests.bare", "--port", str(port), "--size", str(size)]
+    scratch = tempfile.TemporaryDirectory()
+    if body is not None:
+        path = Path(scratch.name) / "body"
+        path.write_bytes(body)
+        argv += ["--body-file", str(path), "--content-encoding", encoding]
+    proc = subprocess.Popen(argv)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -111,11 +128,20 @@ def bare(size: int) -> Iterator[str]:
         yield base
     finally:
         stack.stop(proc, within_s=10)
+        scratch.cleanup()
 
 
 def fetch(url: str) -> tuple[bytes, str]:
     with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback
         return bytes(response.read()), str(response.headers.get("X-Cache", ""))
+
+
+def fetch_encoded(url: str, coding: str) -> tuple[bytes, str]:
+    """The body as sent when `coding` is asked for (urllib never decompresses), and the
+    Content-Encoding it came in ("identity" when none)."""
+    request = urllib.request.Request(url, headers={"Accept-Encoding": coding})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        return bytes(response.read()), str(response.headers.get("Content-Encoding", "identity"))
 
 
 def expect_source(base: str, path: str, source: str) -> int:
@@ -179,12 +205,18 @@ def main(argv: list[str] | None = None) -> int:
 
     with contextlib.ExitStack() as es:
         stk = es.enter_context(stack.dev_stack(users=args.users, listings=args.listings))
-        mem = es.enter_context(stack.service(stk))
+        mem = es.enter_context(stack.service(stk, overrides=SERVICE_ENV))
         redis = es.enter_context(
-            stack.service(stk, overrides={"HUSTLEHUB_CACHE_MEMORY_MAX_BYTES": "0"})
+            stack.service(stk, overrides={**SERVICE_ENV, "HUSTLEHUB_CACHE_MEMORY_MAX_BYTES": "0"})
         )
-        two = es.enter_context(stack.service(stk, workers=2))
+        two = es.enter_context(stack.service(stk, workers=2, overrides=SERVICE_ENV))
         sizes = {path: expect_source(mem.base_url, path, "memory") for path in (PAGE, LISTING)}
+        # What each coding costs on the wire, read from in-process hits.
+        encoded = {
+            (path, coding): fetch_encoded(mem.base_url + path, coding)
+            for path in (PAGE, LISTING)
+            for coding in CODINGS
+        }
         for path in (PAGE, LISTING):
             expect_source(redis.base_url, path, "redis")
             for _ in range(8):  # each worker fills its own in-process layer
@@ -194,11 +226,18 @@ def main(argv: list[str] | None = None) -> int:
         not_ok = warm(mem.base_url, paths)
         rss = mem.rss_bytes()
         ceilings = {path: es.enter_context(bare(size)) for path, size in sizes.items()}
+        brotli_ceilings = {}
+        for path, size in sizes.items():
+            body, coding = encoded[(path, "br")]
+            sent = "" if coding == "identity" else coding  # a small body is sent as it is
+            brotli_ceilings[path] = es.enter_context(bare(size, body=body, encoding=sent))
         configs: dict[str, dict[str, str]] = {
             "ceiling": ceilings,
             "memory": dict.fromkeys(sizes, mem.base_url),
             "redis": dict.fromkeys(sizes, redis.base_url),
             "2 workers": dict.fromkeys(sizes, two.base_url),
+            "ceiling br": brotli_ceilings,
+            "memory br": dict.fromkeys(sizes, mem.base_url),
         }
         samples: dict[tuple[str, str], list[Sample]] = {}
         # Is the in-process layer OFF at max_bytes=0, or consulted (and counted) on every read?
@@ -209,8 +248,9 @@ def main(argv: list[str] | None = None) -> int:
             order = list(configs) if rep % 2 == 0 else list(reversed(configs))
             for path in (PAGE, LISTING):
                 for name in order:
-                    print(f"  rep {rep + 1}/{args.repeats}: {name:9} {path}", flush=True)
-                    sample = measure(configs[name][path] + path, args.duration)
+                    print(f"  rep {rep + 1}/{args.repeats}: {name:10} {path}", flush=True)
+                    headers = REQUEST_HEADERS.get(name)
+                    sample = measure(configs[name][path] + path, args.duration, headers=headers)
                     samples.setdefault((name, path), []).append(sample)
                 # With headroom: both offered the same rate, half what the ceiling just did.
                 rate = samples[("ceiling", path)][-1].rps * PACED_SHARE
@@ -233,7 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         ceilings_of_path = samples[("ceiling", path)]
         for name in shown:
             m = medians[(name, path)]
-            ratio = paired_ratio(samples[(name, path)], ceilings_of_path)
+            # The Brotli runs against the ceiling that serves their bytes.
+            pair = samples[("ceiling br", path)] if name in REQUEST_HEADERS else ceilings_of_path
+            ratio = paired_ratio(samples[(name, path)], pair)
             lines.append(
                 f"{path + f' ({sizes[path]} B)':44} {name:10} {m.rps:8.0f} {m.p50_ms:7.2f} "
                 f"{m.p99_ms:7.2f} {ratio:9.2f}"
@@ -251,11 +293,18 @@ def main(argv: list[str] | None = None) -> int:
             Target.judge(f"{kind}: cached p99 ms", p99s["memory"], CACHED_P99_MS, at_most=True),
             Target.judge(f"{kind}: cached p99 ms, paced", p99s["memory paced"], CACHED_P99_MS,
                      at_most=True),
+            Target.judge(f"{kind}: in-process Brotli hit vs ceiling",
+                     paired_ratios(samples[("memory br", path)], samples[("ceiling br", path)]),
+                     BROTLI_VS_CEILING),
         ]  # fmt: skip
     lines.append(
         "x ceiling: the median over repetitions of req/s over the ceiling's req/s measured in "
-        "the same repetition"
+        "the same repetition ('memory br' over 'ceiling br', which serves the same bytes)"
     )
+    lines.append("bytes on the wire by Accept-Encoding (what was sent, its Content-Encoding):")
+    for path in (PAGE, LISTING):
+        cells = [f"{c} {len(encoded[(path, c)][0])} B ({encoded[(path, c)][1]})" for c in CODINGS]
+        lines.append(f"  {path}: " + ", ".join(cells))
     lines.append(
         f"paced: the same {CONNECTIONS} connections offered {PACED_SHARE:.0%} of the rate the "
         "ceiling sustained in the same repetition (the ceiling's own P99 at that rate: "
@@ -283,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "generator": generator,
                 "sizes": sizes,
+                "encoded_bytes": {
+                    f"{path} {coding}": {"bytes": len(body), "content_encoding": sent}
+                    for (path, coding), (body, sent) in encoded.items()
+                },
                 "rss_bytes": rss,
                 "memory_lookups_when_max_bytes_0": memory_lookups_when_zero,
                 "medians": {f"{n} {p}": asdict(m) for (n, p), m in medians.items()},

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,14 +46,21 @@ def generator_name() -> str:
     return f"wrk -t2 -c{CONNECTIONS}" if shutil.which("wrk") else "aiohttp client"
 
 
-def measure(url: str, duration_s: float, *, rate: float | None = None) -> Sample:
+def measure(
+    url: str,
+    duration_s: float,
+    *,
+    rate: float | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Sample:
     """`url` under load for `duration_s` seconds: closed-loop, or paced to `rate` requests/s in
-    all (each connection waiting CONNECTIONS / rate seconds between its requests)."""
+    all (each connection waiting CONNECTIONS / rate seconds between its requests). `headers`
+    go with every request (e.g. Accept-Encoding: br; bodies are never decompressed)."""
     fixtures.require_loopback(url)
     wait_s = CONNECTIONS / rate if rate else 0.0
     if shutil.which("wrk"):
-        return _run_wrk(url, duration_s, wait_s)
-    return asyncio.run(_aiohttp_load(url, duration_s, wait_s))
+        return _run_wrk(url, duration_s, wait_s, headers or {})
+    return asyncio.run(_aiohttp_load(url, duration_s, wait_s, headers or {}))
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -74,9 +82,11 @@ def parse_wrk(text: str) -> Sample:
     return Sample(float(rps.group(1)), _wrk_ms(text, "50"), _wrk_ms(text, "99"))
 
 
-def _run_wrk(url: str, duration_s: float, wait_s: float) -> Sample:
+def _run_wrk(url: str, duration_s: float, wait_s: float, headers: Mapping[str, str]) -> Sample:
     seconds = max(1, round(duration_s))
     argv = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
     with tempfile.TemporaryDirectory() as tmp:
         if wait_s:
             script = Path(tmp) / "paced.lua"
@@ -90,14 +100,19 @@ def _run_wrk(url: str, duration_s: float, wait_s: float) -> Sample:
     return parse_wrk(done.stdout)
 
 
-async def _aiohttp_load(url: str, duration_s: float, wait_s: float) -> Sample:
+async def _aiohttp_load(
+    url: str, duration_s: float, wait_s: float, headers: Mapping[str, str]
+) -> Sample:
     latencies: list[float] = []
     deadline = time.perf_counter() + duration_s
     connector = aiohttp.TCPConnector(limit=CONNECTIONS)
 
     async def one(session: aiohttp.ClientSession) -> None:
         while (started := time.perf_counter()) < deadline:
-            async with session.get(url) as response:
+            # Only the Accept-Encoding asked for, as wrk sends (aiohttp would offer gzip and br).
+            async with session.get(
+                url, headers=headers, auto_decompress=False, skip_auto_headers=("Accept-Encoding",)
+            ) as response:
                 await response.read()
                 if response.status != 200:
                     raise RuntimeError(f"{url} answered {response.status}")

@@ -47,6 +47,7 @@ UNMATCHED = "unmatched"
 # client hung up before the request could be read (see `outcome`).
 CLIENT_CLOSED = 499
 _MAX_CHILDREN = 4096
+CORS_REJECTED_KINDS = frozenset({"preflight", "request"})
 
 
 class HttpMetrics:
@@ -85,6 +86,21 @@ class HttpMetrics:
         # child would still be correct but flush twice.
         self._durations: dict[tuple[str, str, str], HistogramTally] = {}
         self._counts: dict[tuple[str, str, str], CounterTally] = {}
+        # Browser origins refused (service.api.cors): a page that cannot call us, or one that
+        # should not. The origin itself is caller-chosen, so it is no label.
+        self.cors_rejected = Counter(
+            "hustlehub_http_cors_rejected_total",
+            "Requests from a browser origin that may not call the API, answered without CORS"
+            " headers: preflights (refused with 403) and requests.",
+            ["kind"],
+            registry=registry,
+        )
+        for kind in CORS_REJECTED_KINDS:
+            self.cors_rejected.labels(kind)
+
+    def cors_refused(self, kind: str) -> None:
+        """One request or preflight from an origin not allowed."""
+        self.cors_rejected.labels(clamp(kind, CORS_REJECTED_KINDS)).inc()
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """One answered request. `route` is the matched template or UNMATCHED, never a raw

@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from metrics.registry import Metrics
+from service.api.cors import cors_policy
 from service.api.openapi import render as render_openapi
 from service.api.responses import public_cache_control
 from service.api.routes import ROUTES, add_routes
@@ -36,7 +37,13 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     app[METRICS] = metrics
     app[OPENAPI] = render_openapi(ROUTES)
     app[PUBLIC_CACHE_CONTROL] = public_cache_control(settings.cache_http_max_age_s)
-    add_routes(app, ROUTES, metrics=metrics.http, deadline_s=settings.request_timeout_s)
+    add_routes(
+        app,
+        ROUTES,
+        metrics=metrics.http,
+        deadline_s=settings.request_timeout_s,
+        cors=cors_policy(settings, rejected=metrics.http.cors_refused),
+    )
     app.cleanup_ctx.extend(
         [
             metrics_ctx,

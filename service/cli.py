@@ -82,22 +82,36 @@ def _serve_workers(settings: Settings, *, drain_s: float) -> None:
 def cmd_dev(args: argparse.Namespace) -> None:
     from service.app import create_app
     from service.dev.devmode import STATE_FILE, dev_environment
+    from service.dev.example import AppFactory, attach
     from service.server import bind, run_one
 
     overrides: dict[str, object] = {"mode": "dev"}
     if args.port is not None:
         overrides["port"] = args.port
     with dev_environment(_settings(**overrides)) as settings:
-        base = f"http://{settings.host}:{settings.port}"
+        sock = bind(settings)
+        port = sock.getsockname()[1]
+        factory: AppFactory = create_app
+        page: str | None = None
+        if not args.no_example:
+            settings, factory, page = attach(
+                settings,
+                create_app,
+                api_port=port,
+                port=args.example_port,
+                state_json=STATE_FILE.read_text(),
+            )
+        base = f"http://{settings.host}:{port}"
         print(
             f"\nHustle Hub (dev) on {base}\n"
             f"  curl {base}/v1/categories\n"
             f"  TOKEN=$(.venv/bin/hustlehub token admin)\n"
             f'  curl -H "Authorization: Bearer $TOKEN" {base}/v1/me\n'
-            f"  sign-in state: {STATE_FILE}\n",
+            f"  sign-in state: {STATE_FILE}\n"
+            + (f"  example client (another origin): {page}\n" if page else ""),
             flush=True,
         )
-        run_one(settings, create_app, bind(settings), drain_s=0)
+        run_one(settings, factory, sock, drain_s=0)
 
 
 def cmd_create_table(args: argparse.Namespace) -> None:
@@ -308,6 +322,16 @@ def parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="dev mode: embedded DynamoDB + Cognito, demo data")
     dev.add_argument(
         "--port", type=int, default=None, help="port to listen on (default: HUSTLEHUB_PORT, 8080)"
+    )
+    dev.add_argument(
+        "--example-port",
+        type=int,
+        default=8081,
+        help="port of the example browser client, an origin of its own (0, or taken: any free"
+        " port; default 8081)",
+    )
+    dev.add_argument(
+        "--no-example", action="store_true", help="do not serve the example browser client"
     )
     dev.set_defaults(func=cmd_dev)
     create = sub.add_parser("create-table", help="create the table if absent")

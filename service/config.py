@@ -7,6 +7,7 @@ block is read from `HUSTLEHUB_<BLOCK>__<FIELD>`: the migration's run-time settin
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -379,6 +380,26 @@ class Settings(BaseSettings):
         " overrides it).",
     )
 
+    # Browsers on other origins, such as the web app (service.api.cors).
+    cors_allowed_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated origins (scheme://host[:port], as a browser sends them)"
+        " whose pages may call the /v1 routes; matched exactly, never a wildcard.",
+    )
+    cors_public_any_origin: bool = Field(
+        default=False,
+        description="Whether the public reads answer a page on any origin"
+        " (Access-Control-Allow-Origin: *); routes that take a token still answer only"
+        " the allowed origins.",
+    )
+    cors_max_age_s: int = Field(
+        default=600,
+        ge=0,
+        le=86_400,
+        description="Seconds a browser may reuse a preflight's answer (Access-Control-Max-Age;"
+        " browsers cap it, Chromium at 7200).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -411,6 +432,28 @@ class Settings(BaseSettings):
                     ),
                 }
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_origins(cls, data: object) -> object:
+        if isinstance(data, dict):
+            raw = data.get("cors_allowed_origins")
+            if isinstance(raw, str):
+                data = {
+                    **data,
+                    "cors_allowed_origins": tuple(
+                        part.strip() for part in raw.split(",") if part.strip()
+                    ),
+                }
+        return data
+
+    @model_validator(mode="after")
+    def _origins_are_exact(self) -> Self:
+        for origin in self.cors_allowed_origins:
+            problem = origin_problem(origin)
+            if problem is not None:
+                raise ValueError(f"HUSTLEHUB_CORS_ALLOWED_ORIGINS: {origin!r} {problem}")
+        return self
 
     @model_validator(mode="after")
     def _production_is_explicit(self) -> Self:
@@ -452,3 +495,21 @@ class Settings(BaseSettings):
     @property
     def jwks_url(self) -> str:
         return self.cognito_jwks_url or f"{self.cognito_issuer}/.well-known/jwks.json"
+
+
+_ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def origin_problem(origin: str) -> str | None:
+    """Why `origin` could never equal a browser's Origin header, or None if it could. A
+    browser sends scheme, host and port only, in lower case, and leaves a default port out."""
+    if "*" in origin:
+        return "is a wildcard: list exact origins (or HUSTLEHUB_CORS_PUBLIC_ANY_ORIGIN)"
+    match = _ORIGIN.fullmatch(origin)
+    if match is None:
+        return "is not scheme://host[:port] in lower case, with no path or trailing slash"
+    scheme, _, port = match.groups()
+    if port is not None and (port == _DEFAULT_PORTS[scheme] or not 0 < int(port) < 65536):
+        return "names a port a browser would not send"
+    return None

@@ -2,8 +2,9 @@
 
 It starts the machine's Redis and PostgreSQL when nothing answers on their ports, because the
 suite talks to a real Redis and (the migration's tests) a real PostgreSQL; everything else the
-tests need (moto's server, Prometheus) they start themselves. Debian's Prometheus and
-docker-compose are installed here, once, when missing.
+tests need (moto's server, Prometheus) they start themselves. Debian's Prometheus,
+docker-compose, node and npm, chromium and chromium-driver are installed here, once, when
+missing, and the typed client's tools with `npm ci`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support import compose_tools, prometheus_tools
+from tests.support import browser_tools, compose_tools, node_tools, prometheus_tools
 from tests.support.debian import ToolsUnavailable
 
 REDIS_ADDR = ("127.0.0.1", 6379)
@@ -103,6 +104,17 @@ def ensure_compose() -> None:
     print(f"gate: compose {' '.join(argv)}", flush=True)
 
 
+def ensure_frontend_tools() -> None:
+    # tests/frontend: node, npm and clients/web's pinned tools (npm ci) for the typed client;
+    # Debian's chromium and chromium-driver for the example client's browser test.
+    try:
+        client_dir = node_tools.find_or_install()
+        browser = browser_tools.find_or_install()
+    except ToolsUnavailable as exc:
+        sys.exit(f"gate: {exc}")
+    print(f"gate: {client_dir}/node_modules, {browser.chromium}, {browser.driver}", flush=True)
+
+
 def run(step: str, argv: list[str]) -> None:
     print(f"gate: {step}: {' '.join(argv)}", flush=True)
     code = subprocess.call(argv)
@@ -116,6 +128,7 @@ def main() -> None:
     ensure_postgres()
     ensure_prometheus_tools()
     ensure_compose()
+    ensure_frontend_tools()
     run("ruff check", [py, "-m", "ruff", "check", "."])
     run("ruff format", [py, "-m", "ruff", "format", "--check", "."])
     run("mypy", [py, "-m", "mypy"])

@@ -36,10 +36,12 @@ def endpoint(
     metrics: HttpMetrics,
     deadline_s: float | None,
     auth: Auth = "public",
+    decorate: Callable[[web.Request, web.StreamResponse], None] | None = None,
 ) -> Handler:
     """`handler` recorded under the template `route`, behind `auth` (a user or admin route
     publishes the caller under PRINCIPAL before the handler runs), bounded by `deadline_s`
-    unless None (who bounds what: service.catalog.deadline), and with its errors translated."""
+    unless None (who bounds what: service.catalog.deadline), and with its errors translated.
+    `decorate` sees every answer, errors included, before it is sent (CORS: service.api.cors)."""
     guarded = handler if auth == "public" else _with_auth(handler, admin=auth == "admin")
     bounded = guarded if deadline_s is None else _with_deadline(guarded, Deadline(deadline_s))
     in_flight = metrics.in_flight
@@ -60,6 +62,8 @@ def endpoint(
             raise
         finally:
             in_flight.value -= 1
+        if decorate is not None:
+            decorate(request, response)
         status = response.status
         if status == 500:
             status = outcome(request, status)  # a client that is gone: 499

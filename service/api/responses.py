@@ -1,8 +1,11 @@
 """Turning a cache lookup into a response: the stored bytes go out as they are.
 
 This is the hot path of every cached read, so what repeats is computed once: the header set
-of a fresh answer depends only on (ETag, cache layer, Cache-Control), and is memoised as an
-immutable mapping that aiohttp copies into each response.
+of a fresh answer depends only on (ETag, cache layer, Cache-Control, content coding), and is
+memoised as an immutable mapping that aiohttp copies into each response. The body is the
+entry's own or one of the encodings stored with it (made when the entry was filled), chosen
+from Accept-Encoding (service.api.encoding); every public read says `Vary: Accept-Encoding`,
+and each representation has an ETag of its own, so a 304 confirms only the bytes asked about.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from functools import lru_cache
 from aiohttp import hdrs, web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from cache import Lookup, Source
+from cache import Entry, Lookup, Source
+from service.api.encoding import preferred, representation_etag
 from service.api.problems import PROBLEM_TYPE
+from service.catalog import render
 
 _JSON = "application/json"
-# Bounded: one entry per cached body (ETag) and layer; a miss only costs a rebuild.
+_VARY = "Accept-Encoding"
+# Bounded: one entry per cached representation (ETag) and layer; a miss only costs a rebuild.
 _HEADER_SETS = 32_768
 
 
@@ -31,13 +37,33 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 @lru_cache(maxsize=_HEADER_SETS)
-def _fresh_headers(etag: str, source: str, cache_control: str, body: bool) -> CIMultiDictProxy[str]:
-    # Positional parameters only: lru_cache builds its key faster without keywords.
-    headers = CIMultiDict({"Cache-Control": cache_control, "X-Cache": source, "ETag": etag})
+def _fresh_headers(
+    etag: str, source: str, cache_control: str, body: bool, coding: str | None
+) -> CIMultiDictProxy[str]:
+    # Positional parameters only: lru_cache builds its key faster without keywords. `etag` is
+    # the entry's; the representation's is derived here, once per memoised set.
+    if coding is not None:
+        etag = representation_etag(etag, coding)
+    headers = CIMultiDict(
+        {"Cache-Control": cache_control, "X-Cache": source, "ETag": etag, "Vary": _VARY}
+    )
     if body:
         # As aiohttp would set it from content_type=; a 304 carries no Content-Type.
         headers["Content-Type"] = _JSON
+        if coding is not None:
+            headers["Content-Encoding"] = coding
     return CIMultiDictProxy(headers)
+
+
+def _stored(request: web.Request, entry: Entry) -> tuple[str, bytes] | None:
+    """The stored encoding the client prefers to the body as it is, with its coding."""
+    accept = request.headers.get(hdrs.ACCEPT_ENCODING)
+    if accept:
+        for coding in preferred(accept):
+            data = entry.encoded(coding)
+            if data is not None:
+                return coding, data
+    return None
 
 
 def cached(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.Response:
@@ -45,39 +71,69 @@ def cached(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.R
     source = lookup.source
     if source is Source.STALE or entry.status != 200:
         return _uncommon(request, lookup, cache_control)
+    coding: str | None = None
+    body = entry.body
+    if entry.encodings:
+        chosen = _stored(request, entry)
+        if chosen is not None:
+            coding, body = chosen
+    headers = _fresh_headers(entry.etag, source, cache_control, True, coding)
     inm = request.headers.get(hdrs.IF_NONE_MATCH)
-    # The exact echo of our ETag is what clients send: settle it without parsing.
-    if inm is not None and (inm == entry.etag or etag_matches(inm, entry.etag)):
-        return web.Response(
-            status=304, headers=_fresh_headers(entry.etag, source, cache_control, False)
-        )
-    return web.Response(
-        body=entry.body, headers=_fresh_headers(entry.etag, source, cache_control, True)
-    )
+    if inm is not None:
+        etag = headers["ETag"]
+        # The exact echo of our ETag is what clients send: settle it without parsing.
+        if inm == etag or etag_matches(inm, etag):
+            return web.Response(
+                status=304, headers=_fresh_headers(entry.etag, source, cache_control, False, coding)
+            )
+    return web.Response(body=body, headers=headers)
 
 
 def computed(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.Response:
     """An answer computed per request from a cached entry (a filtered page). Its headers are
     built each time, not memoised: distinct filters make distinct ETags without bound, and
-    they must not push the hot answers' header sets out of the memo."""
-    return _uncommon(request, lookup, cache_control)
+    they must not push the hot answers' header sets out of the memo. Nothing is stored to
+    reuse, so its body is compressed here, in the one coding the client gets."""
+    return _uncommon(request, lookup, cache_control, compress=True)
 
 
-def _uncommon(request: web.Request, lookup: Lookup, cache_control: str) -> web.Response:
-    """Stale copies (with their Age) and negative entries: built per request."""
+def _uncommon(
+    request: web.Request, lookup: Lookup, cache_control: str, *, compress: bool = False
+) -> web.Response:
+    """Stale copies (with their Age), negative entries and computed answers: built per
+    request."""
     entry = lookup.entry
-    headers = {"Cache-Control": cache_control, "X-Cache": lookup.source.value}
+    headers = {"Cache-Control": cache_control, "X-Cache": lookup.source.value, "Vary": _VARY}
     if lookup.source is Source.STALE:
         headers["Age"] = str(int(lookup.age))
     if entry.status != 200:
         return web.Response(
             status=entry.status, body=entry.body, content_type=PROBLEM_TYPE, headers=headers
         )
-    headers["ETag"] = entry.etag
+    body, etag, coding = entry.body, entry.etag, None
+    if compress:
+        coding = _wanted(request) if len(body) >= render.MIN_COMPRESS_BYTES else None
+    else:
+        chosen = _stored(request, entry)
+        if chosen is not None:
+            coding, body = chosen
+    if coding is not None:
+        etag = representation_etag(etag, coding)
+    headers["ETag"] = etag
     inm = request.headers.get(hdrs.IF_NONE_MATCH)
-    if inm is not None and etag_matches(inm, entry.etag):
+    if inm is not None and etag_matches(inm, etag):
         return web.Response(status=304, headers=headers)
-    return web.Response(body=entry.body, content_type=_JSON, headers=headers)
+    if coding is not None:
+        headers["Content-Encoding"] = coding
+        if compress:
+            body = render.encode(body, coding)  # only now: a 304 needs no body
+    return web.Response(body=body, content_type=_JSON, headers=headers)
+
+
+def _wanted(request: web.Request) -> str | None:
+    accept = request.headers.get(hdrs.ACCEPT_ENCODING)
+    codings = preferred(accept) if accept else ()
+    return codings[0] if codings else None
 
 
 def public_cache_control(max_age: int) -> str:

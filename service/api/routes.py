@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from metrics.http import UNMATCHED, HttpMetrics
 from service.api import admin, me, ops, public
 from service.api.auth import Auth
+from service.api.cors import CorsPolicy, browser_route, path_cors
 from service.api.endpoint import Handler, endpoint, unmatched
 from service.models.audit import AuditEvent
 from service.models.category import Category, CategoryCreate, CategoryPatch
@@ -98,10 +99,21 @@ ROUTES: tuple[Route, ...] = (
 
 
 def add_routes(
-    app: web.Application, routes: Iterable[Route], *, metrics: HttpMetrics, deadline_s: float
+    app: web.Application,
+    routes: Iterable[Route],
+    *,
+    metrics: HttpMetrics,
+    deadline_s: float,
+    cors: CorsPolicy | None = None,
 ) -> None:
     """Every route, each inside its `endpoint` wrapper, then the catch-all that turns unknown
-    paths and methods into problem+json (404, 405)."""
+    paths and methods into problem+json (404, 405). With `cors`, every browser route's answers
+    carry its CORS headers, and each of their paths answers preflights (service.api.cors)."""
+    routes = tuple(routes)
+    by_path: dict[str, list[Route]] = {}
+    for route in routes:
+        if cors is not None and browser_route(route.path):
+            by_path.setdefault(route.path, []).append(route)
     for route in routes:
         handler = endpoint(
             route.handler,
@@ -110,12 +122,24 @@ def add_routes(
             auth=route.auth,
             # A cached read's use case bounds its misses only (service.catalog.deadline).
             deadline_s=None if route.cached else deadline_s,
+            decorate=None
+            if cors is None or route.path not in by_path
+            else cors.decorator(public=route.auth == "public"),
         )
         if route.method == "GET":
             # GET routes answer HEAD too (aiohttp's allow_head); OpenAPI lists GET only.
             app.router.add_get(route.path, handler)
         else:
             app.router.add_route(route.method, route.path, handler)
+        same_path = by_path.get(route.path)
+        if cors is not None and same_path is not None and same_path[-1] is route:
+            # After the path's last route: the preflight joins the same resource.
+            preflight = cors.preflight(path_cors(route.path, same_path))
+            app.router.add_route(
+                "OPTIONS",
+                route.path,
+                endpoint(preflight, route=route.path, metrics=metrics, deadline_s=None),
+            )
     fallback = endpoint(
         unmatched(app.router.resources), route=UNMATCHED, metrics=metrics, deadline_s=None
     )

@@ -66,7 +66,8 @@ class Reads:
             found = await self._stores.listings.list_by_category(
                 category.id, limit=limit, cursor=cursor
             )
-            return Loaded(body=render.page(found.items, found.next_cursor))
+            body = render.page(found.items, found.next_cursor)
+            return Loaded(body=body, encodings=render.encodings(body))
 
         return await self._fill(
             key,
@@ -134,7 +135,8 @@ class Reads:
         return await self._deadline.run(self._cache.get_or_load(key, tags, loader))
 
     async def _load_categories(self) -> Loaded:
-        return Loaded(body=render.item_list(await self._stores.categories.list_all()))
+        body = render.item_list(await self._stores.categories.list_all())
+        return Loaded(body=body, encodings=render.encodings(body))
 
     def _loader(
         self,
@@ -193,4 +195,5 @@ async def _resolve(ref: str, by_id: EntityFetch[T], by_slug: EntityFetch[T]) -> 
 
 async def _entity(model: Category | Listing) -> Loaded:
     body = render.body(model)
-    return Loaded(body=body, etag=render.entity_etag(model.version, body))
+    etag = render.entity_etag(model.version, body)
+    return Loaded(body=body, etag=etag, encodings=render.encodings(body))

@@ -1,14 +1,50 @@
-"""Bodies and ETags, rendered once per load: a cache hit sends these bytes as they are."""
+"""Bodies, their compressed encodings and ETags, rendered once per load: a cache hit sends
+these bytes as they are."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections.abc import Sequence
 
+import brotli
 import orjson
 from pydantic import BaseModel
 
+from cache import Encodings
 from service.errors import FieldError
+
+BROTLI = "br"
+GZIP = "gzip"
+# The content codings made, in the order preferred when a client weighs them equally.
+CODINGS: tuple[str, ...] = (BROTLI, GZIP)
+# Smaller bodies are sent as they are: a listing (~500 B) would save a couple of hundred
+# bytes, less than the headers that announce the coding. CloudFront draws its line here too.
+MIN_COMPRESS_BYTES = 1024
+# Made on a fill, which a reader may be waiting for: quality 5 compresses a 24 KB page in about
+# 0.1 ms; quality 11 (the maximum) takes about 50 ms for some 15% fewer bytes.
+BROTLI_QUALITY = 5
+GZIP_LEVEL = 6  # zlib's default
+
+
+def encodings(body: bytes) -> Encodings:
+    """`body` in every coding of CODINGS that makes it smaller; none when it is small. Called
+    by the loaders, so each encoding of a cached body is made once, when its entry is filled."""
+    if len(body) < MIN_COMPRESS_BYTES:
+        return ()
+    made = ((coding, encode(body, coding)) for coding in CODINGS)
+    return tuple((coding, data) for coding, data in made if len(data) < len(body))
+
+
+def encode(body: bytes, coding: str) -> bytes:
+    """`body` in `coding` (one of CODINGS). Deterministic: the same bytes in every instance, so
+    the ETag derived for the encoding names the same representation everywhere."""
+    if coding == BROTLI:
+        data: bytes = brotli.compress(body, quality=BROTLI_QUALITY)
+        return data
+    if coding == GZIP:
+        return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+    raise ValueError(f"unknown content coding {coding!r}")
 
 
 def body(model: BaseModel) -> bytes:

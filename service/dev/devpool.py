@@ -95,7 +95,12 @@ async def provision_dev_pool(endpoint: str, *, region: str = "us-east-1") -> Dev
             UserPoolId=pool_id,
             ClientName="hustlehub-dev",
             GenerateSecret=False,
-            ExplicitAuthFlows=["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            # USER_PASSWORD_AUTH: the example browser client signs in itself (clients/web).
+            ExplicitAuthFlows=[
+                "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+                "ALLOW_USER_PASSWORD_AUTH",
+                "ALLOW_REFRESH_TOKEN_AUTH",
+            ],
         )
         await idp.create_group(UserPoolId=pool_id, GroupName=ADMIN_GROUP)
         users: dict[str, DevUser] = {}

@@ -74,11 +74,11 @@ async def test_redis_value_is_header_etag_body(
     assert keys == [f"{prefix}:v:item:1:0.0.0".encode()]
     raw = await redis_client.get(keys[0])
     assert isinstance(raw, bytes)
-    version, status, stored_at, fresh_until, etag_len = struct.unpack_from("!BHddB", raw)
+    version, status, stored_at, fresh_until, etag_len, count = struct.unpack_from("!BHddBB", raw)
     etag = compute_etag(body).encode()
-    assert (version, status, etag_len) == (1, 200, len(etag))
+    assert (version, status, etag_len, count) == (2, 200, len(etag), 0)
     assert fresh_until - stored_at == pytest.approx(60.0)
-    assert raw[20:] == etag + body  # the body is stored as is, never re-encoded
+    assert raw[21:] == etag + body  # the body is stored as is, never re-encoded
     ttl_ms = await redis_client.pttl(keys[0])
     assert 300_000 < ttl_ms <= 360_000  # fresh TTL + stale window
 
