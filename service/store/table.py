@@ -21,8 +21,9 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from types_aiobotocore_dynamodb import DynamoDBClient
 
 from service.config import Settings
-from service.errors import StoreError, StoreUnavailable
-from service.store.codec import Item
+from service.errors import ItemTooLarge, StoreError, StoreUnavailable
+from service.store import changes, keys
+from service.store.codec import ITEM_LIMIT_BYTES, Item, item_size
 from service.store.observer import StoreObserver
 
 Operation = Literal[
@@ -144,7 +145,22 @@ class Table:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt))."""
         return random.uniform(0, min(self._cap, self._base * 2 ** min(attempt, 30)))
 
+    def check_size(self, item: Item, operation: str) -> None:
+        """Refuse (ItemTooLarge) and count an item DynamoDB would refuse for its size."""
+        size = item_size(item)
+        if size <= ITEM_LIMIT_BYTES:
+            return
+        self.observer.call_finished(operation, 0.0, "refused", ItemTooLarge.__name__)
+        pk, sk = item.get(keys.PK, {}).get("S", ""), item.get(keys.SK, {}).get("S", "")
+        what = (keys.kind_of(pk, sk) or "item").lower()
+        raise ItemTooLarge(what, size, ITEM_LIMIT_BYTES)
+
     async def call(self, operation: Operation, **kwargs: Any) -> dict[str, Any]:
+        for item in _put_items(operation, kwargs):
+            self.check_size(item, operation)
+        change = changes.active()
+        if change is not None:
+            kwargs = change.stamped(operation, kwargs)
         if operation not in _MULTI_TABLE:
             kwargs.setdefault("TableName", self.name)
         if operation != "DescribeTable":
@@ -178,6 +194,8 @@ class Table:
             raise
         self.observer.call_finished(operation, loop.time() - started, "ok", None)
         self._report_capacity(operation, response.get("ConsumedCapacity"))
+        if change is not None:
+            change.committed(operation, kwargs)
         return response
 
     async def _attempts(
@@ -240,6 +258,22 @@ class Table:
             for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
                 for index, units in (entry.get(kind) or {}).items():
                     self.observer.consumed(table, str(index), *_units(units, reads=reads))
+
+
+def _put_items(operation: str, kwargs: Mapping[str, Any]) -> list[Item]:
+    """The whole items a write request puts (an update's result is checked by its store)."""
+    if operation == "PutItem":
+        return [kwargs["Item"]]
+    if operation == "TransactWriteItems":
+        return [entry["Put"]["Item"] for entry in kwargs["TransactItems"] if "Put" in entry]
+    if operation == "BatchWriteItem":
+        return [
+            request["PutRequest"]["Item"]
+            for requests in kwargs["RequestItems"].values()
+            for request in requests
+            if "PutRequest" in request
+        ]
+    return []
 
 
 def _units(part: Mapping[str, Any], *, reads: bool) -> tuple[float, float]:
