@@ -26,7 +26,7 @@ from service.migrate import rows
 from service.migrate.export import Source
 from service.migrate.transform import Transformer, TransformReport
 from service.migrate.usermap import UserMap
-from service.store.codec import Item
+from service.store.codec import Item, from_json, to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +120,7 @@ async def write_items(source: Source, users: UserMap, work: WorkDir) -> Manifest
     partial = work.items.with_name(work.items.name + ".partial")
     with partial.open("w", encoding="utf-8") as out:
         async for item in transformed(source, transformer):
-            line = json.dumps(item, separators=(",", ":"), ensure_ascii=False) + "\n"
+            line = json.dumps(to_json(item), separators=(",", ":"), ensure_ascii=False) + "\n"
             digest.update(line.encode())
             out.write(line)
             count += 1
@@ -135,4 +135,4 @@ def read_items(work: WorkDir, *, skip: int = 0) -> Iterator[Item]:
     with work.items.open(encoding="utf-8") as lines:
         for index, line in enumerate(lines):
             if index >= skip:
-                yield json.loads(line)
+                yield from_json(json.loads(line))

@@ -15,6 +15,7 @@ a writer can refuse an item, and name it, before DynamoDB refuses the whole requ
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -144,6 +145,38 @@ def logical(item: Mapping[str, Any]) -> Item:
         else:
             out[name] = value
     return out
+
+
+def to_json(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A typed item as JSON can hold it: binary values base64, as DynamoDB's own JSON has them
+    (the migration's work files are JSON lines)."""
+    return {name: _json_value(value) for name, value in item.items()}
+
+
+def from_json(raw: Mapping[str, Any]) -> Item:
+    return {name: _binary_value(value) for name, value in raw.items()}
+
+
+def _json_value(value: Mapping[str, Any]) -> dict[str, Any]:
+    (tag, raw), *_ = value.items()
+    if tag == "B":
+        return {"B": base64.b64encode(raw).decode()}
+    if tag == "M":
+        return {"M": to_json(raw)}
+    if tag == "L":
+        return {"L": [_json_value(member) for member in raw]}
+    return dict(value)
+
+
+def _binary_value(value: Mapping[str, Any]) -> dict[str, Any]:
+    (tag, raw), *_ = value.items()
+    if tag == "B":
+        return {"B": base64.b64decode(raw)}
+    if tag == "M":
+        return {"M": from_json(raw)}
+    if tag == "L":
+        return {"L": [_binary_value(member) for member in raw]}
+    return dict(value)
 
 
 def item_size(item: Mapping[str, Any]) -> int:
