@@ -136,14 +136,14 @@ def render(rows: list[dict[str, float]]) -> str:
         " RCU per read (strong) | RCU per 50-row page | pack / unpack µs |",
         "|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['length']:,} | {r['plain_bytes']:,.0f} / {r['packed_bytes']:,.0f} |"
-            f" {r['ratio']:.2f} | {r['plain_wcu']} -> {r['packed_wcu']} |"
-            f" {r['plain_rcu']} -> {r['packed_rcu']} |"
-            f" {r['plain_page_rcu']} -> {r['packed_page_rcu']} |"
-            f" {r['pack_us']:.0f} / {r['unpack_us']:.0f} |"
-        )
+    lines.extend(
+        f"| {r['length']:,} | {r['plain_bytes']:,.0f} / {r['packed_bytes']:,.0f} |"
+        f" {r['ratio']:.2f} | {r['plain_wcu']} -> {r['packed_wcu']} |"
+        f" {r['plain_rcu']} -> {r['packed_rcu']} |"
+        f" {r['plain_page_rcu']} -> {r['packed_page_rcu']} |"
+        f" {r['pack_us']:.0f} / {r['unpack_us']:.0f} |"
+        for r in rows
+    )
     return "\n".join(lines)
 
 
