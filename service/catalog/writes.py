@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Protocol
 
 from cache import ReadThroughCache
+from metrics import waits
 from service.catalog.cachekeys import CATEGORIES, LISTINGS, category_tags, listing_tags
 from service.catalog.turns import WriterTurns
 from service.errors import VersionMismatch
@@ -57,11 +58,12 @@ class Writes:
             yield change
 
     async def _invalidate(self, tags: Iterable[str], change: ChangeSet | None) -> None:
-        await self._cache.invalidate(tags)
-        # Only now: a change noted before its invalidation had landed could be skipped by the
-        # consumer even though nobody had dropped its tags yet.
-        if change is not None and self._ledger is not None:
-            await self._ledger.remember(change)
+        with waits.waited():  # Redis: the invalidation, its acknowledgements, the ledger
+            await self._cache.invalidate(tags)
+            # Only now: a change noted before its invalidation had landed could be skipped by
+            # the consumer even though nobody had dropped its tags yet.
+            if change is not None and self._ledger is not None:
+                await self._ledger.remember(change)
 
     @contextlib.asynccontextmanager
     async def _versioned(self, key: str, expected_version: int) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from types_aiobotocore_dynamodb import DynamoDBClient
 
+from metrics import waits
 from service.config import Settings
 from service.errors import ItemTooLarge, StoreError, StoreUnavailable
 from service.store import changes, keys
@@ -177,6 +178,7 @@ class Table:
             async with asyncio.timeout(self.deadline_s):
                 response = await self._attempts(operation, method, kwargs, started, last)
         except TimeoutError as exc:
+            waits.add(loop.time() - started)
             # The deadline can pass during an attempt that follows failed ones (a slow answer
             # to the fourth try after three throttles): the failures are the cause, and what
             # the metrics and the caller should see, not the clock that ended the retries.
@@ -188,10 +190,12 @@ class Table:
                 code=code,
             ) from (last[-1] if last else exc)
         except StoreError as exc:
+            waits.add(loop.time() - started)
             self.observer.call_finished(
                 operation, loop.time() - started, _outcome(exc.code), exc.code
             )
             raise
+        waits.add(loop.time() - started)
         self.observer.call_finished(operation, loop.time() - started, "ok", None)
         self._report_capacity(operation, response.get("ConsumedCapacity"))
         if change is not None:
