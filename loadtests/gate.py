@@ -7,6 +7,12 @@ Two witnesses, judged against the same objectives (`metrics.slo`, never repeated
   /metrics before and after the run): the delta of the cumulative buckets, turned into a P99
   by the same linear interpolation PromQL's histogram_quantile() uses.
 
+Beside them, the service's own time (`OwnStats`): its `hustlehub_http_own_duration_seconds`
+histogram, request time less what the request waited on DynamoDB and Redis, at P50 and P99
+for reads, for cached reads (answered from memory or Redis) and for writes. On an emulator it
+is what says whether the service itself holds the targets; it is reported, not judged, except
+by a ladder that looks for the highest rate its cached-read P99 stays under `OWN_P99_LIMIT_S`.
+
 Reads are GET and HEAD; writes are POST, PUT, PATCH and DELETE. A failure on the client is
 whatever locust counted as one; on the server it is a 5xx answer. A kind of request that did
 not occur in the run is not judged (there is nothing to judge), and says so.
@@ -17,7 +23,7 @@ from __future__ import annotations
 import math
 import urllib.request
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -25,6 +31,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from metrics.slo import OBJECTIVES
 
 DURATION = "hustlehub_http_request_duration_seconds"
+OWN = "hustlehub_http_own_duration_seconds"
+CACHED_SOURCES = frozenset({"memory", "redis"})
+# The design guide's cached-read P99, applied to the service's own share of it.
+OWN_P99_LIMIT_S = 0.005
 READ_METHODS = frozenset({"GET", "HEAD"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Operational endpoints (the gate's own scrapes among them) are not user traffic.
@@ -48,17 +58,18 @@ def kind_of(method: str) -> str | None:
 # -- the server's histograms -----------------------------------------------------------------
 
 
-def parse_buckets(text: str) -> Buckets:
-    """Every `_bucket` sample of the request-duration histogram in a scrape."""
+def parse_buckets(text: str, name: str = DURATION, third: str = "status_class") -> Buckets:
+    """Every `_bucket` sample of a request histogram in a scrape (the request duration by
+    default; series by route, method and `third`)."""
     buckets: Buckets = defaultdict(dict)
     for family in text_string_to_metric_families(text):
-        if family.name != DURATION:
+        if family.name != name:
             continue
         for sample in family.samples:
-            if sample.name != f"{DURATION}_bucket":
+            if sample.name != f"{name}_bucket":
                 continue
             labels = sample.labels
-            series = (labels["route"], labels["method"], labels["status_class"])
+            series = (labels["route"], labels["method"], labels[third])
             buckets[series][float(labels["le"])] = float(sample.value)
     return dict(buckets)
 
@@ -145,6 +156,46 @@ class ServerStats:
             if route not in OPS_ROUTES and kind_of(method) is not None and status == "5xx"
         )
         return cls(requests=requests, failures=failures, p99_seconds=p99)
+
+
+@dataclass(frozen=True, slots=True)
+class OwnStats:
+    """The service's own time: {kind: seconds} at P50 and P99, kinds read, cached read,
+    write; with the request counts they were taken over."""
+
+    requests: dict[str, float]
+    p50_seconds: dict[str, float]
+    p99_seconds: dict[str, float]
+
+    @classmethod
+    def from_scrapes(cls, before: str, after: str) -> OwnStats:
+        diff = delta(parse_buckets(before, OWN, "source"), parse_buckets(after, OWN, "source"))
+        kinds: dict[str, Callable[[str, str], bool]] = {
+            "read": lambda method, _source: kind_of(method) == "read",
+            "cached read": lambda method, source: (
+                kind_of(method) == "read" and source in CACHED_SOURCES
+            ),
+            "write": lambda method, _source: kind_of(method) == "write",
+        }
+        requests: dict[str, float] = {}
+        p50: dict[str, float] = {}
+        p99: dict[str, float] = {}
+        for kind, wanted in kinds.items():
+            total: dict[float, float] = defaultdict(float)
+            for (route, method, source), upper in diff.items():
+                if route in OPS_ROUTES or not wanted(method, source):
+                    continue
+                for le, count in upper.items():
+                    total[le] += count
+            requests[kind] = total.get(math.inf, 0.0)
+            p50[kind] = histogram_quantile(0.50, total) if total else math.nan
+            p99[kind] = histogram_quantile(0.99, total) if total else math.nan
+        return cls(requests=requests, p50_seconds=p50, p99_seconds=p99)
+
+    @property
+    def cached_within_limit(self) -> bool:
+        value = self.p99_seconds.get("cached read", math.nan)
+        return not math.isnan(value) and value < OWN_P99_LIMIT_S
 
 
 # -- the client's statistics -----------------------------------------------------------------

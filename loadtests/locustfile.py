@@ -144,6 +144,7 @@ def _judge(environment: Environment, **_: Any) -> None:
                     "client": {k: asdict(v) for k, v in client.kinds.items()},
                     "by_name": {k: asdict(v) for k, v in client.by_name.items()},
                     "server": asdict(server),
+                    "own": asdict(gate.OwnStats.from_scrapes(RUN.before, after)),
                     "cache": cache_summary(RUN.before, after),
                     "capacity": capacity.Capacity.from_scrapes(
                         RUN.before, after, server.requests

@@ -72,6 +72,14 @@ def render(figures: dict[str, Any]) -> str:
         for kind in ("read", "write")
     ]
     lines.append(f"server: {', '.join(parts)}, 5xx {server['failures']:.0f}")
+    if "own" in figures:
+        own = figures["own"]
+        parts = [
+            f"{kind} p50 {own['p50_seconds'][kind] * 1000:.2f} / p99 "
+            f"{own['p99_seconds'][kind] * 1000:.2f} ms ({own['requests'][kind]:.0f})"
+            for kind in ("read", "cached read", "write")
+        ]
+        lines.append(f"service's own time (less DynamoDB and Redis): {', '.join(parts)}")
     cache = figures["cache"]
     ratio = "n/a" if math.isnan(cache["hit_ratio"]) else f"{cache['hit_ratio']:.2%}"
     lines.append(

@@ -22,6 +22,17 @@ between its own /metrics scrapes: **cached**, the run above (the last rate of a 
 read runs its loader (concurrent misses of one key still share one load, as on a cold key in
 production). The uncached phase's latency is printed but not judged: it is there to price the
 reads the cache saves. `--uncached-rps 0` skips it.
+
+Every report also gives the service's own time (request time less the time waiting on
+DynamoDB and Redis, `loadtests.gate.OwnStats`). `--ladder-by own` runs a ladder past the
+gate's failures (on an emulator the end-to-end figures are mostly the emulator's) and stops at
+the first rate at which the own P99 of cached reads reaches 5 ms; the last line names the
+highest rate under it.
+
+`--consumer-ab N` then runs N pairs of the cached scenario at the last rate, each run on a
+fresh `hustlehub serve` of its own with the stream consumer on, then off (HUSTLEHUB_STREAM_
+INVALIDATION), alternating, and prints read P99 and DynamoDB reads per 1,000 requests side by
+side (the figures of one run, for one stack and one warm Redis).
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loadtests import capacity, report, stack
+from loadtests import capacity, gate, report, stack
 from loadtests import fixture as fixtures
 from loadtests.warm import listing_paths, warm
 
@@ -43,6 +54,9 @@ FIXTURE = Path("var/loadtest-fixture.json")
 GATE_REPORT = Path("var/loadtest-gate.json")
 UNCACHED_REPORT = Path("var/loadtest-uncached.json")
 CAPACITY_REPORT = Path("var/loadtest-capacity.json")
+AB_REPORT = Path("var/loadtest-consumer-ab.json")
+WARMUP_REPORT = Path("var/loadtest-warmup.json")
+READ_OPERATIONS = ("GetItem", "Query", "BatchGetItem", "Scan", "TransactGetItems")
 # A service whose every read goes to DynamoDB: no in-process layer, no Redis.
 UNCACHED = {"HUSTLEHUB_CACHE_MEMORY_MAX_BYTES": "0", "HUSTLEHUB_REDIS_URL": ""}
 LOCUST_LOG = Path("var/loadtest-locust.log")
@@ -68,6 +82,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--uncached-rps", type=float, default=15.0, help="rate of the uncached phase; 0 skips it"
     )
     p.add_argument("--uncached-run-time", default="30s", help="locust --run-time of that phase")
+    p.add_argument(
+        "--ladder-by",
+        choices=("gate", "own"),
+        default="gate",
+        help="stop a ladder at the gate's first failure, or at the first rate whose own"
+        " cached-read P99 reaches 5 ms",
+    )
+    p.add_argument(
+        "--consumer-ab", type=int, default=0, help="pairs of runs with the consumer on and off"
+    )
+    p.add_argument("--ab-run-time", default="60s", help="locust --run-time of each of them")
     p.add_argument(
         "classes", nargs="*", help="locust user classes to run (default all: Reader SignedIn Admin)"
     )
@@ -155,14 +180,25 @@ def main(argv: list[str] | None = None) -> int:
                 code, figures = _judge(run_locust(svc.base_url, args, rate))
                 if figures is not None:
                     phases["cached"] = _phase(figures, rate)
+                if args.ladder_by == "own":
+                    if figures is None or not _own_within(figures):
+                        break
+                    passed.append(rate)
+                    continue
                 if code != 0:
                     break
                 passed.append(rate)
         if args.uncached_rps > 0:
             phases.update(_uncached_phase(stk, args))
+        if args.consumer_ab > 0:
+            rate = passed[-1] if passed else args.target_rps[0]
+            _consumer_ab(stk, args, rate)
     if len(args.target_rps) > 1:
         best = f"{passed[-1]:.0f} requests/s" if passed else "none of the rates offered"
-        print(f"highest rate with the gate passing: {best}")
+        if args.ladder_by == "own":
+            print(f"highest rate with the service's own cached-read P99 under 5 ms: {best}")
+        else:
+            print(f"highest rate with the gate passing: {best}")
     if phases:
         print(capacity.render(phases))
         CAPACITY_REPORT.write_text(json.dumps(phases, indent=2, default=str))
@@ -190,6 +226,70 @@ def _uncached_phase(stk: stack.Stack, args: argparse.Namespace) -> dict[str, dic
     print(report.render(figures))
     print("(uncached phase: latency shown, not judged; it prices the reads the cache saves)")
     return {"uncached": _phase(figures, args.uncached_rps)}
+
+
+def _own_within(figures: dict[str, Any]) -> bool:
+    value = figures.get("own", {}).get("p99_seconds", {}).get("cached read", math.nan)
+    return bool(value == value and value < gate.OWN_P99_LIMIT_S)
+
+
+def _consumer_ab(stk: stack.Stack, args: argparse.Namespace, rate: float) -> None:
+    """Pairs of runs, the consumer on then off, each on a fresh service alone on the stack."""
+    runs: list[dict[str, Any]] = []
+    paths = listing_paths(fixtures.read(FIXTURE))
+    for pair in range(args.consumer_ab):
+        for on in (True, False):
+            overrides = {"HUSTLEHUB_STREAM_INVALIDATION": "true" if on else "false"}
+            report_path = Path(f"var/loadtest-ab-{pair}-{'on' if on else 'off'}.json")
+            with stack.service(stk, overrides=overrides) as svc:
+                print(
+                    f"consumer {'on' if on else 'off'} (pair {pair + 1}): warming, then offered"
+                    f" {rate:.0f} requests/s for {args.ab_run_time} ...",
+                    flush=True,
+                )
+                # A fresh process: its memory filled from the warm Redis, then a run not
+                # measured, so that both sides are judged in the steady state.
+                warm(svc.base_url, paths)
+                run_locust(svc.base_url, args, rate, run_time="20s", gate_report=WARMUP_REPORT)
+                run_locust(
+                    svc.base_url, args, rate, run_time=args.ab_run_time, gate_report=report_path
+                )
+            if report_path.exists():
+                runs.append({"consumer": on, "pair": pair, **_ab_row(report_path)})
+    print(_ab_table(runs))
+    AB_REPORT.write_text(json.dumps(runs, indent=2))
+
+
+def _ab_row(path: Path) -> dict[str, Any]:
+    figures = json.loads(path.read_text())
+    cap = figures["capacity"]
+    requests = cap["requests"] or math.nan
+    reads = sum(cap["calls"].get(op, 0.0) for op in READ_OPERATIONS)
+    return {
+        "requests": cap["requests"],
+        "server_read_p99_ms": figures["server"]["p99_seconds"]["read"] * 1000,
+        "client_read_p99_ms": figures["client"].get("read", {}).get("p99_ms", math.nan),
+        "own_cached_read_p99_ms": figures["own"]["p99_seconds"]["cached read"] * 1000,
+        "dynamodb_reads_per_1000_requests": 1000 * reads / requests,
+        "rcu_per_1000_requests": cap["rcu_per_1000_requests"],
+        "hit_ratio": figures["cache"]["hit_ratio"],
+    }
+
+
+def _ab_table(runs: list[dict[str, Any]]) -> str:
+    lines = [
+        "| consumer | pair | requests | read P99 server / client (ms) | own cached-read P99 (ms) |"
+        " DynamoDB reads / 1k requests | RCU / 1k requests | hit ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines.extend(
+        f"| {'on' if r['consumer'] else 'off'} | {r['pair'] + 1} | {r['requests']:.0f} |"
+        f" {r['server_read_p99_ms']:.1f} / {r['client_read_p99_ms']:.0f} |"
+        f" {r['own_cached_read_p99_ms']:.2f} | {r['dynamodb_reads_per_1000_requests']:.1f} |"
+        f" {r['rcu_per_1000_requests']:.1f} | {r['hit_ratio']:.1%} |"
+        for r in runs
+    )
+    return "\n".join(lines)
 
 
 def _phase(figures: dict[str, Any], rate: float) -> dict[str, Any]:

@@ -40,7 +40,8 @@ OPERATIONS = frozenset(
 )
 _SNAKE_TO_API = {re.sub(r"(?<!^)(?=[A-Z])", "_", op).lower(): op for op in OPERATIONS}
 
-OUTCOMES = frozenset({"ok", "error", "throttled", "timeout"})
+# refused: never sent (an item over DynamoDB's size limit, refused by the data layer).
+OUTCOMES = frozenset({"ok", "error", "throttled", "timeout", "refused"})
 
 # Error codes DynamoDB (and the AWS request layer in front of it) documents.
 ERROR_CODES = frozenset(
@@ -86,6 +87,7 @@ CLIENT_ERROR_CODES = frozenset(
         "EndpointConnectionError",
         "ConnectionClosedError",
         "HTTPClientError",
+        "ItemTooLarge",
     }
 )
 KNOWN_CODES = ERROR_CODES | CLIENT_ERROR_CODES
@@ -133,7 +135,7 @@ class DynamoMetrics:
         )
         self._requests = Counter(
             "hustlehub_dynamodb_requests_total",
-            "Logical DynamoDB calls finished, by outcome (ok, error, throttled, timeout).",
+            "Logical DynamoDB calls finished, by outcome (ok, error, throttled, timeout, refused).",
             ["operation", "outcome"],
             registry=registry,
         )

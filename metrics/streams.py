@@ -7,11 +7,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from metrics.labels import clamp
 
 EVENTS = frozenset({"INSERT", "MODIFY", "REMOVE"})
-EFFECTS = ("invalidated", "none")
+EFFECTS = ("invalidated", "none", "handled")
 # The calls the consumer makes, plus its own steps ("Start": the first listing's bound).
 OPERATIONS = frozenset(
     {"DescribeTable", "DescribeStream", "GetShardIterator", "GetRecords", "Invalidate", "Start",
-     "Reader", "Supervisor"}
+     "Reader", "Supervisor", "Ledger"}
 )  # fmt: skip
 # DynamoDB Streams' documented error codes, the consumer's own, and botocore's connection
 # failures (by exception class name).
@@ -43,7 +43,8 @@ class StreamMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self._records = Counter(
             "hustlehub_stream_records_total",
-            "DynamoDB stream records applied, by event and whether they invalidated anything.",
+            "DynamoDB stream records applied, by event and effect: invalidated, none (no cached"
+            " read shows the item), handled (the API's own change, invalidated by it already).",
             ["event", "effect"],
             registry=registry,
         )
@@ -85,8 +86,9 @@ class StreamMetrics:
             for effect in EFFECTS:
                 self._records.labels(event, effect)
 
-    def record(self, event: str, *, invalidates: bool) -> None:
-        self._records.labels(clamp(event, EVENTS), EFFECTS[0] if invalidates else EFFECTS[1]).inc()
+    def record(self, event: str, *, invalidates: bool, handled: bool = False) -> None:
+        effect = EFFECTS[2] if handled else EFFECTS[0] if invalidates else EFFECTS[1]
+        self._records.labels(clamp(event, EVENTS), effect).inc()
 
     def invalidated(self, tags: int) -> None:
         self._invalidations.inc()

@@ -1,4 +1,4 @@
-"""`hustlehub`: serve, dev, create-table, seed, token, table-template, migrate.
+"""`hustlehub`: serve, dev, create-table, seed, token, table-template, migrate, schema.
 (The AWS deployment is a CDK app, not a command: `make infra`, docs/deploy.md.)
 
 The one entry point: the only module that may import the dev tooling (service.dev) and the
@@ -276,6 +276,92 @@ def cmd_migrate_link_users(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def cmd_schema_upgrade(args: argparse.Namespace) -> None:
+    from service.store import versions
+
+    settings = _settings()
+    written = settings.item_schema_write_version
+    if written is not None and written < versions.CURRENT and not args.dry_run:
+        print(
+            f"schema upgrade: refused: HUSTLEHUB_ITEM_SCHEMA_WRITE_VERSION={written} says a"
+            f" release that cannot read version {versions.CURRENT} may still run",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_REFUSED)
+    counts = asyncio.run(_schema_upgrade(settings, args))
+    print(json.dumps(counts, indent=2))
+
+
+async def _schema_upgrade(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from service.store.client import dynamodb_client
+    from service.store.observer import NullStoreObserver
+    from service.store.rules import ItemRules
+    from service.store.table import Table
+    from service.store.upgrade import Checkpoint, Options, Upgrade
+
+    options = Options(
+        segments=args.segments,
+        dry_run=args.dry_run,
+        read_units_per_s=args.read_units,
+        write_units_per_s=args.write_units,
+        page_size=args.page_size,
+    )
+    path = args.checkpoint or Path(f"var/schema-upgrade-{settings.table_name}.json")
+    checkpoint = Checkpoint(
+        path, table=settings.table_name, segments=args.segments, dry_run=args.dry_run
+    )
+    if args.restart:
+        path.unlink(missing_ok=True)
+    resumed = checkpoint.load()
+    async with dynamodb_client(settings) as client:
+        table = Table.from_settings(client, settings, observer=NullStoreObserver())
+        described = await table.call("DescribeTable", TableName=table.name)
+        # DynamoDB refreshes ItemCount about every six hours: the bar's total is a guess.
+        total = int(described["Table"].get("ItemCount", 0)) or None
+        with tqdm(total=total, initial=checkpoint.counts.scanned, unit="item") as bar:
+            if resumed:
+                bar.write(f"resuming from {path}: {checkpoint.counts.scanned} items scanned")
+            upgrade = Upgrade(
+                table, ItemRules.from_settings(settings), options, checkpoint, on_items=bar.update
+            )
+            counts = await upgrade.run()
+    return {"dry_run": args.dry_run, "checkpoint": str(path), **counts.to_json()}
+
+
+def _schema_parsers(sub: Any) -> None:
+    schema = sub.add_parser("schema", help="item schema versions (docs/table.md)")
+    steps = schema.add_subparsers(dest="step", required=True)
+    about = (
+        "rewrite items older than the current schema version in place: parallel Scan"
+        " segments, resumable from a checkpoint, within a capacity budget, never over a newer"
+        " write"
+    )
+    upgrade = steps.add_parser("upgrade", help=about, description=about)
+    upgrade.add_argument("--segments", type=int, default=4, help="parallel Scan segments")
+    upgrade.add_argument(
+        "--read-units", type=float, default=100.0, help="read capacity units per second at most"
+    )
+    upgrade.add_argument(
+        "--write-units", type=float, default=50.0, help="write capacity units per second at most"
+    )
+    upgrade.add_argument("--page-size", type=int, default=100, help="items per Scan page")
+    upgrade.add_argument(
+        "--dry-run", action="store_true", help="count what would be upgraded, write nothing"
+    )
+    upgrade.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="where progress is kept (default: var/schema-upgrade-<table>.json)",
+    )
+    upgrade.add_argument(
+        "--restart", action="store_true", help="ignore an earlier run's checkpoint"
+    )
+    upgrade.set_defaults(func=cmd_schema_upgrade)
+
+
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     """Adds "(default: X)" to an option's help, unless the help says its default itself or
     there is none to say (a required option, --help, --version)."""
@@ -359,6 +445,7 @@ def parser() -> argparse.ArgumentParser:
     template = sub.add_parser("table-template", help="print the CloudFormation table")
     template.add_argument("--table-name", default="HustleHubDirectory", help="the table's name")
     template.set_defaults(func=cmd_table_template)
+    _schema_parsers(sub)
     steps = migrate_parsers(sub, cmd_migrate)
     _generate_parser(steps)
     _phase_parsers(steps)

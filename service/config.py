@@ -400,6 +400,41 @@ class Settings(BaseSettings):
         " browsers cap it, Chromium at 7200).",
     )
 
+    # Items as they grow and change (docs/table.md: schema versions, packed text, lifecycle).
+    item_schema_write_version: int | None = Field(
+        default=None,
+        ge=1,
+        le=2,
+        description="Item schema version this release writes (unset: the current one); the"
+        " previous one while a release that cannot read the current one still runs.",
+    )
+    item_compress_min_bytes: int = Field(
+        default=1024,
+        ge=64,
+        description="Bytes (UTF-8) from which a description is stored zlib-compressed, when that"
+        " is smaller.",
+    )
+    audit_retention_days: int = Field(
+        default=730,
+        ge=0,
+        description="Days an audit event is kept before the table's TTL deletes it (0 keeps them"
+        " forever).",
+    )
+    # One invalidation per change (docs/architecture.md: the stream consumer).
+    stream_handled_grace_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=10,
+        description="Seconds the stream consumer waits for the API's record of a change it"
+        " made before invalidating that change itself.",
+    )
+    stream_handled_ttl_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds the API's record of a change it invalidated is kept for the stream"
+        " consumer.",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -482,6 +517,13 @@ class Settings(BaseSettings):
         # through Redis), and DynamoDB throttles more than two readers of one shard.
         if self.worker_slot != 0 and self.redis_url:
             return False
+        if self.stream_invalidation is None:
+            return self.mode == "dev"
+        return self.stream_invalidation
+
+    @property
+    def stream_invalidation_configured(self) -> bool:
+        """Whether some process of this deployment reads the stream (this one or worker 0)."""
         if self.stream_invalidation is None:
             return self.mode == "dev"
         return self.stream_invalidation

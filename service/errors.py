@@ -59,6 +59,18 @@ class InvalidFields(ServiceError):
         self.errors = tuple(errors)
 
 
+class ItemTooLarge(ServiceError):
+    """A write whose item would be larger than DynamoDB accepts; refused before it is sent."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"the {what} would take {size:,} bytes in the table, over the {limit:,}-byte item"
+            " limit: shorten its text"
+        )
+        self.size = size
+        self.limit = limit
+
+
 class Unauthenticated(ServiceError):
     """No valid access token. `reason` is one of a small fixed set, safe to count."""
 

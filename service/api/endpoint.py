@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
+from metrics import waits
 from metrics.http import HttpMetrics, outcome
 from service import errors
 from service.api.auth import Auth, authenticate, authorise_admin
@@ -46,10 +47,12 @@ def endpoint(
     bounded = guarded if deadline_s is None else _with_deadline(guarded, Deadline(deadline_s))
     in_flight = metrics.in_flight
     observe = metrics.observe
+    observe_own = metrics.observe_own
     clock = time.perf_counter
 
     async def handle(request: web.Request) -> web.StreamResponse:
         started = clock()
+        box = waits.begin()
         in_flight.value += 1
         try:
             try:
@@ -58,7 +61,9 @@ def endpoint(
             except Exception as exc:  # noqa: BLE001
                 response = translate(request, exc)
         except web.HTTPException as exc:  # a redirect, re-raised by translate: aiohttp sends it
-            observe(route, request.method, exc.status, clock() - started)
+            elapsed = clock() - started
+            observe(route, request.method, exc.status, elapsed)
+            observe_own(route, request.method, "none", elapsed - waits.end(box))
             raise
         finally:
             in_flight.value -= 1
@@ -67,7 +72,10 @@ def endpoint(
         status = response.status
         if status == 500:
             status = outcome(request, status)  # a client that is gone: 499
-        observe(route, request.method, status, clock() - started)
+        elapsed = clock() - started
+        observe(route, request.method, status, elapsed)
+        source = response.headers.get("X-Cache", "none")
+        observe_own(route, request.method, source, elapsed - waits.end(box))
         return response
 
     return handle

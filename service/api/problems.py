@@ -20,6 +20,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.ServiceError], int, str], ...] = (
     (errors.PreconditionRequired, 428, "Precondition Required"),
     (errors.BadInput, 400, "Bad Request"),
     (errors.InvalidFields, 422, "Unprocessable Content"),
+    (errors.ItemTooLarge, 413, "Content Too Large"),
     (errors.Unauthenticated, 401, "Unauthorized"),
     (errors.Forbidden, 403, "Forbidden"),
     (errors.StoreUnavailable, 503, "Service Unavailable"),

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from cache import Entry, Loaded, Lookup, ReadThroughCache, compute_etag
+from metrics import waits
 from service.catalog import cachekeys, category_rows, render
 from service.catalog.category_rows import CategoryRows, RowsMemo, decode_cursor, encode_cursor
 from service.catalog.deadline import Deadline
@@ -132,7 +133,9 @@ class Reads:
     async def _fill(
         self, key: str, tags: list[str], loader: Callable[[], Awaitable[Loaded]]
     ) -> Lookup:
-        return await self._deadline.run(self._cache.get_or_load(key, tags, loader))
+        # Past the in-process layer: Redis, and on a miss DynamoDB (metrics.waits).
+        with waits.waited():
+            return await self._deadline.run(self._cache.get_or_load(key, tags, loader))
 
     async def _load_categories(self) -> Loaded:
         body = render.item_list(await self._stores.categories.list_all())

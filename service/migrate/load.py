@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from service.errors import StoreError, StoreUnavailable
+from service.errors import ItemTooLarge, StoreError, StoreUnavailable
 from service.migrate.checkpoint import Checkpoint, resume_point, save_checkpoint
 from service.migrate.errors import TargetError, WorkError
 from service.migrate.progress import Progress
@@ -102,11 +102,11 @@ async def _write(table: Table, chunk: list[Item], first: int) -> None:
     """One chunk; `first` is its first item's index in the items file."""
     try:
         await batch_write(table, [put_request(item) for item in chunk])
-    except StoreError as exc:
+    except (StoreError, ItemTooLarge) as exc:
         raise TargetError(_refusal(exc, chunk, first)) from exc
 
 
-def _refusal(exc: StoreError, chunk: list[Item], first: int) -> str:
+def _refusal(exc: StoreError | ItemTooLarge, chunk: list[Item], first: int) -> str:
     lines = f"items {first + 1:,}-{first + len(chunk):,} of items.jsonl"
     if isinstance(exc, StoreUnavailable):
         return f"DynamoDB did not take {lines} ({exc}); the same command resumes before them"
@@ -118,7 +118,9 @@ def _refusal(exc: StoreError, chunk: list[Item], first: int) -> str:
     told = (
         f"; past the {ITEM_LIMIT_BYTES:,}-byte item limit: {', '.join(too_big)}" if too_big else ""
     )
-    return f"DynamoDB refused {lines} ({exc}){told}; fix them and transform again"
+    # ItemTooLarge: the table's own check refused the chunk before DynamoDB saw it.
+    who = "the table's size check" if isinstance(exc, ItemTooLarge) else "DynamoDB"
+    return f"{who} refused {lines} ({exc}){told}; fix them and transform again"
 
 
 async def load(

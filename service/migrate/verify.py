@@ -35,7 +35,7 @@ from service.migrate.transform import Transformer
 from service.migrate.usermap import UserMap
 from service.migrate.workdir import report_json, transformed
 from service.store import keys
-from service.store.codec import Item
+from service.store.codec import Item, logical
 from service.store.keys import BATCH_ATTRIBUTE
 from service.store.scan import scan_all
 from service.store.table import Table
@@ -48,7 +48,8 @@ def item_key(item: Item) -> str:
 
 
 def content_hash(item: Item) -> bytes:
-    content = {name: value for name, value in item.items() if name != BATCH_ATTRIBUTE}
+    # What the item says (codec.logical): packed text and schema versions compare as content.
+    content = {name: value for name, value in logical(item).items() if name != BATCH_ATTRIBUTE}
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
 

@@ -30,7 +30,7 @@ from service.migrate.errors import WorkError
 from service.migrate.export import Source
 from service.migrate.transform import Transformer, TransformReport
 from service.migrate.usermap import UserMap
-from service.store.codec import Item
+from service.store.codec import Item, from_json, to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +174,7 @@ async def write_items(source: Source, users: UserMap, work: WorkDir) -> Manifest
     with partial.open("w", encoding="utf-8") as out:
         async for _row, items in transformed(source, transformer):
             for item in items:
-                line = json.dumps(item, separators=(",", ":"), ensure_ascii=False) + "\n"
+                line = json.dumps(to_json(item), separators=(",", ":"), ensure_ascii=False) + "\n"
                 digest.update(line.encode())
                 out.write(line)
                 count += 1
@@ -199,4 +199,4 @@ def _item(work: WorkDir, index: int, line: str) -> Item:
         raise WorkError(f"{work.items} line {index + 1} is not an item ({exc})") from exc
     if not isinstance(item, dict):
         raise WorkError(f"{work.items} line {index + 1} is not an item")
-    return item
+    return from_json(item)

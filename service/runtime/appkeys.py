@@ -19,6 +19,7 @@ from service.runtime.health import Probe, Readiness
 from service.store.stores import Stores
 from service.store.table import Table
 from service.streams.consumer import StreamConsumer
+from service.streams.ledger import LocalLedger, RedisLedger
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
@@ -36,6 +37,8 @@ AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 READINESS = web.AppKey("readiness", Readiness)
 # Set only while stream invalidation runs (settings.stream_invalidation_enabled).
 STREAM_CONSUMER = web.AppKey("stream_consumer", StreamConsumer)
+# Set only while stream invalidation is configured: the changes the API has invalidated.
+LEDGER: web.AppKey[LocalLedger | RedisLedger] = web.AppKey("ledger")
 # Set only in the migration phases that use the legacy Postgres (service.transition).
 LEGACY_PROBE: web.AppKey[Probe] = web.AppKey("legacy_probe")
 

@@ -25,6 +25,7 @@ from service.runtime.appkeys import (
     CACHE,
     FAVOURITES,
     HTTP_SESSION,
+    LEDGER,
     LEGACY_PROBE,
     METRICS,
     PROFILES,
@@ -41,9 +42,11 @@ from service.runtime.cachebuild import open_cache
 from service.runtime.health import Probe, Readiness
 from service.store.client import dynamodb_client, dynamodb_streams_client
 from service.store.cursor import CursorCodec
+from service.store.rules import ItemRules
 from service.store.stores import build_stores
 from service.store.table import Table
 from service.streams.consumer import StreamConsumer
+from service.streams.ledger import LocalLedger, redis_ledger
 
 
 async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -66,7 +69,7 @@ async def dynamodb_ctx(app: web.Application) -> AsyncIterator[None]:
     async with dynamodb_client(settings) as client:
         table = Table.from_settings(client, settings, observer=app[METRICS].dynamodb)
         cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
-        app[STORES] = build_stores(table, cursors)
+        app[STORES] = build_stores(table, cursors, rules=ItemRules.from_settings(settings))
         app[TABLE] = table
         yield
 
@@ -74,6 +77,22 @@ async def dynamodb_ctx(app: web.Application) -> AsyncIterator[None]:
 async def cache_ctx(app: web.Application) -> AsyncIterator[None]:
     async with open_cache(app[SETTINGS], observer=app[METRICS].cache) as cache:
         app[CACHE] = cache
+        yield
+
+
+async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The ledger of changes the API has invalidated, while some process reads the stream:
+    in Redis (every instance's consumer reads it) or, without Redis, in this process."""
+    settings = app[SETTINGS]
+    if not settings.stream_invalidation_configured:
+        yield
+        return
+    if not settings.redis_url:
+        app[LEDGER] = LocalLedger(region=settings.aws_region, ttl_s=settings.stream_handled_ttl_s)
+        yield
+        return
+    async with redis_ledger(settings) as ledger:
+        app[LEDGER] = ledger
         yield
 
 
@@ -109,7 +128,7 @@ async def use_cases_ctx(app: web.Application) -> AsyncIterator[None]:
         negative_ttl=settings.cache_negative_ttl_s,
         deadline_s=settings.request_timeout_s,
     )
-    app[WRITES] = Writes(stores, cache)
+    app[WRITES] = Writes(stores, cache, ledger=app.get(LEDGER))
     app[PROFILES] = Profiles(stores.users)
     app[FAVOURITES] = Favourites(stores.favourites)
     app[ADMIN_GRANTS] = AdminGrants(stores.users)
@@ -176,6 +195,9 @@ async def streams_ctx(app: web.Application) -> AsyncIterator[None]:
             refresh_interval_s=settings.stream_refresh_interval_s,
             retry_base_s=settings.stream_retry_base_s,
             retry_cap_s=settings.stream_retry_cap_s,
+            ledger=app.get(LEDGER),
+            region=settings.aws_region,
+            grace_s=settings.stream_handled_grace_s,
         )
         # Bounded: an unreadable stream must not keep the service from starting; the
         # consumer keeps trying in the background and counts each failure.

@@ -2,29 +2,44 @@
 
 Partitions are UTC months (see keys.py); a cursor names the month and, within it, the
 LastEvaluatedKey, so a listing can resume across month boundaries.
+
+Lifecycle: an event carries `expiresAt` (epoch seconds, the table's TTL attribute) when the
+rules give audit events a retention, and DynamoDB deletes it after that time. TTL deletes
+within days, not at the second, so the list leaves out an event whose time has passed.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from service.errors import BadInput
 from service.models.audit import AuditEvent
 from service.models.page import Page
 from service.store import keys
-from service.store.codec import entity_item, load
+from service.store.codec import Item, entity_item, load
 from service.store.common import Repository
 from service.store.keys import Key
 from service.store.paging import query_page
+from service.store.rules import ItemRules
+from service.store.schema import TTL_ATTRIBUTE
 from service.store.txn import Transaction
 
 _SCOPE = "audit"
 _PARTITION = re.compile(r"^AUDIT#\d{4}-\d{2}$")
 
 
-def record(txn: Transaction, event: AuditEvent) -> None:
-    txn.put(entity_item(event, "AuditEvent", keys.audit(event.at, event.id)))
+def record(txn: Transaction, event: AuditEvent, rules: ItemRules) -> None:
+    expiry = rules.audit_expiry(event.at)
+    lifecycle: dict[str, object] = {} if expiry is None else {TTL_ATTRIBUTE: expiry}
+    txn.put(
+        entity_item(event, "AuditEvent", keys.audit(event.at, event.id), rules=rules, **lifecycle)
+    )
+
+
+def expired(item: Item, now: datetime) -> bool:
+    value = item.get(TTL_ATTRIBUTE)
+    return isinstance(value, dict) and "N" in value and int(value["N"]) <= now.timestamp()
 
 
 class AuditStore(Repository):
@@ -44,7 +59,7 @@ class AuditStore(Repository):
                 ExpressionAttributeValues={":pk": {"S": partition}},
                 ScanIndexForward=False,
             )
-            events.extend(load(AuditEvent, item) for item in items)
+            events.extend(load(AuditEvent, item) for item in items if not expired(item, now))
             if next_key is not None:
                 return Page(items=events, next_cursor=self._encode(partition, next_key))
             partition, start = keys.previous_month(partition), None

@@ -11,11 +11,12 @@ from service.errors import Conflict, NotFound, StoreError, VersionMismatch
 from service.models.audit import entity_event
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.store import audit, keys
-from service.store.codec import Item, entity_item, load
+from service.store.codec import Item, entity_item, load, unknown_attributes
 from service.store.common import (
     Repository,
     StaleRead,
     claim_slug,
+    get_item,
     read,
     release_slug,
     resolve_slug,
@@ -27,6 +28,7 @@ from service.store.common import (
 from service.store.copies import entry_item, entry_key, missing_copy
 from service.store.denorm import refresh_listings_of
 from service.store.paging import query_all
+from service.store.rules import DEFAULT_RULES, ItemRules
 from service.store.table import CancellationReason
 from service.store.txn import Refusal, Transaction
 
@@ -34,8 +36,8 @@ MAX_CATEGORIES = 10_000
 log = logging.getLogger(__name__)
 
 
-def category_item(category: Category) -> Item:
-    return entity_item(category, "Category", keys.category(category.id))
+def category_item(category: Category, rules: ItemRules = DEFAULT_RULES) -> Item:
+    return entity_item(category, "Category", keys.category(category.id), rules=rules)
 
 
 class CategoryStore(Repository):
@@ -74,13 +76,13 @@ class CategoryStore(Repository):
         )
         txn = Transaction()
         txn.put(
-            category_item(category),
+            category_item(category, self._rules),
             condition="attribute_not_exists(PK)",
             on_fail=lambda _r: Conflict("category id is taken"),
         )
-        txn.put(entry_item(category))
+        txn.put(entry_item(category, self._rules))
         claim_slug(txn, "CATEGORY", category.slug, category.id)
-        audit.record(txn, entity_event("create", category, at=now, actor=actor))
+        audit.record(txn, entity_event("create", category, at=now, actor=actor), self._rules)
         await txn.commit(self._table)
         return category
 
@@ -103,7 +105,10 @@ class CategoryStore(Repository):
     async def _update_once(
         self, category_id: str, patch: CategoryPatch, expected_version: int, actor: str
     ) -> tuple[Category, Category]:
-        before = await self.get(category_id, consistent=True)
+        stored = await get_item(self._table, keys.category(category_id), consistent=True)
+        if stored is None:
+            raise NotFound(f"category {category_id!r} not found")
+        before = load(Category, stored)
         if before.version != expected_version:
             raise VersionMismatch(
                 f"category {category_id!r} is at another version", current_version=before.version
@@ -116,11 +121,17 @@ class CategoryStore(Repository):
         attrs: dict[str, object] = {
             "slug": after.slug,
             "name": after.name,
-            "description": after.description,
+            # Every attribute a schema version changed is rewritten, so the stamp is true.
+            "description": self._rules.pack(after.description),
             "sortOrder": after.sort_order,
             "version": after.version,
             "updatedAt": after.updated_at,
+            **self._rules.stamp(),
         }
+        self._table.check_size(
+            {**unknown_attributes(stored, Category), **category_item(after, self._rules)},
+            "TransactWriteItems",
+        )
         expression, names, values = set_expression(attrs)
         # listingCount is not part of the SET: listing writes ADD to it concurrently.
         txn = Transaction()
@@ -142,11 +153,11 @@ class CategoryStore(Repository):
                 on_fail=missing_copy(f"category {category_id!r}"),
             )
         else:
-            _move_entry(txn, before, after)
+            _move_entry(txn, before, after, self._rules, unknown_attributes(stored, Category))
         if after.slug != before.slug:
             release_slug(txn, "CATEGORY", before.slug, category_id)
             claim_slug(txn, "CATEGORY", after.slug, category_id)
-        audit.record(txn, entity_event("update", after, at=now, actor=actor))
+        audit.record(txn, entity_event("update", after, at=now, actor=actor), self._rules)
         await txn.commit(self._table)
         return before, after
 
@@ -177,13 +188,18 @@ class CategoryStore(Repository):
         # No condition of its own: the version condition above proves this is its key.
         txn.delete(entry_key(before))
         release_slug(txn, "CATEGORY", before.slug, category_id)
-        audit.record(txn, entity_event("delete", before, at=self._clock(), actor=actor))
+        audit.record(
+            txn, entity_event("delete", before, at=self._clock(), actor=actor), self._rules
+        )
         await txn.commit(self._table)
         return before
 
 
-def _move_entry(txn: Transaction, before: Category, after: Category) -> None:
-    """A new sortOrder is a new key for the entry: delete the old one, put the new one.
+def _move_entry(
+    txn: Transaction, before: Category, after: Category, rules: ItemRules, unknown: Item
+) -> None:
+    """A new sortOrder is a new key for the entry: delete the old one, put the new one, with
+    the attributes of the category this release does not know (`unknown`).
 
     The new entry takes the count the old one holds at commit: a listing write in between
     ADDs to the old entry and fails the condition here, so we read again.
@@ -199,4 +215,4 @@ def _move_entry(txn: Transaction, before: Category, after: Category) -> None:
         return StaleRead()
 
     txn.delete(entry_key(before), condition=condition, values={":n": count}, on_fail=on_fail)
-    txn.put(entry_item(after.model_copy(update={"listing_count": count})))
+    txn.put({**unknown, **entry_item(after.model_copy(update={"listing_count": count}), rules)})

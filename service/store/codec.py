@@ -5,12 +5,17 @@ that stored values and key strings sort alike; numbers go through Decimal string
 floats. Reading keeps only the model's own fields: items also carry keys and bookkeeping
 attributes (`type`, `categoryVersion`, ...) that the models refuse.
 
+Items carry their schema version (`service.store.versions`): `load` reads the current and the
+previous one, long text fields may be stored compressed as binary (`service.store.packing`), and
+`logical` is what an item says once both are undone (what a comparison should look at).
+
 `item_size` is the size DynamoDB counts against its item limit (`ITEM_LIMIT_BYTES`), so that
 a writer can refuse an item, and name it, before DynamoDB refuses the whole request.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +23,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from service.store.keys import iso
+from service.store import packing, versions
+from service.store.keys import BATCH_ATTRIBUTE, GSI1PK, GSI1SK, PK, SK, iso
+from service.store.rules import DEFAULT_RULES, ItemRules
 
 Item = dict[str, Any]
 M = TypeVar("M", bound=BaseModel)
@@ -34,6 +41,8 @@ def serialize(value: object) -> dict[str, Any]:
         return {"BOOL": value}
     if isinstance(value, str):
         return {"S": value}
+    if isinstance(value, bytes):
+        return {"B": value}
     if isinstance(value, int | Decimal):
         return {"N": str(value)}
     if isinstance(value, float):
@@ -63,6 +72,8 @@ def deserialize(value: Mapping[str, Any]) -> Any:
             return [deserialize(v) for v in raw]
         case "SS":
             return list(raw)
+        case "B":
+            return bytes(raw)
     raise TypeError(f"unsupported attribute type {tag}")
 
 
@@ -79,16 +90,26 @@ def attributes(model: BaseModel) -> dict[str, Any]:
 
 
 def load(model: type[M], item: Mapping[str, Any], **extra: object) -> M:
+    """The model an item of any readable schema version holds (upgraded on read)."""
     fields = {info.alias or name for name, info in model.model_fields.items()}
-    plain = {name: deserialize(value) for name, value in item.items() if name in fields}
-    return model.model_validate({**plain, **extra})
+    current = versions.upgraded(item)
+    plain = {name: deserialize(value) for name, value in current.items() if name in fields}
+    return model.model_validate({**packing.unpacked(plain), **extra})
 
 
 def entity_item(
-    model: BaseModel, entity_type: str, key: Mapping[str, Any], **extra: object
+    model: BaseModel,
+    entity_type: str,
+    key: Mapping[str, Any],
+    *,
+    rules: ItemRules = DEFAULT_RULES,
+    **extra: object,
 ) -> Item:
-    """The full item of an entity: its typed key, `type`, index keys and the model's fields."""
-    return {**key, **to_item({"type": entity_type, **extra, **attributes(model)})}
+    """The full item of an entity: its typed key, `type`, index keys, the model's fields (long
+    text packed as `rules` say) and the schema version they write."""
+    fields = rules.packed(attributes(model))
+    stamp = rules.stamp()
+    return {**key, **to_item({"type": entity_type, **extra, **fields, **stamp})}
 
 
 def fits(item: Mapping[str, Any], limit: int = ITEM_LIMIT_BYTES) -> bool:
@@ -96,6 +117,73 @@ def fits(item: Mapping[str, Any], limit: int = ITEM_LIMIT_BYTES) -> bool:
     counted is part of a character of the item's repr (names, values, and more than enough
     punctuation for the lists' and maps' overheads), and a character is at most 4 in UTF-8."""
     return 4 * len(repr(item)) <= limit or item_size(item) <= limit
+
+
+# Attributes the service writes that are not a model's fields: keys, labels, bookkeeping.
+OWN_ATTRIBUTES = frozenset(
+    {PK, SK, GSI1PK, GSI1SK, "type", "categoryVersion", "targetId", "expiresAt", BATCH_ATTRIBUTE}
+    | versions.BOOKKEEPING
+)
+
+
+def unknown_attributes(item: Mapping[str, Any], model: type[BaseModel]) -> Item:
+    """The attributes of `item` this release knows nothing of (a newer release wrote them): a
+    write that replaces the item, or copies it, carries them over."""
+    fields = {info.alias or name for name, info in model.model_fields.items()}
+    return {
+        name: value
+        for name, value in item.items()
+        if name not in fields
+        and name not in OWN_ATTRIBUTES
+        and not name.startswith(versions.REPLICATION_PREFIX)
+    }
+
+
+def logical(item: Mapping[str, Any]) -> Item:
+    """What an item says, whatever its schema version and text encoding: long text unpacked,
+    the bookkeeping of versions and writes (`versions.BOOKKEEPING`) left out. Two items that
+    differ only there are the same data (a `schema upgrade` rewrite, say)."""
+    out: Item = {}
+    for name, value in versions.upgraded(item).items():
+        if name in versions.BOOKKEEPING or name.startswith(versions.REPLICATION_PREFIX):
+            continue
+        if name in packing.PACKED_FIELDS and "B" in value:
+            out[name] = {"S": packing.unpack(bytes(value["B"]))}
+        else:
+            out[name] = value
+    return out
+
+
+def to_json(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A typed item as JSON can hold it: binary values base64, as DynamoDB's own JSON has them
+    (the migration's work files are JSON lines)."""
+    return {name: _json_value(value) for name, value in item.items()}
+
+
+def from_json(raw: Mapping[str, Any]) -> Item:
+    return {name: _binary_value(value) for name, value in raw.items()}
+
+
+def _json_value(value: Mapping[str, Any]) -> dict[str, Any]:
+    (tag, raw), *_ = value.items()
+    if tag == "B":
+        return {"B": base64.b64encode(raw).decode()}
+    if tag == "M":
+        return {"M": to_json(raw)}
+    if tag == "L":
+        return {"L": [_json_value(member) for member in raw]}
+    return dict(value)
+
+
+def _binary_value(value: Mapping[str, Any]) -> dict[str, Any]:
+    (tag, raw), *_ = value.items()
+    if tag == "B":
+        return {"B": base64.b64decode(raw)}
+    if tag == "M":
+        return {"M": from_json(raw)}
+    if tag == "L":
+        return {"L": [_binary_value(member) for member in raw]}
+    return dict(value)
 
 
 def item_size(item: Mapping[str, Any]) -> int:

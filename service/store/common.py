@@ -10,10 +10,11 @@ from pydantic import BaseModel
 
 from service.errors import Conflict, NotFound, VersionMismatch
 from service.models.base import utcnow
-from service.store import keys
+from service.store import keys, versions
 from service.store.codec import Item, load, to_item
 from service.store.cursor import CursorCodec
 from service.store.keys import Key, SlugKind
+from service.store.rules import DEFAULT_RULES, ItemRules
 from service.store.table import CancellationReason, Table
 from service.store.txn import ControlFlow, OnFail, Refusal, Transaction
 
@@ -26,11 +27,17 @@ class Repository:
     """What every store holds: the table, the cursor codec, and a clock tests can set."""
 
     def __init__(
-        self, table: Table, cursors: CursorCodec, *, clock: Callable[[], datetime] = utcnow
+        self,
+        table: Table,
+        cursors: CursorCodec,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        rules: ItemRules = DEFAULT_RULES,
     ) -> None:
         self._table = table
         self._cursors = cursors
         self._clock = clock
+        self._rules = rules
 
 
 class StaleRead(ControlFlow):
@@ -58,7 +65,9 @@ async def resolve_slug(table: Table, kind: SlugKind, slug: str, *, consistent: b
 
 
 def slug_item(kind: SlugKind, slug: str, target_id: str) -> Item:
-    return {**keys.slug(kind, slug), **to_item({"type": "SlugMapping", "targetId": target_id})}
+    # No attribute of a mapping changed with a version: the current one reads alike everywhere.
+    attrs = {"type": "SlugMapping", "targetId": target_id, **versions.stamp(versions.CURRENT)}
+    return {**keys.slug(kind, slug), **to_item(attrs)}
 
 
 def claim_slug(txn: Transaction, kind: SlugKind, slug: str, target_id: str) -> None:

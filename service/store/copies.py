@@ -23,6 +23,7 @@ from service.store import keys
 from service.store.codec import Item, entity_item
 from service.store.common import StaleRead
 from service.store.keys import Key
+from service.store.rules import DEFAULT_RULES, ItemRules
 from service.store.table import CancellationReason
 from service.store.txn import OnFail, Refusal, Transaction
 
@@ -46,18 +47,24 @@ def entry_key(category: Category) -> Key:
     return keys.category_entry(category.sort_order, category.id)
 
 
-def entry_item(category: Category) -> Item:
-    return entity_item(category, CATEGORY_ENTRY, entry_key(category))
+def entry_item(category: Category, rules: ItemRules = DEFAULT_RULES) -> Item:
+    return entity_item(category, CATEGORY_ENTRY, entry_key(category), rules=rules)
 
 
 def listing_copy_key(listing: Listing) -> Key:
     return keys.category_listing(listing.category_id, listing.created_at, listing.id)
 
 
-def listing_copy_item(listing: Listing, category_version: int) -> Item:
+def listing_copy_item(
+    listing: Listing, category_version: int, rules: ItemRules = DEFAULT_RULES
+) -> Item:
     # categoryVersion lets a rename's refresh (denorm.py) move the copy only forward.
     return entity_item(
-        listing, CATEGORY_LISTING, listing_copy_key(listing), categoryVersion=category_version
+        listing,
+        CATEGORY_LISTING,
+        listing_copy_key(listing),
+        rules=rules,
+        categoryVersion=category_version,
     )
 
 

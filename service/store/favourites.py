@@ -13,7 +13,7 @@ from service.errors import BadInput, NotFound
 from service.models.favourite import Favourite
 from service.models.listing import ListingSummary
 from service.models.page import Page
-from service.store import keys
+from service.store import keys, versions
 from service.store.batch import batch_get
 from service.store.codec import Item, deserialize, load, to_item
 from service.store.common import Repository, get_item
@@ -26,7 +26,12 @@ class _AlreadySaved(ControlFlow):
 
 
 def favourite_item(sub: str, listing_id: str, saved_at: datetime) -> Item:
-    attrs = {"type": "Favourite", "listingId": listing_id, "savedAt": saved_at}
+    attrs = {
+        "type": "Favourite",
+        "listingId": listing_id,
+        "savedAt": saved_at,
+        **versions.stamp(versions.CURRENT),
+    }
     index = keys.favourite_index(sub, listing_id)
     return {**keys.favourite(sub, listing_id), **to_item({**attrs, **index})}
 

@@ -14,14 +14,14 @@ from typing import Any
 
 from ulid import ULID
 
-from service.errors import BadInput, Conflict, VersionMismatch
+from service.errors import BadInput, Conflict, NotFound, VersionMismatch
 from service.models.audit import entity_event
 from service.models.category import Category
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.page import Page
 from service.store import audit, keys
 from service.store.batch import batch_write, delete_request
-from service.store.codec import Item, entity_item, load
+from service.store.codec import Item, entity_item, load, unknown_attributes
 from service.store.common import (
     Repository,
     claim_slug,
@@ -42,6 +42,7 @@ from service.store.copies import (
 )
 from service.store.keys import Key
 from service.store.paging import query_all, query_page
+from service.store.rules import DEFAULT_RULES, ItemRules
 from service.store.table import Table
 from service.store.txn import Transaction
 
@@ -50,9 +51,9 @@ CHUNK_ITEMS = 250  # per Query of a whole category: bounds the work between two 
 _NULLABLE = ("url", "imageUrl")
 
 
-def listing_item(listing: Listing, category_version: int) -> Item:
+def listing_item(listing: Listing, category_version: int, rules: ItemRules = DEFAULT_RULES) -> Item:
     return entity_item(
-        listing, "Listing", keys.listing(listing.id), categoryVersion=category_version
+        listing, "Listing", keys.listing(listing.id), rules=rules, categoryVersion=category_version
     )
 
 
@@ -155,13 +156,13 @@ class ListingStore(Repository):
         txn = Transaction()
         count_in(txn, category, +1)  # first: an unknown category (422) outranks a taken slug
         txn.put(
-            listing_item(listing, category.version),
+            listing_item(listing, category.version, self._rules),
             condition="attribute_not_exists(PK)",
             on_fail=lambda _r: Conflict("listing id is taken"),
         )
-        txn.put(listing_copy_item(listing, category.version))
+        txn.put(listing_copy_item(listing, category.version, self._rules))
         claim_slug(txn, "LISTING", listing.slug, listing.id)
-        audit.record(txn, entity_event("create", listing, at=now, actor=actor))
+        audit.record(txn, entity_event("create", listing, at=now, actor=actor), self._rules)
         await txn.commit(self._table)
         return listing
 
@@ -176,7 +177,10 @@ class ListingStore(Repository):
     async def _update_once(
         self, listing_id: str, patch: ListingPatch, expected_version: int, actor: str
     ) -> tuple[Listing, Listing]:
-        before = await self.get(listing_id, consistent=True)
+        stored = await get_item(self._table, keys.listing(listing_id), consistent=True)
+        if stored is None:
+            raise NotFound(f"listing {listing_id!r} not found")
+        before = load(Listing, stored)
         if before.version != expected_version:
             raise VersionMismatch(
                 f"listing {listing_id!r} is at another version", current_version=before.version
@@ -201,8 +205,15 @@ class ListingStore(Repository):
                 "updated_at": now,
             }
         )
+        unknown = unknown_attributes(stored, Listing)
+        category_version = (
+            target.version if target else int(stored.get("categoryVersion", {"N": "1"})["N"])
+        )
+        # The item as it will be: refused here when DynamoDB would refuse it.
+        whole = {**unknown, **listing_item(after, category_version, self._rules)}
+        self._table.check_size(whole, "TransactWriteItems")
         txn = Transaction()
-        self._put_changes(txn, before, after, target, expected_version)
+        self._put_changes(txn, before, after, target, expected_version, unknown)
         if target is not None:
             count_in(txn, target, +1)
             if source is not None:
@@ -210,7 +221,7 @@ class ListingStore(Repository):
         if after.slug != before.slug:
             release_slug(txn, "LISTING", before.slug, listing_id)
             claim_slug(txn, "LISTING", after.slug, listing_id)
-        audit.record(txn, entity_event("update", after, at=now, actor=actor))
+        audit.record(txn, entity_event("update", after, at=now, actor=actor), self._rules)
         await txn.commit(self._table)
         return before, after
 
@@ -221,6 +232,7 @@ class ListingStore(Repository):
         after: Listing,
         target: Category | None,
         expected_version: int,
+        unknown: Item,
     ) -> None:
         old, new = before.model_dump(by_alias=True), after.model_dump(by_alias=True)
         attrs: dict[str, Any] = {
@@ -228,6 +240,9 @@ class ListingStore(Repository):
             for name, value in new.items()
             if value != old.get(name) and not (value is None and name in _NULLABLE)
         }
+        # Every attribute a schema version changed is rewritten, so the stamp is true.
+        attrs["description"] = self._rules.pack(after.description)
+        attrs.update(self._rules.stamp())
         if target is not None:
             attrs["categoryVersion"] = target.version
         remove = tuple(n for n in _NULLABLE if new.get(n) is None and old.get(n) is not None)
@@ -243,7 +258,7 @@ class ListingStore(Repository):
         if target is not None:
             # Another partition: the old copy goes, a whole new one (target's names) comes.
             txn.delete(listing_copy_key(before))
-            txn.put(listing_copy_item(after, target.version))
+            txn.put({**unknown, **listing_copy_item(after, target.version, self._rules)})
             return
         # The same changes, not a Put of `after`: a rename's refresh may have reached the copy
         # since we read, and a Put would write the old category name back over it.
@@ -277,7 +292,9 @@ class ListingStore(Repository):
         release_slug(txn, "LISTING", before.slug, listing_id)
         if category is not None:
             count_in(txn, category, -1)
-        audit.record(txn, entity_event("delete", before, at=self._clock(), actor=actor))
+        audit.record(
+            txn, entity_event("delete", before, at=self._clock(), actor=actor), self._rules
+        )
         await txn.commit(self._table)
         return before
 

@@ -21,6 +21,7 @@ from service.store.repositories import (
     ListingRepository,
     UserRepository,
 )
+from service.store.rules import DEFAULT_RULES, ItemRules
 from service.store.table import Table
 from service.store.users import UserStore
 
@@ -41,13 +42,13 @@ def cursor_codec(settings: Settings) -> CursorCodec:
     return CursorCodec(settings.cursor_secret.get_secret_value().encode())
 
 
-def build_stores(table: Table, cursors: CursorCodec) -> Stores:
+def build_stores(table: Table, cursors: CursorCodec, *, rules: ItemRules = DEFAULT_RULES) -> Stores:
     return Stores(
         table=table,
-        categories=CategoryStore(table, cursors),
-        listings=ListingStore(table, cursors),
-        users=UserStore(table, cursors),
-        favourites=FavouriteStore(table, cursors),
-        audit=AuditStore(table, cursors),
+        categories=CategoryStore(table, cursors, rules=rules),
+        listings=ListingStore(table, cursors, rules=rules),
+        users=UserStore(table, cursors, rules=rules),
+        favourites=FavouriteStore(table, cursors, rules=rules),
+        audit=AuditStore(table, cursors, rules=rules),
         cursors=cursors,
     )

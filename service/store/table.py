@@ -20,9 +20,11 @@ from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from types_aiobotocore_dynamodb import DynamoDBClient
 
+from metrics import waits
 from service.config import Settings
-from service.errors import StoreError, StoreUnavailable
-from service.store.codec import Item
+from service.errors import ItemTooLarge, StoreError, StoreUnavailable
+from service.store import changes, keys
+from service.store.codec import ITEM_LIMIT_BYTES, Item, item_size
 from service.store.observer import StoreObserver
 
 Operation = Literal[
@@ -144,7 +146,22 @@ class Table:
         """Full jitter: uniform in [0, min(cap, base * 2**attempt))."""
         return random.uniform(0, min(self._cap, self._base * 2 ** min(attempt, 30)))
 
+    def check_size(self, item: Item, operation: str) -> None:
+        """Refuse (ItemTooLarge) and count an item DynamoDB would refuse for its size."""
+        size = item_size(item)
+        if size <= ITEM_LIMIT_BYTES:
+            return
+        self.observer.call_finished(operation, 0.0, "refused", ItemTooLarge.__name__)
+        pk, sk = item.get(keys.PK, {}).get("S", ""), item.get(keys.SK, {}).get("S", "")
+        what = (keys.kind_of(pk, sk) or "item").lower()
+        raise ItemTooLarge(what, size, ITEM_LIMIT_BYTES)
+
     async def call(self, operation: Operation, **kwargs: Any) -> dict[str, Any]:
+        for item in _put_items(operation, kwargs):
+            self.check_size(item, operation)
+        change = changes.active()
+        if change is not None:
+            kwargs = change.stamped(operation, kwargs)
         if operation not in _MULTI_TABLE:
             kwargs.setdefault("TableName", self.name)
         if operation != "DescribeTable":
@@ -161,6 +178,7 @@ class Table:
             async with asyncio.timeout(self.deadline_s):
                 response = await self._attempts(operation, method, kwargs, started, last)
         except TimeoutError as exc:
+            waits.add(loop.time() - started)
             # The deadline can pass during an attempt that follows failed ones (a slow answer
             # to the fourth try after three throttles): the failures are the cause, and what
             # the metrics and the caller should see, not the clock that ended the retries.
@@ -172,12 +190,16 @@ class Table:
                 code=code,
             ) from (last[-1] if last else exc)
         except StoreError as exc:
+            waits.add(loop.time() - started)
             self.observer.call_finished(
                 operation, loop.time() - started, _outcome(exc.code), exc.code
             )
             raise
+        waits.add(loop.time() - started)
         self.observer.call_finished(operation, loop.time() - started, "ok", None)
         self._report_capacity(operation, response.get("ConsumedCapacity"))
+        if change is not None:
+            change.committed(operation, kwargs)
         return response
 
     async def _attempts(
@@ -240,6 +262,22 @@ class Table:
             for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
                 for index, units in (entry.get(kind) or {}).items():
                     self.observer.consumed(table, str(index), *_units(units, reads=reads))
+
+
+def _put_items(operation: str, kwargs: Mapping[str, Any]) -> list[Item]:
+    """The whole items a write request puts (an update's result is checked by its store)."""
+    if operation == "PutItem":
+        return [kwargs["Item"]]
+    if operation == "TransactWriteItems":
+        return [entry["Put"]["Item"] for entry in kwargs["TransactItems"] if "Put" in entry]
+    if operation == "BatchWriteItem":
+        return [
+            request["PutRequest"]["Item"]
+            for requests in kwargs["RequestItems"].values()
+            for request in requests
+            if "PutRequest" in request
+        ]
+    return []
 
 
 def _units(part: Mapping[str, Any], *, reads: bool) -> tuple[float, float]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from service.errors import NotFound
 from service.models.audit import grant_event
 from service.models.user import UserProfile
-from service.store import audit, keys
+from service.store import audit, keys, versions
 from service.store.batch import batch_get
 from service.store.codec import Item, load, to_item
 from service.store.common import Repository, get_item
@@ -22,11 +22,18 @@ class _Unchanged(ControlFlow):
 
 def profile_item(profile: UserProfile) -> Item:
     attrs = profile.model_dump(by_alias=True, exclude={"is_admin"})
-    return {**keys.user(profile.sub), **to_item({"type": "User", **attrs})}
+    stamp = versions.stamp(versions.CURRENT)  # nothing of a profile changed with a version
+    return {**keys.user(profile.sub), **to_item({"type": "User", **attrs, **stamp})}
 
 
 def admin_item(sub: str, granted_at: datetime, actor: str) -> Item:
-    attrs = {"type": "Admin", "sub": sub, "grantedAt": granted_at, "grantedBy": actor}
+    attrs = {
+        "type": "Admin",
+        "sub": sub,
+        "grantedAt": granted_at,
+        "grantedBy": actor,
+        **versions.stamp(versions.CURRENT),
+    }
     return {**keys.admin(sub), **to_item({**attrs, **keys.admin_index(sub)})}
 
 
@@ -82,7 +89,7 @@ class UserStore(Repository):
             condition="attribute_not_exists(PK)",
             on_fail=lambda _r: _Unchanged(),
         )
-        audit.record(txn, grant_event("grant", sub, at=now, actor=actor))
+        audit.record(txn, grant_event("grant", sub, at=now, actor=actor), self._rules)
         return await self._commit(txn)
 
     async def revoke_admin(self, sub: str, *, actor: str) -> bool:
@@ -91,7 +98,7 @@ class UserStore(Repository):
         txn.delete(
             keys.admin(sub), condition="attribute_exists(PK)", on_fail=lambda _r: _Unchanged()
         )
-        audit.record(txn, grant_event("revoke", sub, at=self._clock(), actor=actor))
+        audit.record(txn, grant_event("revoke", sub, at=self._clock(), actor=actor), self._rules)
         return await self._commit(txn)
 
     async def _commit(self, txn: Transaction) -> bool:

@@ -19,8 +19,10 @@ write does: listing bodies show both. The refresh that rewrites them (store/deno
 each listing item too, and those changes drop each listing by its own tags.
 
 The key says which item it is (`keys.kind_of`), not the `type` attribute, so an item written
-by hand is classified by what the service would read it as. An image pair that is equal is no
-change (DynamoDB writes no record for a write that changes nothing; emulators may).
+by hand is classified by what the service would read it as. An image pair that says the same
+thing is no change: equal (DynamoDB writes no record for a write that changes nothing;
+emulators may), or equal once schema versions, packed text, the API's change marks and global
+tables' `aws:rep:*` attributes are set aside (`codec.logical`), as after `schema upgrade`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from service.catalog.cachekeys import CATEGORIES, LISTINGS, category_tags, listing_tags
 from service.store import keys
+from service.store.codec import logical
 
 Image = Mapping[str, Any]  # attribute name -> typed value ({"S": ...}), as the stream sends it
 
@@ -38,6 +41,8 @@ def tags_for_change(old: Image | None, new: Image | None) -> frozenset[str]:
     """The tags to invalidate when an item went from `old` to `new` (None: absent)."""
     either = old if old is not None else new
     if either is None or old == new:
+        return frozenset()
+    if old is not None and new is not None and _same(old, new):
         return frozenset()
     pk, sk = _string(either, keys.PK), _string(either, keys.SK)
     if pk is None or sk is None:
@@ -61,6 +66,13 @@ def tags_for_change(old: Image | None, new: Image | None) -> frozenset[str]:
             return _slug_tags(pk)
         case _:
             return frozenset()
+
+
+def _same(old: Image, new: Image) -> bool:
+    try:
+        return logical(old) == logical(new)
+    except ValueError:  # an image this release cannot read: assume it changed
+        return False
 
 
 def _slug_tags(pk: str) -> frozenset[str]:

@@ -18,6 +18,13 @@ committed after it returned is seen; `TRIM_HORIZON` replays the stream's last 24
 invalidations. Shards found later (children of a split) are read from TRIM_HORIZON: every
 record in them is new to us.
 
+One invalidation per change: with a ledger (service.streams.ledger), a record that is a change
+the API made and has already invalidated is counted as `handled` and not invalidated again; a
+change made outside the API, a write replicated from another region and a TTL deletion always
+are. A record that looks like the API's own but is not (yet) in the ledger is looked up again
+after `grace_s` (the API notes its changes once its invalidation returned, which may be after
+the stream has the record), then invalidated if still not found.
+
 Errors: every failed call is counted and retried after a backoff that doubles up to
 `retry_cap_s` and resets after a success. An expired iterator is taken again after the last
 sequence number applied; trimmed data (the reader fell more than 24 h behind) restarts the
@@ -34,7 +41,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from botocore import xform_name
 from botocore.exceptions import ClientError, HTTPClientError
@@ -44,6 +51,7 @@ from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
 from cache import cancel_and_wait
 from service.errors import StoreError
 from service.streams.changetags import tags_for_change
+from service.streams.ledger import Claim, claim_of
 from service.streams.observer import StreamObserver
 
 log = logging.getLogger(__name__)
@@ -51,6 +59,12 @@ log = logging.getLogger(__name__)
 StartAt = Literal["LATEST", "TRIM_HORIZON"]
 StreamArn = Callable[[], Awaitable[str | None]]
 Invalidate = Callable[[Iterable[str]], Awaitable[None]]
+
+
+class Ledger(Protocol):
+    async def take(self, claims: Sequence[Claim]) -> set[int]:
+        """The indexes of the claims the API noted as invalidated."""
+
 
 MAX_RECORDS = 1000  # GetRecords' own maximum
 _MAX_LISTING_PAGES = 100  # DescribeStream pages of 100 shards; a table has a few dozen at most
@@ -86,6 +100,9 @@ class StreamConsumer:
         refresh_interval_s: float,
         retry_base_s: float,
         retry_cap_s: float,
+        ledger: Ledger | None = None,
+        region: str = "",
+        grace_s: float = 0.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._streams = streams
@@ -98,6 +115,9 @@ class StreamConsumer:
         self._retry_base_s = retry_base_s
         self._retry_cap_s = retry_cap_s
         self._clock = clock
+        self._ledger = ledger
+        self._region = region
+        self._grace_s = grace_s
         self._listed_once = False
         self._known: set[str] = set()
         # Shards whose reader stopped without reading them to the end (a shard the API said
@@ -282,24 +302,61 @@ class StreamConsumer:
     async def _apply(self, records: Sequence[Mapping[str, Any]]) -> None:
         if not records:
             return
-        tags: set[str] = set()
-        effects: list[tuple[str, bool]] = []
+        found: list[frozenset[str]] = []
         newest: datetime | None = None
         for record in records:
             change = record.get("dynamodb", {})
-            found = tags_for_change(change.get("OldImage"), change.get("NewImage"))
-            tags |= found
-            effects.append((str(record.get("eventName", "")), bool(found)))
+            found.append(tags_for_change(change.get("OldImage"), change.get("NewImage")))
             created = change.get("ApproximateCreationDateTime")
             if isinstance(created, datetime) and (newest is None or created > newest):
                 newest = created
-        if tags:
-            await self._send(tags)
-        for event, invalidates in effects:
-            self._observer.record(event, invalidates=invalidates)
+        handled = await self._handled(records, found)
+        for record, tags, done in zip(records, found, handled, strict=True):
+            event = str(record.get("eventName", ""))
+            self._observer.record(event, invalidates=bool(tags) and not done, handled=done)
         if newest is not None:
             # DynamoDB rounds the creation time down to the second: an age up to 1 s high.
             self._observer.lag(max(0.0, self._clock() - newest.timestamp()))
+
+    async def _handled(
+        self, records: Sequence[Mapping[str, Any]], found: Sequence[frozenset[str]]
+    ) -> list[bool]:
+        """Invalidate every record's tags but those of changes the API has invalidated itself;
+        which records those were."""
+        handled = [False] * len(records)
+        claims: dict[int, Claim] = {}
+        if self._ledger is not None:
+            for index, (record, tags) in enumerate(zip(records, found, strict=True)):
+                claim = claim_of(record, self._region) if tags else None
+                if claim is not None:
+                    claims[index] = claim
+        waiting = await self._taken(claims, handled)
+        now = set().union(*(t for i, t in enumerate(found) if i not in waiting and not handled[i]))
+        if now:
+            await self._send(now)
+        if waiting:
+            # The API notes a change once its invalidation has returned; the stream may be
+            # quicker. One more look after the grace, then it is ours to invalidate.
+            await asyncio.sleep(self._grace_s)
+            left = await self._taken({i: claims[i] for i in waiting}, handled)
+            late = set().union(*(found[i] for i in left))
+            if late:
+                await self._send(late)
+        return handled
+
+    async def _taken(self, claims: Mapping[int, Claim], handled: list[bool]) -> set[int]:
+        """Marks the claims the ledger holds as handled; the indexes it does not hold."""
+        if not claims or self._ledger is None:
+            return set()
+        order = list(claims)
+        try:
+            taken = await self._ledger.take([claims[i] for i in order])
+        except Exception as exc:  # noqa: BLE001 - a ledger that fails means invalidating again
+            self._observer.error("Ledger", type(exc).__name__)
+            taken = set()
+        for position in taken:
+            handled[order[position]] = True
+        return {i for position, i in enumerate(order) if position not in taken}
 
     async def _send(self, tags: set[str]) -> None:
         attempt = 0

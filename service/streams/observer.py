@@ -7,8 +7,9 @@ from typing import Protocol
 
 
 class StreamObserver(Protocol):
-    def record(self, event: str, *, invalidates: bool) -> None:
-        """One stream record applied. event: INSERT | MODIFY | REMOVE."""
+    def record(self, event: str, *, invalidates: bool, handled: bool = False) -> None:
+        """One stream record applied. event: INSERT | MODIFY | REMOVE; `handled`: the API's own
+        change, which it had invalidated (so the consumer did not)."""
 
     def invalidated(self, tags: int) -> None:
         """One cache invalidation sent for a batch of records, naming `tags` tags."""
@@ -24,7 +25,7 @@ class StreamObserver(Protocol):
 
 
 class NullStreamObserver:
-    def record(self, event: str, *, invalidates: bool) -> None:
+    def record(self, event: str, *, invalidates: bool, handled: bool = False) -> None:
         pass
 
     def invalidated(self, tags: int) -> None:

@@ -164,7 +164,9 @@ async def test_a_chunk_dynamodb_refuses_names_the_item_past_the_limit(
             await load(table, workdir, bigger, batch="big", concurrency=1, progress=False)
     said = str(stopped.value)
     assert f"items 26-{min(50, bigger.items)} of items.jsonl" in said
-    assert "ValidationException" in said
+    # Refused by the table's own size check before DynamoDB sees it, or by DynamoDB (the hook
+    # stands in for it) should an item slip past that check: either way the load names it.
+    assert "item limit" in said or "ValidationException" in said
     # The names and values of its four attributes and the batch tag ("big").
     assert f"LISTING#huge / METADATA#huge is {ITEM_LIMIT_BYTES + 60:,} bytes" in said
     assert json.loads(workdir.checkpoint.read_text())["done"] == 25

@@ -32,6 +32,8 @@ def settings(moto_endpoint: str, stream_table: str, mint: TokenMint) -> Settings
         mint,
         stream_invalidation=True,
         stream_poll_interval_s=POLL_INTERVAL_S,
+        # Room for a loaded machine between the API's commit and its note in the ledger.
+        stream_handled_grace_s=1.0,
     )
 
 

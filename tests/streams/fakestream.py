@@ -38,7 +38,14 @@ class FakeStream:
         self.shards[shard_id] = shard
         return shard
 
-    def put(self, shard_id: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> str:
+    def put(
+        self,
+        shard_id: str,
+        old: dict[str, Any] | None,
+        new: dict[str, Any] | None,
+        *,
+        identity: dict[str, str] | None = None,
+    ) -> str:
         shard = self.shards[shard_id]
         assert not shard.closed
         sequence = str(self._next_sequence)
@@ -53,7 +60,10 @@ class FakeStream:
         if new is not None:
             change["NewImage"] = new
         event = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
-        shard.records.append({"eventName": event, "dynamodb": change})
+        record: dict[str, Any] = {"eventName": event, "dynamodb": change}
+        if identity is not None:
+            record["userIdentity"] = identity  # as boto3 spells it: Type, PrincipalId
+        shard.records.append(record)
         return sequence
 
     def expire_iterators(self) -> None:

@@ -17,7 +17,7 @@ from metrics.registry import Metrics
 from service.errors import StoreUnavailable
 from service.store import keys
 from service.store.codec import serialize
-from service.streams.consumer import StartAt, StreamConsumer
+from service.streams.consumer import Ledger, StartAt, StreamConsumer
 from tests.streams.fakestream import ARN, FakeStream
 
 
@@ -34,7 +34,15 @@ def audit(event_id: str) -> dict[str, Any]:
 
 
 class Harness:
-    def __init__(self, stream: FakeStream, *, start_at: StartAt) -> None:
+    def __init__(
+        self,
+        stream: FakeStream,
+        *,
+        start_at: StartAt,
+        ledger: Ledger | None = None,
+        region: str = "us-east-1",
+        grace_s: float = 0.0,
+    ) -> None:
         self.stream = stream
         self.invalidated: list[list[str]] = []
         self.fail_invalidations = 0
@@ -51,6 +59,9 @@ class Harness:
             refresh_interval_s=0.05,
             retry_base_s=0.01,
             retry_cap_s=0.04,
+            ledger=ledger,
+            region=region,
+            grace_s=grace_s,
         )
 
     async def _arn(self) -> str | None:

@@ -22,7 +22,7 @@ from types_aiobotocore_dynamodb import DynamoDBClient
 
 from service.app import create_app
 from service.config import Settings
-from service.runtime.appkeys import METRICS, STORES, STREAM_CONSUMER
+from service.runtime.appkeys import LEDGER, METRICS, STORES, STREAM_CONSUMER
 from service.store import keys
 from tests.api.factories import create_category, create_listing
 from tests.support.app import AiohttpClient
@@ -171,6 +171,7 @@ async def test_without_the_consumer_a_direct_edit_stays_hidden_by_the_cache(
         create_app(settings.model_copy(update={"stream_invalidation": False}))
     )
     assert STREAM_CONSUMER not in off.app
+    assert LEDGER not in off.app  # nobody reads the stream: no changes to note
     sub = f"admin-{uuid.uuid4()}"
     await off.app[STORES].users.grant_admin(sub, actor="test-setup")
     admin_token = mint.token(sub)
