@@ -19,10 +19,9 @@ from service.models.page import Page
 from service.store import keys
 from service.store.codec import Item, entity_item, load
 from service.store.common import Repository
-from service.store.keys import Key
+from service.store.keys import TTL_ATTRIBUTE, Key
 from service.store.paging import query_page
 from service.store.rules import ItemRules
-from service.store.schema import TTL_ATTRIBUTE
 from service.store.txn import Transaction
 
 _SCOPE = "audit"

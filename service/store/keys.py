@@ -67,6 +67,8 @@ LISTING_PREFIX = "LISTING#"
 AUDIT_LOOKBACK_MONTHS = 24
 # The migration load tags every item it writes with its batch, so rollback and prune find them.
 BATCH_ATTRIBUTE = "migrationBatch"
+# The table's TTL attribute (service.store.schema enables it): epoch seconds of an item's expiry.
+TTL_ATTRIBUTE = "expiresAt"
 
 
 def iso(at: datetime) -> str:

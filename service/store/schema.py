@@ -10,11 +10,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 from types_aiobotocore_dynamodb import DynamoDBClient
 
-from service.store.keys import GSI1, GSI1PK, GSI1SK, PK, SK
+from service.store.keys import GSI1, GSI1PK, GSI1SK, PK, SK, TTL_ATTRIBUTE
 
 log = logging.getLogger(__name__)
 
-TTL_ATTRIBUTE = "expiresAt"
 STREAM_VIEW = "NEW_AND_OLD_IMAGES"
 _ACTIVE_WAIT_S = 60.0
 _POLL_S = 0.2

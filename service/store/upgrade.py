@@ -33,8 +33,8 @@ from typing import Any
 
 from service.store import keys, packing, versions
 from service.store.codec import Item, item_size, serialize
+from service.store.keys import TTL_ATTRIBUTE
 from service.store.rules import ItemRules
-from service.store.schema import TTL_ATTRIBUTE
 from service.store.table import ConditionFailed, Table
 
 WRITE_UNIT_BYTES = 1024
