@@ -34,7 +34,14 @@ from service.dev.devpool import DevPool, issue_access_token
 from service.dev.devserver import free_port, moto_server
 from tests.support import browser_tools
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+# Dev mode as a child process (its own moto, the local Redis), chromium and chromedriver.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(600),
+    pytest.mark.subprocess,
+    pytest.mark.dynamodb,
+    pytest.mark.redis,
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"

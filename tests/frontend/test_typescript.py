@@ -15,7 +15,8 @@ from service.api.routes import ROUTES
 from service.dev import clienttypes
 from tests.support import node_tools
 
-pytestmark = pytest.mark.timeout(600)
+# npm's tools (openapi-typescript, tsc) run as child processes.
+pytestmark = [pytest.mark.timeout(600), pytest.mark.subprocess]
 
 SOURCES = ("api.js", "app.js", "example.ts", "tsconfig.json")
 
