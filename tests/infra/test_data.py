@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from service.aws.infra.stage import Stage
-from service.store.schema import STREAM_VIEW, TTL_ATTRIBUTE, table_definition
+from service.store.keys import TTL_ATTRIBUTE
+from service.store.schema import STREAM_VIEW, table_definition
 from tests.infra.synth import STAGES, Synthesised, one, props
 
 

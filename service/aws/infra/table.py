@@ -10,7 +10,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from service.aws.infra.stage import Stage
-from service.store.schema import TTL_ATTRIBUTE, table_definition
+from service.store.keys import TTL_ATTRIBUTE
+from service.store.schema import table_definition
 
 
 def _keys(schema: list[dict[str, str]]) -> list[dynamodb.CfnTable.KeySchemaProperty]:

@@ -12,8 +12,8 @@ from types_aiobotocore_dynamodb import DynamoDBClient
 from service.config import Settings
 from service.store import keys
 from service.store.common import Repository
+from service.store.keys import TTL_ATTRIBUTE
 from service.store.rules import ItemRules
-from service.store.schema import TTL_ATTRIBUTE
 from service.store.stores import build_stores, cursor_codec
 from service.store.table import Table
 from tests.integration.store.support import category_data

@@ -5,8 +5,8 @@ from types_aiobotocore_dynamodb import DynamoDBClient
 
 from service.errors import BadInput
 from service.store.cursor import CursorCodec
+from service.store.keys import TTL_ATTRIBUTE
 from service.store.schema import (
-    TTL_ATTRIBUTE,
     cloudformation_template,
     ensure_table,
     table_definition,

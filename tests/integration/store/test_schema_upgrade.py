@@ -22,9 +22,10 @@ from service.models.listing import Listing
 from service.store import keys, versions
 from service.store.codec import load
 from service.store.copies import listing_copy_key
+from service.store.keys import TTL_ATTRIBUTE
 from service.store.observer import NullStoreObserver
 from service.store.rules import DEFAULT_RULES
-from service.store.schema import TTL_ATTRIBUTE, ensure_table
+from service.store.schema import ensure_table
 from service.store.table import ConditionFailed, Table
 from service.store.upgrade import Budget, Checkpoint, Options, Upgrade, upgrade_request
 from tests.integration.store.oldrelease import old_entity_item, old_update
