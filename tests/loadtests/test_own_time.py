@@ -56,7 +56,9 @@ async def test_a_hits_own_time_is_its_whole_time_and_a_miss_leaves_its_waits_out
     listing = await create_listing(client, admin_token, category["id"])
     path = f"/v1/listings/{listing['id']}"
     assert (await client.get(path)).headers["X-Cache"] == "miss"
-    assert (await client.get(path)).headers["X-Cache"] == "memory"
+    # Memory, or Redis if a stalled loop let the 50 ms lease lapse (cache.lease): a hit either way.
+    hit = (await client.get(path)).headers["X-Cache"]
+    assert hit in ("memory", "redis")
     registry = client.app[METRICS].registry
     registry.collect()  # flushes the tallies
     route = "/v1/listings/{ref}"
@@ -66,7 +68,7 @@ async def test_a_hits_own_time_is_its_whole_time_and_a_miss_leaves_its_waits_out
 
     own = "hustlehub_http_own_duration_seconds"
     assert value(f"{own}_count", source="miss") == 1
-    assert value(f"{own}_count", source="memory") == 1
+    assert value(f"{own}_count", source=hit) == 1
     total = "hustlehub_http_request_duration_seconds_sum"
     # The miss waited on Redis and DynamoDB: its own time is a small part of its duration.
     assert value(f"{own}_sum", source="miss") < value(total, status_class="2xx") / 2

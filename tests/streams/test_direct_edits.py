@@ -31,6 +31,11 @@ from tests.support.tokens import TokenMint
 Client = TestClient[Any, Any]
 STALE_BOUND_S = 5.0
 _POLL_S = 0.05
+# A hit from either layer shows the entry was not invalidated: invalidation removes the memory
+# entry and moves the Redis generation, so either would have been a miss. Which layer answers
+# is not the point: a stalled event loop lets the 50 ms lease lapse between two reads, and the
+# read then goes to Redis (cache.lease).
+HIT = frozenset({"memory", "redis"})
 
 
 async def body(client: Client, path: str) -> tuple[dict[str, Any], str]:
@@ -65,10 +70,10 @@ async def settled(client: Client, *, quiet_s: float = 0.6, within: float = 15.0)
 
 
 async def cached(client: Client, path: str) -> dict[str, Any]:
-    """Read twice: the second answer must come from the in-process layer."""
+    """Read twice: the second answer must come from the cache."""
     await body(client, path)
     found, layer = await body(client, path)
-    assert layer == "memory", path
+    assert layer in HIT, path
     return found
 
 
@@ -182,7 +187,8 @@ async def test_without_the_consumer_a_direct_edit_stays_hidden_by_the_cache(
     await retitle(console, settings.table_name, keys.listing(listing["id"]), "Edited by hand")
     await asyncio.sleep(2.0)  # several times what the consumer needs (see the test above)
     found, layer = await body(off, path)
-    assert (found["title"], layer) == ("Dog walking", "memory")
+    assert found["title"] == "Dog walking"
+    assert layer in HIT
 
 
 async def body_only(client: Client, path: str) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from service.store import keys
 from service.store.favourites import favourite_item
 from service.store.users import admin_item, profile_item
 from tests.api.factories import create_category, create_listing
-from tests.streams.test_direct_edits import body, cached, records_applied, settled
+from tests.streams.test_direct_edits import HIT, body, cached, records_applied, settled
 
 Client = TestClient[Any, Any]
 
@@ -90,6 +90,6 @@ async def test_edits_no_cached_read_shows_cause_no_invalidation(
     assert counted(client, "hustlehub_stream_invalidations_total") == invalidations
     for path in paths:
         response = await client.get(path)
-        assert response.headers["X-Cache"] == "memory", path
+        assert response.headers["X-Cache"] in HIT, path
         assert response.headers["ETag"] == etags[path], path
-    assert (await body(client, paths[-1]))[1] == "memory"
+    assert (await body(client, paths[-1]))[1] in HIT

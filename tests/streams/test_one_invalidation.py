@@ -15,7 +15,7 @@ from service.config import Settings
 from service.runtime.appkeys import LEDGER, METRICS
 from service.streams.ledger import RedisLedger
 from tests.api.factories import create_category, create_listing
-from tests.streams.test_direct_edits import body, cached, copy_row, retitle, settled, until
+from tests.streams.test_direct_edits import HIT, body, cached, copy_row, retitle, settled, until
 from tests.support.app import bearer
 
 Client = TestClient[Any, Any]
@@ -70,7 +70,8 @@ async def test_the_apis_own_changes_are_invalidated_once_and_outside_ones_still_
     assert handled(client) == before + 2 + 5  # item and copy; item, copy, slug, two counts
     for path in refilled:
         response = await client.get(path)
-        assert (response.headers["X-Cache"], response.headers["ETag"]) == ("memory", etags[path])
+        assert response.headers["X-Cache"] in HIT, path
+        assert response.headers["ETag"] == etags[path]
     assert [i["title"] for i in refilled[page]["items"]] == ["Dog walking, weekends"]
 
     # A console user edits the listing's row in the category: still invalidated, once.
