@@ -24,6 +24,7 @@ from service.aws.infra.stage import DEV, PROD, Stage
 
 REGION = "eu-west-1"
 CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+ORIGIN = "origin.hustlehub.example"
 CDK_JSON = REPO / "deploy" / "cdk" / "cdk.json"
 
 Template = dict[str, Any]
@@ -63,6 +64,7 @@ def synthesise(work: Path) -> Synthesised:
             sources=sources,
             region=REGION,
             certificate_arn=CERTIFICATE if stage.production else None,
+            origin_domain=ORIGIN if stage.production else None,
         )
     assembly = app.synth()
     templates = {

@@ -13,7 +13,7 @@ from service.aws.infra.app import REPO, add_stage
 from service.aws.infra.stack import Sources
 from service.aws.infra.stage import DEV, PROD, Stage, stage_named
 from service.aws.infra.tagging import FEATURE_TAG, FEATURES, PROJECT_TAG, STAGE_TAG
-from tests.infra.synth import REGION, STAGES, Synthesised, Template
+from tests.infra.synth import CERTIFICATE, REGION, STAGES, Synthesised, Template
 
 # The properties that name a resource where a name must be unique in an account and region.
 NAME_PROPERTIES = (
@@ -110,6 +110,21 @@ def test_production_without_a_certificate_is_refused(tmp_path: Path) -> None:
         )
 
 
+def test_a_certificate_comes_with_the_origin_name_cloudfront_checks_it_against(
+    tmp_path: Path,
+) -> None:
+    package = tmp_path / "package.zip"
+    package.write_bytes(b"")
+    with pytest.raises(ValueError, match="originDomain"):
+        add_stage(
+            App(outdir=str(tmp_path)),
+            PROD,
+            sources=Sources(repo=REPO, lambda_package=package),
+            region=REGION,
+            certificate_arn=CERTIFICATE,
+        )
+
+
 def test_a_missing_lambda_package_is_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="make lambda-package"):
         add_stage(
@@ -127,6 +142,7 @@ def test_the_outputs_give_clients_and_operators_what_they_need(
 ) -> None:
     outputs = synthesised.of(stage)["Outputs"]
     assert {
+        "ApiUrl",
         "ServiceUrl",
         "TableName",
         "StreamArn",

@@ -4,8 +4,9 @@ AwsSolutions rules, whose findings fail the synthesis.
 
 Context (`-c key=value`, or cdk.json): `stage` (`dev`, the default, or `prod`), `region`
 (default: the CLI's, from the AWS profile), `certificateArn` (the ACM certificate of the HTTPS
-listener; required for prod), and `lambdaPackage` (default `build/post-confirmation.zip`,
-which `make lambda-package` builds).
+listener; required for prod), `originDomain` (the name CloudFront reaches the load balancer by,
+which that certificate covers; given with it), and `lambdaPackage` (default
+`build/post-confirmation.zip`, which `make lambda-package` builds).
 """
 
 from __future__ import annotations
@@ -25,14 +26,28 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def add_stage(
-    app: App, stage: Stage, *, sources: Sources, region: str, certificate_arn: str | None
+    app: App,
+    stage: Stage,
+    *,
+    sources: Sources,
+    region: str,
+    certificate_arn: str | None,
+    origin_domain: str | None = None,
 ) -> HustleHubStack:
     if stage.production and certificate_arn is None:
         raise ValueError(f"stage {stage.name} serves HTTPS only: give -c certificateArn=...")
+    if (certificate_arn is None) != (origin_domain is None):
+        # CloudFront reaches an HTTPS load balancer by a name its certificate covers.
+        raise ValueError("-c certificateArn=... and -c originDomain=... go together")
     if not sources.lambda_package.is_file():
         raise FileNotFoundError(f"{sources.lambda_package}: run `make lambda-package` first")
     stack = HustleHubStack(
-        app, stage, sources=sources, region=region, certificate_arn=certificate_arn
+        app,
+        stage,
+        sources=sources,
+        region=region,
+        certificate_arn=certificate_arn,
+        origin_domain=origin_domain,
     )
     suppress(stack, stage)
     return stack
@@ -61,6 +76,7 @@ def main() -> None:
         sources=Sources(repo=REPO, lambda_package=package.resolve()),
         region=str(region),
         certificate_arn=context("certificateArn") or None,
+        origin_domain=context("originDomain") or None,
     )
     app.synth()
 

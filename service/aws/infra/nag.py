@@ -76,6 +76,30 @@ ACCEPTED: tuple[tuple[str, str, str], ...] = (
         " bucket, whose accesses would need a third.",
     ),
     (
+        "Api/CdnLogs",
+        "AwsSolutions-S1",
+        "CloudFront's access-log bucket: as the load balancer's, logging its own accesses would"
+        " need another bucket.",
+    ),
+    (
+        "Api/Cdn",
+        "AwsSolutions-CFR1",
+        "A public directory, read from anywhere: no country is refused.",
+    ),
+    (
+        "Api/Cdn",
+        "AwsSolutions-CFR2",
+        "A web ACL for CloudFront is created in us-east-1, outside a regional stack; not deployed"
+        " yet (docs/deploy.md). The service refuses malformed input with a cheap 4xx.",
+    ),
+    (
+        "Api/Cdn",
+        "AwsSolutions-CFR4",
+        "Served on the distribution's own cloudfront.net name, whose default certificate AWS"
+        " fixes at TLSv1; a site name with its own us-east-1 certificate would set TLSv1.2_2021"
+        " (docs/deploy.md).",
+    ),
+    (
         "Api/WebTask",
         "AwsSolutions-ECS2",
         "Its plain variables are settings that are not secret (table, pool, phase); the cursor"
@@ -103,6 +127,13 @@ ACCEPTED_WHEN: tuple[tuple[str, str, str, Callable[[Stage], bool]], ...] = (
         "A stage without threat protection (dev) is on Cognito's Essentials plan, Plus being"
         " priced per active user; production is on Plus with threat protection enforced.",
         lambda stage: not stage.threat_protection,
+    ),
+    (
+        "Api/Cdn",
+        "AwsSolutions-CFR5",
+        "A stage that may run without a certificate (dev) has a load balancer on plain HTTP, so"
+        " the edge reaches it over HTTP; production reaches its origin over HTTPS, TLSv1.2 only.",
+        lambda stage: not stage.production,
     ),
 )
 

@@ -1,6 +1,6 @@
 """The whole deployment of one stage as one stack: network, table, cache, sign-up, the web
-service and the stream consumer, alarms, budget. Each feature is built in a scope of its own,
-which its cost-allocation tag is put on."""
+service behind CloudFront and the stream consumer, alarms, budget. Each feature is built in a
+scope of its own, which its cost-allocation tag is put on."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Environment, Fn, Stack
 from constructs import Construct
 
-from service.aws.infra import alarms, cache, monitoring, network, signup, streams, tasks, web
+from service.aws.infra import alarms, cache, cdn, monitoring, network, signup, streams, tasks, web
 from service.aws.infra.parameters import declare
 from service.aws.infra.stage import Stage
 from service.aws.infra.table import directory_table
@@ -34,6 +34,7 @@ class HustleHubStack(Stack):
         sources: Sources,
         region: str,
         certificate_arn: str | None,
+        origin_domain: str | None = None,
     ) -> None:
         super().__init__(
             scope,
@@ -86,6 +87,7 @@ class HustleHubStack(Stack):
             parameters=parameters,
             certificate_arn=certificate_arn,
         )
+        edge = cdn.cdn(api, stage, balancer=front.balancer, origin_domain=origin_domain)
         reader = streams.streams(
             feature("streams"),
             stage,
@@ -111,9 +113,13 @@ class HustleHubStack(Stack):
 
         scheme = "http" if certificate_arn is None else "https"
         outputs = {
+            "ApiUrl": (
+                f"https://{edge.distribution_domain_name}",
+                "The API behind CloudFront: what the web app calls",
+            ),
             "ServiceUrl": (
                 f"{scheme}://{front.balancer.load_balancer_dns_name}",
-                "Point the site's DNS name at the load balancer",
+                "The load balancer: CloudFront's origin (point OriginDomain's DNS name here)",
             ),
             "TableName": (table.ref, "HUSTLEHUB_TABLE_NAME"),
             "StreamArn": (table.attr_stream_arn, "The table's stream"),
