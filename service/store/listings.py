@@ -119,6 +119,41 @@ class ListingStore(Repository):
             if left <= 0:
                 return
 
+    async def chunk_in_category(
+        self, category_id: str, *, older_than: str | None, limit: int
+    ) -> list[Listing]:
+        """Up to `limit + 1` listings of a category (the extra one tells the caller that more
+        follow), newest first, starting right after the sort key `older_than` (createdAt#id,
+        as service.catalog.category_rows.sort_key; None: from the newest). One Query of one
+        chunk (service.catalog.category_rows). Strongly consistent: the answer becomes a cache
+        entry."""
+        if not 1 <= limit <= CHUNK_ITEMS:
+            raise BadInput("limit out of range")
+        values: dict[str, Any] = {
+            ":pk": {"S": keys.listings_of(category_id)},
+            ":prefix": {"S": keys.LISTING_PREFIX},
+        }
+        if older_than is None:
+            condition = "PK = :pk AND begins_with(SK, :prefix)"
+        else:
+            # BETWEEN is inclusive: the row at `older_than` itself, if it is still there, comes
+            # first and is dropped, so one more is asked for.
+            condition = "PK = :pk AND SK BETWEEN :prefix AND :top"
+            values[":top"] = {"S": keys.LISTING_PREFIX + older_than}
+        items, _ = await query_page(
+            self._table,
+            limit=limit + 2,
+            start=None,
+            key_attrs=keys.TABLE_KEYS,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
+            ScanIndexForward=False,
+            ConsistentRead=True,
+        )
+        if older_than is not None and items and items[0][keys.SK]["S"] == values[":top"]["S"]:
+            items = items[1:]
+        return [load(Listing, item) for item in items[: limit + 1]]
+
     def _start_key(self, scope: str, partition: str, cursor: str) -> Key:
         start = self._cursors.decode_key(scope, cursor, attrs=keys.TABLE_KEYS)
         if start[keys.PK]["S"] != partition:

@@ -46,6 +46,10 @@ class ListingRepository(Protocol):
         self, category_id: str, *, max_items: int
     ) -> AsyncIterator[list[Listing]]: ...
 
+    async def chunk_in_category(
+        self, category_id: str, *, older_than: str | None, limit: int
+    ) -> list[Listing]: ...
+
     async def create(self, data: ListingCreate, *, actor: str) -> Listing: ...
 
     async def update(

@@ -231,6 +231,17 @@ class DualReadListings:
         for start in range(0, len(found), CHUNK_ITEMS):
             yield found[start : start + CHUNK_ITEMS]
 
+    async def chunk_in_category(
+        self, category_id: str, *, older_than: str | None, limit: int
+    ) -> list[Listing]:
+        # Compared whole, like a page: a chunk is one cached answer.
+        return await self._shadow.read(
+            "listing_page",
+            LISTING,
+            self._primary.chunk_in_category(category_id, older_than=older_than, limit=limit),
+            self._legacy.chunk_in_category(category_id, older_than=older_than, limit=limit),
+        )
+
     async def create(self, data: ListingCreate, *, actor: str) -> Listing:
         return await self._legacy.create(data, actor=actor)
 

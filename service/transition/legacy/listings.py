@@ -177,6 +177,24 @@ class LegacyListingStore(LegacyRepository):
         for start in range(0, len(rows), CHUNK_ITEMS):
             yield [listing_from(row) for row in rows[start : start + CHUNK_ITEMS]]
 
+    async def chunk_in_category(
+        self, category_id: str, *, older_than: str | None, limit: int
+    ) -> list[Listing]:
+        """As the DynamoDB store's: up to `limit + 1` listings after the sort key
+        `older_than` (createdAt#id), newest first."""
+        key = as_uuid(category_id)
+        if key is None:
+            return []
+        with translated("list listings"):
+            if older_than is None:
+                rows = await self._pool.fetch(PAGE, key, limit + 1)
+            else:
+                after = _sort_key_bound(older_than)
+                if after is None:
+                    raise BadInput("invalid sort key")
+                rows = await self._pool.fetch(PAGE_AFTER, key, limit + 1, *after)
+        return [listing_from(row) for row in rows]
+
     def _after(self, scope: str, partition: str, cursor: str) -> tuple[datetime, Any]:
         start = self._cursors.decode_key(scope, cursor, attrs=keys.TABLE_KEYS)
         if start[keys.PK]["S"] != partition:
@@ -301,3 +319,14 @@ class LegacyListingStore(LegacyRepository):
                 recorded = await self._replication.record(conn, refs)
         await self._replication.push(recorded)
         return before
+
+
+def _sort_key_bound(sort_key: str) -> tuple[datetime, Any] | None:
+    """(created_at, id) of a sort key createdAt#id, or None if it is not one."""
+    created, _, listing_id = sort_key.rpartition("#")
+    try:
+        at = datetime.fromisoformat(created)
+    except ValueError:
+        return None
+    key = as_uuid(listing_id)
+    return None if key is None else (at, key)
