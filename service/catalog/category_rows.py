@@ -49,7 +49,7 @@ from service.models.listing import Listing
 from service.store.cursor import CursorCodec
 from service.store.keys import iso
 
-CHUNK_ROWS = 250  # one Query's worth (service.store.listings.CHUNK_ITEMS)
+CHUNK_ROWS = 250  # one Query's worth (at most service.store.listings.CHUNK_ITEMS)
 MAX_SCAN_CHUNKS = 4  # chunks one request scans before it answers with a cursor
 MAX_CHUNK_INDEX = 1_000_000  # a cursor's hint past this is not ours
 # Decoded chunks kept per process, weighed by their cached body (decoded rows take about

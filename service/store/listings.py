@@ -9,7 +9,6 @@ when it refreshes the category's listings afterwards (denorm.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from ulid import ULID
@@ -47,7 +46,7 @@ from service.store.table import Table
 from service.store.txn import Transaction
 
 MAX_FAVOURITES_PER_LISTING = 1_000_000
-CHUNK_ITEMS = 250  # per Query of a whole category: bounds the work between two awaits
+CHUNK_ITEMS = 250  # the most a chunk of a category may ask for: one Query's worth
 _NULLABLE = ("url", "imageUrl")
 
 
@@ -92,32 +91,6 @@ class ListingStore(Repository):
         )
         next_cursor = self._cursors.encode_key(scope, next_key) if next_key else None
         return Page(items=[load(Listing, item) for item in items], next_cursor=next_cursor)
-
-    async def all_in_category(
-        self, category_id: str, *, max_items: int
-    ) -> AsyncIterator[list[Listing]]:
-        """The newest `max_items + 1` listings of a category (one more tells the caller there
-        are more), newest first, in chunks of at most `CHUNK_ITEMS`. Strongly consistent: the
-        answer becomes a cache entry (see service.catalog.reads). A chunk is converted between two
-        awaits, so a large category never holds the event loop for all its rows at once."""
-        left = max_items + 1
-        async for page in query_all(
-            self._table,
-            max_items=left,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": {"S": keys.listings_of(category_id)},
-                ":prefix": {"S": keys.LISTING_PREFIX},
-            },
-            ScanIndexForward=False,
-            ConsistentRead=True,
-            Limit=min(CHUNK_ITEMS, left),
-        ):
-            chunk = [load(Listing, item) for item in page[:left]]
-            left -= len(chunk)
-            yield chunk
-            if left <= 0:
-                return
 
     async def chunk_in_category(
         self, category_id: str, *, older_than: str | None, limit: int

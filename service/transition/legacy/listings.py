@@ -8,7 +8,6 @@ and switching phases does not break a client paging through a category.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +19,6 @@ from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.page import Page
 from service.store import keys
 from service.store.copies import listing_copy_key, unknown_category
-from service.store.listings import CHUNK_ITEMS
 from service.transition.legacy.audit import record_event
 from service.transition.legacy.changes import EntityRef, unique
 from service.transition.legacy.db import Db, translated
@@ -163,19 +161,6 @@ class LegacyListingStore(LegacyRepository):
         if len(rows) > limit:
             next_cursor = self._cursors.encode_key(scope, listing_copy_key(items[-1]))
         return Page(items=items, next_cursor=next_cursor)
-
-    async def all_in_category(
-        self, category_id: str, *, max_items: int
-    ) -> AsyncIterator[list[Listing]]:
-        """As the DynamoDB store's: the newest `max_items + 1` listings, newest first, in
-        chunks of at most `CHUNK_ITEMS` (the filtered pages' collection, service.catalog.reads)."""
-        key = as_uuid(category_id)
-        if key is None:
-            return
-        with translated("list listings"):
-            rows = await self._pool.fetch(PAGE, key, max_items + 1)
-        for start in range(0, len(rows), CHUNK_ITEMS):
-            yield [listing_from(row) for row in rows[start : start + CHUNK_ITEMS]]
 
     async def chunk_in_category(
         self, category_id: str, *, older_than: str | None, limit: int
