@@ -9,7 +9,9 @@ scan has it in hand when it moves on; a cursor's chunk that is not cached loads 
 predecessors back to the nearest cached one, at most `MAX_SCAN_CHUNKS` of them. Past that,
 or when the chunks at hand do not line up with the cursor (rows moved since it was issued),
 the scan reads one chunk's worth from the cursor's sort key directly, uncached: always
-correct, at one Query per chunk scanned.
+correct, at one Query per chunk scanned. (A chunk out of the chain's reach is refused by its
+loader, so it counts as a load with outcome "error" in the cache's load metric; nothing is
+cached for it.)
 """
 
 from __future__ import annotations

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from service.catalog.category_rows import CHUNK_ROWS, MAX_SCAN_CHUNKS
+from service.catalog.category_rows import CHUNK_ROWS, MAX_SCAN_CHUNKS, encode_cursor
+from service.catalog.listing_filter import ListingFilter
 from service.models.listing import IncomePotential, Listing
-from service.runtime.appkeys import TABLE
+from service.runtime.appkeys import STORES, TABLE
 from service.store.batch import batch_write, put_request
 from service.store.common import slug_item
 from service.store.copies import listing_copy_item
@@ -248,3 +249,28 @@ async def test_edited_cursors_are_400_problems(client: Client, admin_token: str)
         response = await client.get(page_path(ref, [*query, ("cursor", edited)]))
         assert response.status == 400
         assert response.content_type == "application/problem+json"
+
+
+async def test_a_cursor_whose_chunk_hint_is_off_still_goes_on_exactly_after_its_row(
+    client: Client, admin_token: str
+) -> None:
+    category, everything = await _seed(client, admin_token)
+    ref = category["id"]
+    query = [("remote", "true"), ("limit", "20")]
+    expected = _expected(everything, lambda x: x["remote"])
+    after = expected[299]  # in the fourth chunk (rows 750-999)
+    row = next(x for x in everything if x["id"] == after)
+    position = f"{_sort_time(row['createdAt'])}#{after}"
+    codec = client.app[STORES].cursors
+    wanted = ListingFilter(remote=True)
+    answers = []
+    # The right chunk, neighbours, one too far back for the chain, one past the end.
+    for hint in (3, 2, 4, 0, 900):
+        cursor = encode_cursor(codec, category["id"], wanted, position, hint)
+        page = await get_page(client, ref, [*query, ("cursor", cursor)])
+        answers.append([x["id"] for x in page["items"]])
+    assert answers == [expected[300:320]] * 5
+
+
+def _sort_time(created_at: str) -> str:
+    return datetime.fromisoformat(created_at).astimezone(UTC).isoformat(timespec="microseconds")
