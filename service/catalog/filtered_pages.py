@@ -119,6 +119,8 @@ class FilteredPages:
                 chunk, lookup = await self._chunk_at(ref, tags, head, index, MAX_SCAN_CHUNKS)
             except _Unchained:
                 return None
+            if chunk.category_id != head.category_id:
+                return None  # a ref that named another category when it was cached
             if chunk.covers(after):
                 if lookup is not None:
                     used.lookups.append(lookup)
@@ -157,7 +159,7 @@ class FilteredPages:
         except _Unchained:
             return None
         found = self._memo.get(lookup.entry)
-        if not found.covers(chunk.end):
+        if found.category_id != chunk.category_id or not found.covers(chunk.end):
             return None
         used.lookups.append(lookup)
         return found
