@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 
 from service.api.params import DEFAULT_LIMIT, MAX_CURSOR_CHARS, MAX_LIMIT
 from service.api.routes import Route
+from service.catalog.category_rows import CHUNK_ROWS, MAX_SCAN_CHUNKS
 from service.catalog.listing_filter import (
     MAX_INCOME,
     MAX_LOCATION_CHARS,
@@ -144,6 +145,16 @@ _FILTERS: list[dict[str, Any]] = [
 ]
 
 
+# docs/api.md "Filtered category pages" says the same.
+FILTERED_PAGES = (
+    "With filters, one request scans a bounded number of the category's listings "
+    f"({MAX_SCAN_CHUNKS * CHUNK_ROWS:,}, newest first, from the cursor on). A page that ran out "
+    "of that budget before it held `limit` matches answers the matches it found, possibly "
+    "none, with a `nextCursor` to go on: a page may hold fewer than `limit` items while "
+    "`nextCursor` is not null. Only `nextCursor: null` says the matches have ended."
+)
+
+
 def _parameters(route: Route) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -198,6 +209,8 @@ def _operation(route: Route) -> dict[str, Any]:
         "parameters": _parameters(route),
         "responses": responses,
     }
+    if route.filtered:
+        operation["description"] = FILTERED_PAGES
     if route.body is not None:
         operation["requestBody"] = {
             "required": route.method != "PUT",

@@ -9,9 +9,9 @@ entry for that ref would, so the create that makes the ref exist drops them.
 
 What each tag covers:
 - `categories`: the category list (names, order, listing counts).
-- `c:<ref>`: a category by id or slug, its listing pages, and its whole listing collection
-  (the one entry every filtered page is computed from, see `service.catalog.category_rows`): a write
-  drops filtered results exactly when it drops the unfiltered pages.
+- `c:<ref>`: a category by id or slug, its listing pages, and the chunks of its listings
+  that filtered pages are computed from (`service.catalog.category_rows`): a write drops
+  filtered results exactly when it drops the unfiltered pages.
 - `l:<ref>`: a listing by id or slug.
 Ids and slugs share one namespace per kind: a slug equal to another entity's id only makes an
 invalidation drop a little more than it must, never less.
@@ -37,11 +37,12 @@ def category_page_key(ref: str, limit: int, cursor: str | None) -> str:
     return f"category-page:{ref}:{limit}:{cursor or ''}"
 
 
-def category_rows_key(ref: str) -> str:
-    # One per category ref, whatever the filter: the key space is as bounded as the pages'.
-    # The number is the body's format (service.catalog.category_rows): a deploy that changes the
-    # format must change it, so that no instance decodes another version's entries.
-    return f"category-rows.1:{ref}"
+def category_chunk_key(ref: str, index: int) -> str:
+    # One per chunk of a category ref, whatever the filter or cursor: positional chunks
+    # (service.catalog.category_rows), so the key space is as bounded as the pages'. The number
+    # is the body's format: a deploy that changes the format must change it, so that no
+    # instance decodes another version's entries.
+    return f"category-chunk.1:{ref}:{index}"
 
 
 def listing_key(ref: str) -> str:

@@ -7,12 +7,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
-from cache import Entry, Loaded, Lookup, ReadThroughCache, compute_etag
+from cache import Loaded, Lookup, ReadThroughCache
 from metrics import waits
-from service.catalog import cachekeys, category_rows, render
-from service.catalog.category_rows import CategoryRows, RowsMemo, decode_cursor, encode_cursor
+from service.catalog import cachekeys, render
 from service.catalog.deadline import Deadline
-from service.catalog.listing_filter import ListingFilter, Row
+from service.catalog.filtered_pages import FilteredPages
+from service.catalog.listing_filter import ListingFilter
 from service.errors import NotFound
 from service.models.base import is_ref, is_slug
 from service.models.category import Category
@@ -41,7 +41,7 @@ class Reads:
         self._cache = cache
         self._negative_ttl = negative_ttl
         self._deadline = Deadline(deadline_s)
-        self._rows = RowsMemo()
+        self._filtered = FilteredPages(stores, cache, self._fill)
 
     async def categories(self) -> Lookup:
         key = cachekeys.categories_key()
@@ -80,47 +80,18 @@ class Reads:
         self, ref: str, wanted: ListingFilter, *, limit: int, cursor: str | None
     ) -> Lookup:
         """A page of the listings matching `wanted`, computed from the category's cached
-        collection (service.catalog.category_rows): one cache entry and one load per category,
-        whatever the filter. The answer has the collection's source and freshness, and an
-        ETag of its own."""
-        key = cachekeys.category_rows_key(ref)
-        lookup = self._cache.peek(key) or await self._fill(
-            key,
-            cachekeys.category_tags(_checked("category", ref)),
-            self._loader("category", ref, self._category, self._load_rows),
-        )
-        entry = lookup.entry
-        if entry.status != 200:
-            return lookup  # the category's 404, cached as for its pages
-        rows = self._rows.get(entry)
-        codec, category_id = self._stores.cursors, rows.category_id
-        after = None if cursor is None else decode_cursor(codec, category_id, wanted, cursor)
-        found, last = rows.page(wanted, after=after, limit=limit)
-        next_cursor = None if last is None else encode_cursor(codec, category_id, wanted, last)
-        body = render.page_of_bodies([row.body for row in found], next_cursor)
-        # The body is a function of exactly these (the collection named by its digest), so
-        # they name it as well as a digest of its bytes would, at a fraction of the cost.
-        inputs = (entry.etag, wanted.canonical(), after or "", str(limit), next_cursor or "")
-        answer = Entry(
-            body=body,
-            etag=render.derived_etag("filtered-page.1", *inputs),
-            status=200,
-            stored_at=entry.stored_at,  # the data's age, for Age on a stale answer
-            fresh_until=entry.fresh_until,
-        )
-        return Lookup(answer, lookup.source)
+        chunks (service.catalog.category_rows, service.catalog.filtered_pages): entries and
+        loads per chunk of the category, whatever the filter. The answer has the oldest
+        source and freshness of the chunks it read, and an ETag of its own."""
+        tags = cachekeys.category_tags(_checked("category", ref))
+        key = cachekeys.category_chunk_key(ref, 0)
 
-    async def _load_rows(self, category: Category) -> Loaded:
-        limit = category_rows.MAX_ROWS
-        built: list[Row] = []
-        async for chunk in self._stores.listings.all_in_category(category.id, max_items=limit):
-            built += map(category_rows.row_of, chunk)  # between awaits: one chunk's work
-        rows = CategoryRows.of(category.id, built[:limit], truncated=len(built) > limit)
-        body = rows.encode()
-        etag = compute_etag(body)  # what the cache would compute; known here to seed the memo
-        # Content-addressed: right even if the cache declines to store this load.
-        self._rows.put(etag, rows, size=len(body))
-        return Loaded(body=body, etag=etag)
+        async def first() -> Lookup:
+            return self._cache.peek(key) or await self._fill(
+                key, tags, self._loader("category", ref, self._category, self._filtered.load_first)
+            )
+
+        return await self._filtered.page(ref, tags, first, wanted, limit=limit, cursor=cursor)
 
     async def listing(self, ref: str) -> Lookup:
         key = cachekeys.listing_key(ref)

@@ -9,7 +9,6 @@ when it refreshes the category's listings afterwards (denorm.py).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from ulid import ULID
@@ -47,7 +46,7 @@ from service.store.table import Table
 from service.store.txn import Transaction
 
 MAX_FAVOURITES_PER_LISTING = 1_000_000
-CHUNK_ITEMS = 250  # per Query of a whole category: bounds the work between two awaits
+CHUNK_ITEMS = 250  # the most a chunk of a category may ask for: one Query's worth
 _NULLABLE = ("url", "imageUrl")
 
 
@@ -93,31 +92,40 @@ class ListingStore(Repository):
         next_cursor = self._cursors.encode_key(scope, next_key) if next_key else None
         return Page(items=[load(Listing, item) for item in items], next_cursor=next_cursor)
 
-    async def all_in_category(
-        self, category_id: str, *, max_items: int
-    ) -> AsyncIterator[list[Listing]]:
-        """The newest `max_items + 1` listings of a category (one more tells the caller there
-        are more), newest first, in chunks of at most `CHUNK_ITEMS`. Strongly consistent: the
-        answer becomes a cache entry (see service.catalog.reads). A chunk is converted between two
-        awaits, so a large category never holds the event loop for all its rows at once."""
-        left = max_items + 1
-        async for page in query_all(
+    async def chunk_in_category(
+        self, category_id: str, *, older_than: str | None, limit: int
+    ) -> list[Listing]:
+        """Up to `limit + 1` listings of a category (the extra one tells the caller that more
+        follow), newest first, starting right after the sort key `older_than` (createdAt#id,
+        as service.catalog.category_rows.sort_key; None: from the newest). One Query of one
+        chunk (service.catalog.category_rows). Strongly consistent: the answer becomes a cache
+        entry."""
+        if not 1 <= limit <= CHUNK_ITEMS:
+            raise BadInput("limit out of range")
+        values: dict[str, Any] = {
+            ":pk": {"S": keys.listings_of(category_id)},
+            ":prefix": {"S": keys.LISTING_PREFIX},
+        }
+        if older_than is None:
+            condition = "PK = :pk AND begins_with(SK, :prefix)"
+        else:
+            # BETWEEN is inclusive: the row at `older_than` itself, if it is still there, comes
+            # first and is dropped, so one more is asked for.
+            condition = "PK = :pk AND SK BETWEEN :prefix AND :top"
+            values[":top"] = {"S": keys.LISTING_PREFIX + older_than}
+        items, _ = await query_page(
             self._table,
-            max_items=left,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues={
-                ":pk": {"S": keys.listings_of(category_id)},
-                ":prefix": {"S": keys.LISTING_PREFIX},
-            },
+            limit=limit + 2,
+            start=None,
+            key_attrs=keys.TABLE_KEYS,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues=values,
             ScanIndexForward=False,
             ConsistentRead=True,
-            Limit=min(CHUNK_ITEMS, left),
-        ):
-            chunk = [load(Listing, item) for item in page[:left]]
-            left -= len(chunk)
-            yield chunk
-            if left <= 0:
-                return
+        )
+        if older_than is not None and items and items[0][keys.SK]["S"] == values[":top"]["S"]:
+            items = items[1:]
+        return [load(Listing, item) for item in items[: limit + 1]]
 
     def _start_key(self, scope: str, partition: str, cursor: str) -> Key:
         start = self._cursors.decode_key(scope, cursor, attrs=keys.TABLE_KEYS)

@@ -7,7 +7,6 @@ composition root may hand the use cases the legacy Postgres stores or the dual-r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Protocol
 
 from service.models.category import Category, CategoryCreate, CategoryPatch
@@ -42,9 +41,9 @@ class ListingRepository(Protocol):
         self, category_id: str, *, limit: int, cursor: str | None
     ) -> Page[Listing]: ...
 
-    def all_in_category(
-        self, category_id: str, *, max_items: int
-    ) -> AsyncIterator[list[Listing]]: ...
+    async def chunk_in_category(
+        self, category_id: str, *, older_than: str | None, limit: int
+    ) -> list[Listing]: ...
 
     async def create(self, data: ListingCreate, *, actor: str) -> Listing: ...
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TypeVar, cast
 
 from service.errors import NotFound, StoreError, StoreUnavailable
@@ -27,7 +27,6 @@ from service.models.favourite import Favourite
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.page import Page
 from service.models.user import UserProfile
-from service.store.listings import CHUNK_ITEMS
 from service.store.repositories import CategoryRepository, ListingRepository
 from service.transition.legacy.categories import LegacyCategoryStore
 from service.transition.legacy.changes import EntityKind
@@ -218,18 +217,16 @@ class DualReadListings:
             self._legacy.list_by_category(category_id, limit=limit, cursor=cursor),
         )
 
-    async def all_in_category(
-        self, category_id: str, *, max_items: int
-    ) -> AsyncIterator[list[Listing]]:
-        # Compared whole, like a page: a category's collection is one cached answer.
-        found = await self._shadow.read(
+    async def chunk_in_category(
+        self, category_id: str, *, older_than: str | None, limit: int
+    ) -> list[Listing]:
+        # Compared whole, like a page: a chunk is one cached answer.
+        return await self._shadow.read(
             "listing_page",
             LISTING,
-            _collected(self._primary.all_in_category(category_id, max_items=max_items)),
-            _collected(self._legacy.all_in_category(category_id, max_items=max_items)),
+            self._primary.chunk_in_category(category_id, older_than=older_than, limit=limit),
+            self._legacy.chunk_in_category(category_id, older_than=older_than, limit=limit),
         )
-        for start in range(0, len(found), CHUNK_ITEMS):
-            yield found[start : start + CHUNK_ITEMS]
 
     async def create(self, data: ListingCreate, *, actor: str) -> Listing:
         return await self._legacy.create(data, actor=actor)
@@ -243,7 +240,3 @@ class DualReadListings:
 
     async def delete(self, listing_id: str, *, actor: str) -> Listing:
         return await self._legacy.delete(listing_id, actor=actor)
-
-
-async def _collected(chunks: AsyncIterator[list[Listing]]) -> list[Listing]:
-    return [listing async for chunk in chunks for listing in chunk]

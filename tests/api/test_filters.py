@@ -159,16 +159,3 @@ async def test_filtered_pages_keep_the_limit_rules(
     category = await create_category(client, admin_token)
     response = await client.get(page_path(category["id"], [("remote", "true"), ("limit", limit)]))
     assert response.status == 400
-
-
-async def test_filters_see_the_newest_max_rows_listings_of_a_category(
-    client: Client, admin_token: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from service.catalog import category_rows
-
-    monkeypatch.setattr(category_rows, "MAX_ROWS", 3)
-    category, everything = await seed(client, admin_token)
-    query = [("currency", "GBP")]
-    expected = [x["id"] for x in everything[:3] if matches(x, query)]
-    assert expected != [x["id"] for x in everything if matches(x, query)]
-    assert [x["id"] for x in (await get_page(client, category["slug"], query))["items"]] == expected

@@ -1,4 +1,4 @@
-"""Filtered category pages and the cache: one collection per category whatever the filter,
+"""Filtered category pages and the cache: one chunk for a small category whatever the filter,
 the page's headers, ETag and 304, invalidation across instances, stale-if-error, stampedes."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ async def test_distinct_filters_cost_no_dynamodb_query_of_their_own(
         await get_page(client, ref, [("remote", "true")])
         loads = len(queries)
         first_gets = len(gets)
-        assert loads >= 1  # the collection, read once
+        assert loads >= 1  # the category's one chunk, read once
         for query in QUERIES:
             for limit in ("1", "3", "50"):
                 page = await get_page(client, ref, [*query, ("limit", limit)])
@@ -67,7 +67,7 @@ async def test_filtered_pages_have_the_page_headers_etag_and_304(
         headers={"If-None-Match": first.headers["ETag"]},
     )
     assert other.status == 200
-    assert other.headers["X-Cache"] == "memory"  # the same collection, another filter
+    assert other.headers["X-Cache"] == "memory"  # the same chunk, another filter
     # The same filter spelled otherwise is the same answer; another limit is another one.
     spelled = await client.get(page_path(category["slug"], [("skills", " PYTHON ")]))
     assert spelled.headers["ETag"] == first.headers["ETag"]
@@ -169,4 +169,4 @@ async def test_a_cold_stampede_of_distinct_filters_costs_one_query(
     responses: list[Any] = await asyncio.gather(*(client.get(p) for p in paths))
     assert [r.status for r in responses] == [200] * 200
     assert "miss" in {r.headers["X-Cache"] for r in responses}  # it was cold
-    assert queries() - before == 1  # one collection: SPECS fit in one 250-listing chunk
+    assert queries() - before == 1  # SPECS fit in one 250-listing chunk

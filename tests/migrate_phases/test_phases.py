@@ -57,7 +57,7 @@ async def test_reads_after_an_admin_write_see_it(
     listed = await (await client.get("/v1/categories")).json()
     assert {c["id"]: c["name"] for c in listed["items"]}[category["id"]] == "New"
 
-    remote = f"{page}?remote=true"  # a filtered page: served from the category's collection
+    remote = f"{page}?remote=true"  # a filtered page: served from the category's chunks
     assert (await (await client.get(remote)).json())["items"] == []
     listing = await create_listing(client, token, category["id"], title="First title", remote=True)
     assert [i["id"] for i in (await (await client.get(page)).json())["items"]] == [listing["id"]]

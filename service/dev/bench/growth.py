@@ -4,12 +4,14 @@
                                        [--misses 5] [--endpoint URL] [--plot PATH]
 
 One category per size, each holding that many listings (their category copies: what pages
-and the filtered collection read; and the listing items of the listings read), on a moto
+and the filtered pages' chunks read; and the listing items of the listings read), on a moto
 server of its own (or `--endpoint`). The app runs in this process (create_app, the real
 routes, Redis under a prefix of its own, the in-process layer on), driven over loopback.
-For each size, three reads: the category's first page (50 listings), a filtered page of it
-(`remote=true`, about a third of the listings match), and one listing; each as a miss (its
-tags invalidated first, so the loader runs) and as a hit (read again: the in-process layer).
+For each size, four reads: the category's first page (50 listings), a filtered page of it
+(`remote=true`, about a third of the listings match), a filtered page that matches none
+(`location=whitby`: it scans as many chunks as one request may), and one listing; each as a
+miss (its tags invalidated first, so the loader runs) and as a hit (read again: the
+in-process layer).
 Per read: the median latency, DynamoDB calls, the read units a real table would charge (the
 returned items' sizes, strongly consistent: one unit per 4 KB started, per call; moto's own
 figures are fixed per call), and the process's resident memory once every read of the size
@@ -52,7 +54,7 @@ from service.store.schema import ensure_table
 from service.store.table import Table
 
 REPORT = Path("var/bench-growth.json")
-READS = ("page", "filtered page", "listing")
+READS = ("page", "filtered page", "sparse filter", "listing")
 READ_LISTINGS = 20  # listing items written per category: the ones read
 _READ_OPS = ("GetItem", "Query", "BatchGetItem")
 _UNIT = 4096
@@ -156,6 +158,8 @@ def paths(size: int) -> dict[str, str]:
     return {
         "page": f"/v1/categories/{ref}/listings?limit=50",
         "filtered page": f"/v1/categories/{ref}/listings?limit=50&remote=true",
+        # Matches no listing: the page scans as many chunks as one request may.
+        "sparse filter": f"/v1/categories/{ref}/listings?limit=50&location=whitby",
         "listing": f"/v1/listings/{listing(size, size - 1).id}",
     }
 

@@ -8,7 +8,6 @@ and switching phases does not break a client paging through a category.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +19,6 @@ from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.page import Page
 from service.store import keys
 from service.store.copies import listing_copy_key, unknown_category
-from service.store.listings import CHUNK_ITEMS
 from service.transition.legacy.audit import record_event
 from service.transition.legacy.changes import EntityRef, unique
 from service.transition.legacy.db import Db, translated
@@ -164,18 +162,23 @@ class LegacyListingStore(LegacyRepository):
             next_cursor = self._cursors.encode_key(scope, listing_copy_key(items[-1]))
         return Page(items=items, next_cursor=next_cursor)
 
-    async def all_in_category(
-        self, category_id: str, *, max_items: int
-    ) -> AsyncIterator[list[Listing]]:
-        """As the DynamoDB store's: the newest `max_items + 1` listings, newest first, in
-        chunks of at most `CHUNK_ITEMS` (the filtered pages' collection, service.catalog.reads)."""
+    async def chunk_in_category(
+        self, category_id: str, *, older_than: str | None, limit: int
+    ) -> list[Listing]:
+        """As the DynamoDB store's: up to `limit + 1` listings after the sort key
+        `older_than` (createdAt#id), newest first."""
         key = as_uuid(category_id)
         if key is None:
-            return
+            return []
         with translated("list listings"):
-            rows = await self._pool.fetch(PAGE, key, max_items + 1)
-        for start in range(0, len(rows), CHUNK_ITEMS):
-            yield [listing_from(row) for row in rows[start : start + CHUNK_ITEMS]]
+            if older_than is None:
+                rows = await self._pool.fetch(PAGE, key, limit + 1)
+            else:
+                after = _sort_key_bound(older_than)
+                if after is None:
+                    raise BadInput("invalid sort key")
+                rows = await self._pool.fetch(PAGE_AFTER, key, limit + 1, *after)
+        return [listing_from(row) for row in rows]
 
     def _after(self, scope: str, partition: str, cursor: str) -> tuple[datetime, Any]:
         start = self._cursors.decode_key(scope, cursor, attrs=keys.TABLE_KEYS)
@@ -301,3 +304,14 @@ class LegacyListingStore(LegacyRepository):
                 recorded = await self._replication.record(conn, refs)
         await self._replication.push(recorded)
         return before
+
+
+def _sort_key_bound(sort_key: str) -> tuple[datetime, Any] | None:
+    """(created_at, id) of a sort key createdAt#id, or None if it is not one."""
+    created, _, listing_id = sort_key.rpartition("#")
+    try:
+        at = datetime.fromisoformat(created)
+    except ValueError:
+        return None
+    key = as_uuid(listing_id)
+    return None if key is None else (at, key)

@@ -79,23 +79,27 @@ async def test_pages_newest_first_with_cursors(stores: Stores) -> None:
     assert seen == [listing.id for listing in reversed(made)]
 
 
-async def test_a_whole_category_comes_newest_first_in_bounded_chunks(
-    stores: Stores, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from service.store import listings as listings_module
+async def test_a_chunk_of_a_category_starts_right_after_a_sort_key(stores: Stores) -> None:
+    from service.catalog.category_rows import sort_key
 
-    monkeypatch.setattr(listings_module, "CHUNK_ITEMS", 2)
     category = await stores.categories.create(category_data(), actor="a")
-    made = [await stores.listings.create(listing_data(category.id), actor="a") for _ in range(5)]
-    newest_first = [listing.id for listing in reversed(made)]
-    chunks = [c async for c in stores.listings.all_in_category(category.id, max_items=10)]
-    assert [x.id for chunk in chunks for x in chunk] == newest_first
-    assert all(0 < len(chunk) <= 2 for chunk in chunks)
-    # Bounded: max_items and one more, to tell the caller there are more.
-    capped = [c async for c in stores.listings.all_in_category(category.id, max_items=2)]
-    assert [x.id for chunk in capped for x in chunk] == newest_first[:3]
+    made = [await stores.listings.create(listing_data(category.id), actor="a") for _ in range(6)]
+    newest_first = list(reversed(made))
+    chunk = await stores.listings.chunk_in_category(category.id, older_than=None, limit=2)
+    # One more than asked for: it tells the caller more follow.
+    assert [x.id for x in chunk] == [x.id for x in newest_first[:3]]
+    after = await stores.listings.chunk_in_category(
+        category.id, older_than=sort_key(newest_first[1]), limit=10
+    )
+    assert [x.id for x in after] == [x.id for x in newest_first[2:]]
+    # A position, not a row: after a row since deleted, exactly the older ones.
+    await stores.listings.delete(newest_first[2].id, actor="a")
+    gone = await stores.listings.chunk_in_category(
+        category.id, older_than=sort_key(newest_first[2]), limit=10
+    )
+    assert [x.id for x in gone] == [x.id for x in newest_first[3:]]
     empty = await stores.categories.create(category_data(), actor="a")
-    assert [c async for c in stores.listings.all_in_category(empty.id, max_items=10)] == []
+    assert await stores.listings.chunk_in_category(empty.id, older_than=None, limit=5) == []
 
 
 async def test_a_page_ending_on_the_last_item_has_no_cursor(stores: Stores) -> None:
