@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from time import monotonic
 from types import TracebackType
+from typing import NamedTuple
 
 from cache.breaker import Breaker
 from cache.entry import Entry, Loaded, Lookup, Source
@@ -42,6 +43,12 @@ from cache.redis_layer import RedisLayer
 from cache.singleflight import SingleFlight, cancel_and_wait
 
 
+class _Seen(NamedTuple):
+    entry: Entry
+    tags: tuple[str, ...]
+    mark: int  # the fill's generation mark, taken before its Redis read
+
+
 class ReadThroughCache:
     """Owns the layers it is given: `aclose()` closes the Redis layer."""
 
@@ -54,6 +61,7 @@ class ReadThroughCache:
         fresh_ttl: float,
         stale_window: float,
         stale_on: tuple[type[BaseException], ...] = (),
+        stale_after: float | None = None,
         clock: Callable[[], float] = time.time,
         breaker: Breaker | None = None,
         channel: ChannelSettings | None = None,
@@ -66,6 +74,12 @@ class ReadThroughCache:
         self._fresh_ttl = fresh_ttl
         self._stale_window = stale_window
         self._stale_on = stale_on
+        if stale_after is not None and stale_after <= 0:
+            raise ValueError("stale_after must be > 0 (None: wait for the load)")
+        self._stale_after = stale_after
+        # Stale copies that fills in flight found in Redis, for readers that stop waiting for
+        # the load (get_or_load); each is checked as `_stale_copy` checks it before serving.
+        self._stale_seen: dict[str, _Seen] = {}
         self._clock = clock
         self._channel = channel if channel is not None else ChannelSettings()
         self._gens = TagGenerations()
@@ -172,9 +186,20 @@ class ReadThroughCache:
             self._observer.miss("memory")
         check_name(key)
         tagset = normalize_tags(tags)
-        return await self._flights.run(
+        flight = self._flights.start(
             key, frozenset(tagset), lambda: self._fill(key, tagset, loader)
         )
+        if self._stale_after is None or flight.done():
+            return await asyncio.shield(flight)
+        # Stale-if-error without the load's whole deadline: with a copy to fall back on, a
+        # reader waits a short while for the load, then answers from the copy; the load goes on
+        # (one per key: later readers join it), and what it brings replaces the copy.
+        done, _ = await asyncio.wait((flight,), timeout=self._stale_after)
+        if not done:
+            fallback = self._stale_now(key, tagset)
+            if fallback is not None:
+                return fallback
+        return await asyncio.shield(flight)
 
     async def _fill(
         self, key: str, tags: tuple[str, ...], loader: Callable[[], Awaitable[Loaded]]
@@ -193,7 +218,15 @@ class ReadThroughCache:
                 return Lookup(found.entry, Source.REDIS)
             self._observer.miss("redis")
             stale = found.entry
-        return await self._load(key, tags, loader, mark, gens, stale)
+        if stale is None:
+            return await self._load(key, tags, loader, mark, gens, stale)
+        seen = _Seen(stale, tags, mark)
+        self._stale_seen[key] = seen
+        try:
+            return await self._load(key, tags, loader, mark, gens, stale)
+        finally:
+            if self._stale_seen.get(key) is seen:
+                del self._stale_seen[key]
 
     async def _load(
         self,
@@ -264,6 +297,14 @@ class ReadThroughCache:
             self._observer.stale_served("redis")
             return Lookup(redis_stale, Source.STALE)
         return None
+
+    def _stale_now(self, key: str, tags: tuple[str, ...]) -> Lookup | None:
+        """A copy a reader tired of waiting may serve: as `_stale_copy` would after an error."""
+        seen = self._stale_seen.get(key)
+        if seen is None:
+            # Without a Redis copy only memory can answer, and it needs no mark.
+            return self._stale_copy(key, tags, self._gens.mark(), None)
+        return self._stale_copy(key, seen.tags, seen.mark, seen.entry)
 
     # -- invalidation ------------------------------------------------------------------------
 

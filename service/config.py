@@ -455,6 +455,13 @@ class Settings(BaseSettings):
         description="Seconds a request body may take to arrive in full once it is read; past"
         " it the answer is 408.",
     )
+    cache_stale_after_s: float | None = Field(
+        default=0.1,
+        gt=0,
+        description="Seconds a read that has a stale copy to fall back on waits for its load"
+        " before answering from the copy (the load goes on, one per key); unset waits for the"
+        " load's own deadline.",
+    )
 
     @classmethod
     def settings_customise_sources(

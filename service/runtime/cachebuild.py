@@ -42,6 +42,7 @@ async def open_cache(
         # Only an unavailable database may be papered over with a stale copy; a bad request
         # or a bug must surface.
         stale_on=(StoreUnavailable,),
+        stale_after=settings.cache_stale_after_s,
         channel=ChannelSettings(
             lease=settings.cache_lease_s, registry_ttl=settings.cache_registry_ttl_s
         ),
