@@ -260,7 +260,7 @@ class ReadThroughCache:
         )
         self._remember(key, tags, entry, mark)
         if gens is not None and self._redis is not None:
-            ttl_ms = int((entry.fresh_until - now + self._stale_window) * 1000)
+            ttl_ms = int((entry.fresh_until - now + self._kept_stale(entry)) * 1000)
             await self._redis.store(key, tags, gens, entry, ttl_ms=ttl_ms)
         return Lookup(entry, Source.MISS)
 
@@ -273,10 +273,16 @@ class ReadThroughCache:
             # the next subscription, which clears everything anyway.
             return
         fresh_until = entry.fresh_until
-        keep_until = fresh_until + self._stale_window
+        keep_until = fresh_until + self._kept_stale(entry)
         _, evicted = memory.put(key, tags, entry, fresh_until=fresh_until, keep_until=keep_until)
         if evicted:
             self._observer.eviction("memory", evicted)
+
+    def _kept_stale(self, entry: Entry) -> float:
+        # A negative entry is not kept past its freshness, in either layer: anyone can ask for
+        # names that do not exist, and each would otherwise hold memory and a Redis key for
+        # the whole stale window.
+        return self._stale_window if entry.status == 200 else 0.0
 
     def _stale_copy(
         self, key: str, tags: tuple[str, ...], mark: int, redis_stale: Entry | None

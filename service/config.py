@@ -462,6 +462,12 @@ class Settings(BaseSettings):
         " before answering from the copy (the load goes on, one per key); unset waits for the"
         " load's own deadline.",
     )
+    cache_negative_max_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=0,
+        description="Bytes at most of each process's in-process layer that 'not found' entries"
+        " may take (within HUSTLEHUB_CACHE_MEMORY_MAX_BYTES).",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -31,7 +31,10 @@ async def open_cache(
     cache = ReadThroughCache(
         # A budget of 0 turns the in-process layer off (Redis then serves every hit).
         memory=(
-            MemoryLayer(max_bytes=settings.cache_memory_max_bytes)
+            MemoryLayer(
+                max_bytes=settings.cache_memory_max_bytes,
+                negative_max_bytes=settings.cache_negative_max_bytes,
+            )
             if settings.cache_memory_max_bytes > 0
             else None
         ),
