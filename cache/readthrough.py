@@ -15,7 +15,10 @@ Ordering rules that make "no stale read after a write" and "no stale set" hold (
 4. With Redis configured, the in-process layer is served only under a lease (`cache.lease`),
    and `invalidate` returns only once every live instance acked it or the silent ones' leases
    have lapsed (`cache.barrier`): a read that starts anywhere after a write returned does not
-   see pre-write data in memory.
+   see pre-write data in memory. Without a lease, only what this process read itself in the
+   last lease is served (`cache.recent` says why that keeps the bound).
+5. A reader with a stale copy to fall back on waits `stale_after` for the key's load, then
+   answers from the copy; the load goes on, and later readers join it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from cache.keys import check_name, normalize_tags
 from cache.lease import Lease
 from cache.memory_layer import MemoryLayer
 from cache.observer import BarrierOutcome, CacheObserver
+from cache.recent import RecentReads
 from cache.redis_layer import RedisLayer
 from cache.singleflight import SingleFlight, cancel_and_wait
 
@@ -88,6 +92,8 @@ class ReadThroughCache:
         self._redis: GuardedRedis | None = None
         # Alone (no Redis) there is nobody to hear from: memory is always servable.
         self._lease = Lease(self._channel.lease) if redis is not None else Lease.forever()
+        # Without a lease, what this process read itself in the last lease (cache.recent).
+        self._recent = RecentReads() if redis is not None and memory is not None else None
         if redis is not None:
             self._redis = GuardedRedis(
                 redis,
@@ -100,6 +106,7 @@ class ReadThroughCache:
                 pending_limit=pending_limit,
                 clock=clock,
                 lease=self._channel.lease,
+                listed=lambda: monotonic() < self._lease.registered_until,
             )
         self._channel_up = False
         self._channel_event = asyncio.Event()
@@ -167,8 +174,17 @@ class ReadThroughCache:
     def peek(self, key: str) -> Lookup | None:
         """The hot path: a fresh in-process hit, or None. No await, no I/O."""
         memory = self._memory
-        if memory is None or monotonic() >= self._lease.until:
-            return None  # without a lease, Redis (kept fresh by every write) answers
+        if memory is None:
+            return None
+        now = monotonic()
+        if now >= self._lease.until:
+            # Without a lease only what this process read in the last lease may answer; else
+            # Redis (kept fresh by every write) or the table.
+            recent = self._recent
+            hit = None if recent is None else recent.get(key, now)
+            if hit is not None:
+                self._observer.hit("memory")
+            return hit
         hit = memory.get_fresh_hit(key, self._clock())
         if hit is not None:
             self._observer.hit("memory")
@@ -208,13 +224,14 @@ class ReadThroughCache:
         gens: bytes | None = None
         stale: Entry | None = None
         redis = self._redis
+        read_at = monotonic()
         found = await redis.read(key, tags) if redis is not None and await redis.ready() else None
         if found is not None:
             gens = found.gens
             now = self._clock()
             if found.entry is not None and now < found.entry.fresh_until:
                 self._observer.hit("redis")
-                self._remember(key, tags, found.entry, mark)
+                self._remember(key, tags, found.entry, mark, read_at)
                 return Lookup(found.entry, Source.REDIS)
             self._observer.miss("redis")
             stale = found.entry
@@ -238,6 +255,7 @@ class ReadThroughCache:
         redis_stale: Entry | None,
     ) -> Lookup:
         started = time.perf_counter()
+        read_at = monotonic()
         try:
             loaded = await loader()
         except Exception as exc:
@@ -258,16 +276,25 @@ class ReadThroughCache:
             etag=loaded.etag,
             encodings=loaded.encodings,
         )
-        self._remember(key, tags, entry, mark)
+        self._remember(key, tags, entry, mark, read_at)
         if gens is not None and self._redis is not None:
             ttl_ms = int((entry.fresh_until - now + self._kept_stale(entry)) * 1000)
             await self._redis.store(key, tags, gens, entry, ttl_ms=ttl_ms)
         return Lookup(entry, Source.MISS)
 
-    def _remember(self, key: str, tags: tuple[str, ...], entry: Entry, mark: int) -> None:
+    def _remember(
+        self, key: str, tags: tuple[str, ...], entry: Entry, mark: int, read_at: float
+    ) -> None:
+        """Keep what a fill read at `read_at` (monotonic, before its read began)."""
         memory = self._memory
         if memory is None or self._gens.moved(tags, mark):
             return  # an invalidation happened since this fill began: its data may be old
+        recent = self._recent
+        if recent is not None:
+            now = monotonic()
+            if now >= self._lease.until:
+                until = min(read_at + self._channel.lease, self._lease.registered_until)
+                recent.put(key, tags, entry, until=until, now=now)
         if self._redis is not None and not self._channel_up:
             # No channel, no word of other instances' writes: it could not be served before
             # the next subscription, which clears everything anyway.
@@ -343,12 +370,16 @@ class ReadThroughCache:
         self._gens.bump(tags)
         if self._memory is not None:
             self._memory.invalidate(tags)
+        if self._recent is not None:
+            self._recent.drop(tags)
         self._flights.detach(tags)
 
     def _drop_all(self) -> None:
         self._gens.bump_all()
         if self._memory is not None:
             self._memory.clear()
+        if self._recent is not None:
+            self._recent.clear()
         self._flights.detach_all()
 
     def _on_message(self, raw: bytes) -> Message | None:
