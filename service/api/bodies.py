@@ -7,7 +7,7 @@ import asyncio
 from typing import TypeVar
 
 import orjson
-from aiohttp import web
+from aiohttp import HttpVersion11, hdrs, web
 from pydantic import BaseModel, ValidationError
 
 from service import errors
@@ -80,6 +80,20 @@ async def read_body(request: web.Request) -> bytes:
 
 
 _CLOSE = {"Connection": "close"}
+
+
+async def expect_continue(request: web.Request) -> None:
+    """`Expect: 100-continue`: "go on" unless the declared length is past the limit; then the
+    client, still waiting, gets the handler's 413 (read_body) without sending the body. (aiohttp's
+    own handler sends 100 Continue to every request, before any handler could look.) Other
+    expectations are ignored, as RFC 9110 allows."""
+    declared = request.content_length
+    if declared is not None and declared > request.config_dict[SETTINGS].max_body_bytes:
+        return
+    expect = request.headers.get(hdrs.EXPECT, "")
+    if request.version == HttpVersion11 and expect.lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # what follows is the answer itself
 
 
 def _abandon(request: web.Request) -> None:

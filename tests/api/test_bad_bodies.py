@@ -144,3 +144,28 @@ async def test_a_body_cut_off_mid_stream_is_400_and_a_good_one_still_works(
         },
     )
     assert fine.status == 201, await fine.text()
+
+
+async def test_a_client_that_expects_100_continue_gets_413_before_it_sends_the_body(
+    client: Client, admin_token: str, settings: Settings
+) -> None:
+    expect = "Expect: 100-continue\r\n"
+    too_long = _head(admin_token, length=settings.max_body_bytes + 1, extra=expect)
+    raw = await _exchange(client, too_long, within_s=2.0)
+    assert not raw.startswith(b"HTTP/1.1 100")  # not told to go on
+    _problem(raw, 413)
+    # Within the limit: told to go on, then answered once the body has come.
+    category = {"slug": f"expect-{uuid.uuid4().hex[:8]}", "name": "Expected", "sortOrder": 1}
+    body = orjson.dumps(category)
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    try:
+        writer.write(_head(admin_token, length=len(body), extra=expect))
+        await writer.drain()
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2.0)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(body)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+        assert answer.startswith(b"HTTP/1.1 201"), answer
+    finally:
+        writer.close()
