@@ -33,7 +33,9 @@ class GuardedRedis:
         pending_limit: int,
         clock: Callable[[], float],
         lease: float,
+        listed: Callable[[], bool] = lambda: False,
     ) -> None:
+        """`listed()`: whether this instance believes Redis lists it as live right now."""
         self.layer = layer
         self.breaker = breaker
         self._observer = observer
@@ -41,6 +43,7 @@ class GuardedRedis:
         self._gen_ttl_ms = gen_ttl_ms
         self._clock = clock
         self._lease = lease
+        self._listed = listed
         self.pending = PendingInvalidations(limit=pending_limit)
         self.barriers = Barriers()
         # The newest flush that reached Redis: (the pending sequence it covered, its barrier).
@@ -117,15 +120,18 @@ class GuardedRedis:
                     everything=bool(everything),
                     message=message,
                     gen_ttl_ms=self._gen_ttl_ms,
+                    origin=self._origin,
+                    listed=self._listed(),
                 )
             except CacheBackendError:
                 self.barriers.close(barrier)
                 self._failed("invalidate")
                 return False
             members = published.members - {self._origin}
-            if published.receivers > len(published.members):
+            if published.receivers > len(published.members) or published.lost:
                 # Someone subscribed is not registered (the registry was lost or evicted, an
-                # instance of a version without acks, a stray subscriber): nobody can vouch
+                # instance of a version without acks, a stray subscriber), or the registry was
+                # lost lately and an instance cut off since is not in it yet: nobody can vouch
                 # for it, so wait out the lease as for a member that does not answer.
                 members |= {UNREGISTERED}
             # Read after the reply arrived: a later start only makes the wait longer.

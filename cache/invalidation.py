@@ -190,6 +190,7 @@ class ChannelListener:
         self._on_error = on_error
         self._acks: set[asyncio.Task[None]] = set()
         self._was_up = False
+        self._registered_at: float | None = None  # monotonic; the last registration sent
         # Checked by every loop: a cancel can be swallowed on 3.11 (see singleflight).
         self._stopping = False
 
@@ -217,7 +218,12 @@ class ChannelListener:
 
     async def _register(self) -> None:
         sent_at = time.monotonic()
-        await self._redis.register(self._origin, ttl_ms=int(self._settings.registry_ttl * 1000))
+        ttl = self._settings.registry_ttl
+        # Registered within the TTL: Redis should still list us; if it does not, it lost the
+        # registry, and says so to writers (redis_layer: `instances:lost`).
+        listed = self._registered_at is not None and sent_at - self._registered_at < ttl
+        await self._redis.register(self._origin, ttl_ms=int(ttl * 1000), listed=listed)
+        self._registered_at = sent_at
         self._on_registered(sent_at)
 
     async def _session(self) -> None:

@@ -34,6 +34,11 @@ class Lease:
     def duration(self) -> float:
         return self._duration
 
+    @property
+    def registered_until(self) -> float:
+        """Until when Redis surely still lists this instance (monotonic): see the cap above."""
+        return self._registered_until
+
     @classmethod
     def forever(cls) -> Lease:
         """No Redis, no other instance: nothing to be told about, always valid."""

@@ -8,14 +8,33 @@ Whether a store is still allowed (the stale-set guard) is decided by the caller,
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cache.entry import Entry, Lookup, Source
 
-# Rough per-item cost of the dict slot, the _Item, the Entry and the index sets.
-_OVERHEAD_BYTES = 256
+# What an item holds beyond its bytes and strings, measured with tracemalloc
+# (tests/cache/test_memory_budget.py holds the count to what the heap really grows by): the
+# LRU's dict slot and node, the _Item, the Entry, its prebuilt Lookup and the tags tuple; per
+# encoding its (name, bytes) pair; per tag its slot in the index, a set of its own when the tag
+# is new (the usual case for an entity's own tags).
+_ITEM_BYTES = 480
+_PAIR_BYTES = 64
+_TAG_INDEX_BYTES = 300
+
+
+def item_size(key: str, tags: tuple[str, ...], entry: Entry) -> int:
+    """The heap an item takes, as counted against the budget: every object it holds, headers
+    included, not just the lengths of its bytes."""
+    size = _ITEM_BYTES + sys.getsizeof(key) + sys.getsizeof(entry.body)
+    size += sys.getsizeof(entry.etag)
+    for _, data in entry.encodings:
+        size += _PAIR_BYTES + sys.getsizeof(data)
+    for tag in tags:
+        size += _TAG_INDEX_BYTES + sys.getsizeof(tag)
+    return size
 
 
 @dataclass(slots=True)
@@ -29,12 +48,22 @@ class _Item:
 
 
 class MemoryLayer:
-    def __init__(self, *, max_bytes: int) -> None:
+    """`negative_max_bytes` bounds the negative entries (status other than 200) within the
+    budget: anyone can ask for names that do not exist, and those must not push out the
+    entries that are read. They are evicted oldest first (FIFO: the hot path stays a single
+    LRU touch)."""
+
+    def __init__(self, *, max_bytes: int, negative_max_bytes: int | None = None) -> None:
         if max_bytes < 0:
             raise ValueError("max_bytes must be >= 0")
         self._max_bytes = max_bytes
+        self._negative_max_bytes = (
+            max_bytes // 8 if negative_max_bytes is None else min(negative_max_bytes, max_bytes)
+        )
         self._bytes = 0
+        self._negative_bytes = 0
         self._items: OrderedDict[str, _Item] = OrderedDict()
+        self._negative: OrderedDict[str, None] = OrderedDict()
         self._by_tag: dict[str, set[str]] = {}
 
     def __len__(self) -> int:
@@ -47,6 +76,10 @@ class MemoryLayer:
     @property
     def max_bytes(self) -> int:
         return self._max_bytes
+
+    @property
+    def negative_bytes(self) -> int:
+        return self._negative_bytes
 
     def get_fresh(self, key: str, now: float) -> Entry | None:
         hit = self.get_fresh_hit(key, now)
@@ -80,13 +113,17 @@ class MemoryLayer:
         keep_until: float,
     ) -> tuple[bool, int]:
         """Store, evicting least recently used items; returns (stored, evicted count)."""
-        size = _OVERHEAD_BYTES + len(key) + entry.size  # the encodings count too
-        size += sum(len(tag) for tag in tags)
+        size = item_size(key, tags, entry)
+        negative = entry.status != 200
         if key in self._items:
             self._remove(key)
-        if size > self._max_bytes:
+        if size > (self._negative_max_bytes if negative else self._max_bytes):
             return False, 0
         evicted = 0
+        if negative:
+            while self._negative_bytes + size > self._negative_max_bytes:
+                self._remove(next(iter(self._negative)))
+                evicted += 1
         while self._bytes + size > self._max_bytes:
             oldest = next(iter(self._items))
             self._remove(oldest)
@@ -95,6 +132,9 @@ class MemoryLayer:
             entry, tags, fresh_until, keep_until, size, Lookup(entry, Source.MEMORY)
         )
         self._bytes += size
+        if negative:
+            self._negative[key] = None
+            self._negative_bytes += size
         for tag in tags:
             self._by_tag.setdefault(tag, set()).add(key)
         return True, evicted
@@ -110,12 +150,17 @@ class MemoryLayer:
 
     def clear(self) -> None:
         self._items.clear()
+        self._negative.clear()
         self._by_tag.clear()
         self._bytes = 0
+        self._negative_bytes = 0
 
     def _remove(self, key: str) -> None:
         item = self._items.pop(key)
         self._bytes -= item.size
+        if item.entry.status != 200:
+            del self._negative[key]
+            self._negative_bytes -= item.size
         for tag in item.tags:
             keys = self._by_tag.get(tag)
             if keys is not None:

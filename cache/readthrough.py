@@ -15,7 +15,10 @@ Ordering rules that make "no stale read after a write" and "no stale set" hold (
 4. With Redis configured, the in-process layer is served only under a lease (`cache.lease`),
    and `invalidate` returns only once every live instance acked it or the silent ones' leases
    have lapsed (`cache.barrier`): a read that starts anywhere after a write returned does not
-   see pre-write data in memory.
+   see pre-write data in memory. Without a lease, only what this process read itself in the
+   last lease is served (`cache.recent` says why that keeps the bound).
+5. A reader with a stale copy to fall back on waits `stale_after` for the key's load, then
+   answers from the copy; the load goes on, and later readers join it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from time import monotonic
 from types import TracebackType
+from typing import NamedTuple
 
 from cache.breaker import Breaker
 from cache.entry import Entry, Loaded, Lookup, Source
@@ -38,8 +42,15 @@ from cache.keys import check_name, normalize_tags
 from cache.lease import Lease
 from cache.memory_layer import MemoryLayer
 from cache.observer import BarrierOutcome, CacheObserver
+from cache.recent import RecentReads
 from cache.redis_layer import RedisLayer
 from cache.singleflight import SingleFlight, cancel_and_wait
+
+
+class _Seen(NamedTuple):
+    entry: Entry
+    tags: tuple[str, ...]
+    mark: int  # the fill's generation mark, taken before its Redis read
 
 
 class ReadThroughCache:
@@ -54,6 +65,7 @@ class ReadThroughCache:
         fresh_ttl: float,
         stale_window: float,
         stale_on: tuple[type[BaseException], ...] = (),
+        stale_after: float | None = None,
         clock: Callable[[], float] = time.time,
         breaker: Breaker | None = None,
         channel: ChannelSettings | None = None,
@@ -66,6 +78,12 @@ class ReadThroughCache:
         self._fresh_ttl = fresh_ttl
         self._stale_window = stale_window
         self._stale_on = stale_on
+        if stale_after is not None and stale_after <= 0:
+            raise ValueError("stale_after must be > 0 (None: wait for the load)")
+        self._stale_after = stale_after
+        # Stale copies that fills in flight found in Redis, for readers that stop waiting for
+        # the load (get_or_load); each is checked as `_stale_copy` checks it before serving.
+        self._stale_seen: dict[str, _Seen] = {}
         self._clock = clock
         self._channel = channel if channel is not None else ChannelSettings()
         self._gens = TagGenerations()
@@ -74,6 +92,8 @@ class ReadThroughCache:
         self._redis: GuardedRedis | None = None
         # Alone (no Redis) there is nobody to hear from: memory is always servable.
         self._lease = Lease(self._channel.lease) if redis is not None else Lease.forever()
+        # Without a lease, what this process read itself in the last lease (cache.recent).
+        self._recent = RecentReads() if redis is not None and memory is not None else None
         if redis is not None:
             self._redis = GuardedRedis(
                 redis,
@@ -86,6 +106,7 @@ class ReadThroughCache:
                 pending_limit=pending_limit,
                 clock=clock,
                 lease=self._channel.lease,
+                listed=lambda: monotonic() < self._lease.registered_until,
             )
         self._channel_up = False
         self._channel_event = asyncio.Event()
@@ -153,8 +174,17 @@ class ReadThroughCache:
     def peek(self, key: str) -> Lookup | None:
         """The hot path: a fresh in-process hit, or None. No await, no I/O."""
         memory = self._memory
-        if memory is None or monotonic() >= self._lease.until:
-            return None  # without a lease, Redis (kept fresh by every write) answers
+        if memory is None:
+            return None
+        now = monotonic()
+        if now >= self._lease.until:
+            # Without a lease only what this process read in the last lease may answer; else
+            # Redis (kept fresh by every write) or the table.
+            recent = self._recent
+            hit = None if recent is None else recent.get(key, now)
+            if hit is not None:
+                self._observer.hit("memory")
+            return hit
         hit = memory.get_fresh_hit(key, self._clock())
         if hit is not None:
             self._observer.hit("memory")
@@ -172,9 +202,20 @@ class ReadThroughCache:
             self._observer.miss("memory")
         check_name(key)
         tagset = normalize_tags(tags)
-        return await self._flights.run(
+        flight = self._flights.start(
             key, frozenset(tagset), lambda: self._fill(key, tagset, loader)
         )
+        if self._stale_after is None or flight.done():
+            return await asyncio.shield(flight)
+        # Stale-if-error without the load's whole deadline: with a copy to fall back on, a
+        # reader waits a short while for the load, then answers from the copy; the load goes on
+        # (one per key: later readers join it), and what it brings replaces the copy.
+        done, _ = await asyncio.wait((flight,), timeout=self._stale_after)
+        if not done:
+            fallback = self._stale_now(key, tagset)
+            if fallback is not None:
+                return fallback
+        return await asyncio.shield(flight)
 
     async def _fill(
         self, key: str, tags: tuple[str, ...], loader: Callable[[], Awaitable[Loaded]]
@@ -183,17 +224,26 @@ class ReadThroughCache:
         gens: bytes | None = None
         stale: Entry | None = None
         redis = self._redis
+        read_at = monotonic()
         found = await redis.read(key, tags) if redis is not None and await redis.ready() else None
         if found is not None:
             gens = found.gens
             now = self._clock()
             if found.entry is not None and now < found.entry.fresh_until:
                 self._observer.hit("redis")
-                self._remember(key, tags, found.entry, mark)
+                self._remember(key, tags, found.entry, mark, read_at)
                 return Lookup(found.entry, Source.REDIS)
             self._observer.miss("redis")
             stale = found.entry
-        return await self._load(key, tags, loader, mark, gens, stale)
+        if stale is None:
+            return await self._load(key, tags, loader, mark, gens, stale)
+        seen = _Seen(stale, tags, mark)
+        self._stale_seen[key] = seen
+        try:
+            return await self._load(key, tags, loader, mark, gens, stale)
+        finally:
+            if self._stale_seen.get(key) is seen:
+                del self._stale_seen[key]
 
     async def _load(
         self,
@@ -205,6 +255,7 @@ class ReadThroughCache:
         redis_stale: Entry | None,
     ) -> Lookup:
         started = time.perf_counter()
+        read_at = monotonic()
         try:
             loaded = await loader()
         except Exception as exc:
@@ -225,25 +276,40 @@ class ReadThroughCache:
             etag=loaded.etag,
             encodings=loaded.encodings,
         )
-        self._remember(key, tags, entry, mark)
+        self._remember(key, tags, entry, mark, read_at)
         if gens is not None and self._redis is not None:
-            ttl_ms = int((entry.fresh_until - now + self._stale_window) * 1000)
+            ttl_ms = int((entry.fresh_until - now + self._kept_stale(entry)) * 1000)
             await self._redis.store(key, tags, gens, entry, ttl_ms=ttl_ms)
         return Lookup(entry, Source.MISS)
 
-    def _remember(self, key: str, tags: tuple[str, ...], entry: Entry, mark: int) -> None:
+    def _remember(
+        self, key: str, tags: tuple[str, ...], entry: Entry, mark: int, read_at: float
+    ) -> None:
+        """Keep what a fill read at `read_at` (monotonic, before its read began)."""
         memory = self._memory
         if memory is None or self._gens.moved(tags, mark):
             return  # an invalidation happened since this fill began: its data may be old
+        recent = self._recent
+        if recent is not None:
+            now = monotonic()
+            if now >= self._lease.until:
+                until = min(read_at + self._channel.lease, self._lease.registered_until)
+                recent.put(key, tags, entry, until=until, now=now)
         if self._redis is not None and not self._channel_up:
             # No channel, no word of other instances' writes: it could not be served before
             # the next subscription, which clears everything anyway.
             return
         fresh_until = entry.fresh_until
-        keep_until = fresh_until + self._stale_window
+        keep_until = fresh_until + self._kept_stale(entry)
         _, evicted = memory.put(key, tags, entry, fresh_until=fresh_until, keep_until=keep_until)
         if evicted:
             self._observer.eviction("memory", evicted)
+
+    def _kept_stale(self, entry: Entry) -> float:
+        # A negative entry is not kept past its freshness, in either layer: anyone can ask for
+        # names that do not exist, and each would otherwise hold memory and a Redis key for
+        # the whole stale window.
+        return self._stale_window if entry.status == 200 else 0.0
 
     def _stale_copy(
         self, key: str, tags: tuple[str, ...], mark: int, redis_stale: Entry | None
@@ -264,6 +330,14 @@ class ReadThroughCache:
             self._observer.stale_served("redis")
             return Lookup(redis_stale, Source.STALE)
         return None
+
+    def _stale_now(self, key: str, tags: tuple[str, ...]) -> Lookup | None:
+        """A copy a reader tired of waiting may serve: as `_stale_copy` would after an error."""
+        seen = self._stale_seen.get(key)
+        if seen is None:
+            # Without a Redis copy only memory can answer, and it needs no mark.
+            return self._stale_copy(key, tags, self._gens.mark(), None)
+        return self._stale_copy(key, seen.tags, seen.mark, seen.entry)
 
     # -- invalidation ------------------------------------------------------------------------
 
@@ -296,12 +370,16 @@ class ReadThroughCache:
         self._gens.bump(tags)
         if self._memory is not None:
             self._memory.invalidate(tags)
+        if self._recent is not None:
+            self._recent.drop(tags)
         self._flights.detach(tags)
 
     def _drop_all(self) -> None:
         self._gens.bump_all()
         if self._memory is not None:
             self._memory.clear()
+        if self._recent is not None:
+            self._recent.clear()
         self._flights.detach_all()
 
     def _on_message(self, raw: bytes) -> Message | None:

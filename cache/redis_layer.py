@@ -8,6 +8,9 @@ Keys under `prefix`:
   {p}:inval        the pub/sub channel
   {p}:instances    the registry: a sorted set of live instances' origins, scored by expiry
                    (ms, Redis' clock); expired members are removed by every register and write
+  {p}:instances:lost  until when (ms, Redis' clock) the registry may lack a live instance: set
+                   for one registration TTL by an instance that finds its own registration gone
+                   before it could expire (Redis restarted without it, or was flushed)
   {p}:ack:{origin} the channel on which an instance collects acks for its writes
 
 Invalidating bumps the tags' generations, so a reader computes a new value key and never sees
@@ -52,6 +55,10 @@ T = TypeVar("T")
 class Published:
     receivers: int  # subscribers of the channel that received the message
     members: frozenset[str]  # origins registered as live when it was published
+    # The registry was lost lately (or the writer, which believes itself registered, is not
+    # in it): an instance cut off since may be missing from it yet still serving its recent
+    # reads (cache.recent), so nobody can vouch for every instance.
+    lost: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +99,31 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 """
 
-# KEYS[1] is the sequence, KEYS[2] the registry; the rest are the generation keys to move.
-# Returns how many subscribers received the message and the live members: the instances
-# that must confirm it (cache.barrier).
+# Whether the registry (KEYS[r]) may lack a live instance: its lost mark (KEYS[l]) is current,
+# or the writer (ARGV[o]), which believes itself registered (ARGV[o + 1] == '1'), is not in it.
+_LOST = """
+local lost = 0
+local lost_until = redis.call('GET', KEYS[%(l)d])
+if lost_until and now < tonumber(lost_until) then lost = 1 end
+if ARGV[%(o)d + 1] == '1' and not redis.call('ZSCORE', KEYS[%(r)d], ARGV[%(o)d]) then lost = 1 end
+"""
+
+# KEYS[1] is the sequence, KEYS[2] the registry, KEYS[3] its lost mark; the rest are the
+# generation keys to move. Returns how many subscribers received the message, the live members
+# (the instances that must confirm it, cache.barrier) and whether the registry may lack one.
 _INVALIDATE = (
     """
 local n = redis.call('INCR', KEYS[1])
-for i = 3, #KEYS do redis.call('SET', KEYS[i], n, 'PX', ARGV[1]) end
+for i = 4, #KEYS do redis.call('SET', KEYS[i], n, 'PX', ARGV[1]) end
 """
     + _NOW_MS
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
+"""
+    + _LOST % {"l": 3, "r": 2, "o": 4}
+    + """
 local receivers = redis.call('PUBLISH', ARGV[2], ARGV[3])
-return {receivers, redis.call('ZRANGE', KEYS[2], 0, -1)}
+return {receivers, redis.call('ZRANGE', KEYS[2], 0, -1), lost}
 """
 )
 
@@ -120,18 +139,26 @@ _ANNOUNCE = (
     _NOW_MS
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+"""
+    + _LOST % {"l": 2, "r": 1, "o": 3}
+    + """
 local receivers = redis.call('SPUBLISH', ARGV[1], ARGV[2])
-return {receivers, redis.call('ZRANGE', KEYS[1], 0, -1)}
+return {receivers, redis.call('ZRANGE', KEYS[1], 0, -1), lost}
 """
 )
 
-# Registers ARGV[1] until now + ARGV[2] ms. The key itself expires when nobody registers.
+# Registers ARGV[1] until now + ARGV[2] ms. The key itself expires when nobody registers. An
+# instance whose previous registration should still be there (ARGV[3] == '1') and is not marks
+# the registry lost for one TTL (KEYS[2]): others cut off since have not re-registered yet.
 _REGISTER = (
     _NOW_MS
     + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]))
+if added == 1 and ARGV[3] == '1' then
+  redis.call('SET', KEYS[2], now + tonumber(ARGV[2]), 'PX', 2 * tonumber(ARGV[2]))
+end
 return 1
 """
 )
@@ -179,6 +206,7 @@ class RedisLayer:
         self._register = client.register_script(_REGISTER)
         self.channel = self._keys.channel
         self._registry = self._keys.registry
+        self._lost = f"{self._keys.registry}:lost"
 
     @classmethod
     def from_url(
@@ -262,33 +290,48 @@ class RedisLayer:
         return bool(stored)
 
     async def invalidate(
-        self, tags: Sequence[str], *, everything: bool, message: bytes, gen_ttl_ms: int
+        self,
+        tags: Sequence[str],
+        *,
+        everything: bool,
+        message: bytes,
+        gen_ttl_ms: int,
+        origin: str = "",
+        listed: bool = False,
     ) -> Published:
         """Move the generations and publish `message`: atomically in one round trip on one node;
-        on a cluster every group's generations first, then the announcement."""
+        on a cluster every group's generations first, then the announcement. `origin` is the
+        writer's, `listed` whether it believes Redis lists it (`Published.lost`)."""
         groups = self._keys.bumps(tags, everything=everything)
         ttl = max(1, gen_ttl_ms)
         if not self.clustered:
             ((seq, *gens),) = groups
-            keys = [seq, self._registry, *gens]
-            args: list[bytes | str | int] = [ttl, self.channel, message]
+            keys = [seq, self._registry, self._lost, *gens]
+            args: list[bytes | str | int] = [ttl, self.channel, message, origin, int(listed)]
             reply = await self._call(lambda: self._invalidate(keys=keys, args=args))
         else:
             # All groups before the announcement: an instance that drops its memory copy on
             # the message must find only moved generations when it reads Redis again.
             await asyncio.gather(*(self._bump_group(keys, ttl) for keys in groups))
-            announce: list[bytes | str | int] = [self.channel, message]
-            reply = await self._call(lambda: self._announce(keys=[self._registry], args=announce))
-        receivers, members = reply
-        return Published(int(receivers), frozenset(bytes(member).decode() for member in members))
+            announce: list[bytes | str | int] = [self.channel, message, origin, int(listed)]
+            reply = await self._call(
+                lambda: self._announce(keys=[self._registry, self._lost], args=announce)
+            )
+        receivers, members, lost = reply
+        return Published(
+            int(receivers),
+            frozenset(bytes(member).decode() for member in members),
+            lost=bool(lost),
+        )
 
     async def _bump_group(self, keys: list[str], ttl_ms: int) -> None:
         await self._call(lambda: self._bump(keys=keys, args=[ttl_ms]))
 
-    async def register(self, origin: str, *, ttl_ms: int) -> None:
-        """Be counted as live (writers wait for this origin's acks) for `ttl_ms`."""
-        args: list[bytes | str | int] = [origin, max(1, ttl_ms)]
-        await self._call(lambda: self._register(keys=[self._registry], args=args))
+    async def register(self, origin: str, *, ttl_ms: int, listed: bool = False) -> None:
+        """Be counted as live (writers wait for this origin's acks) for `ttl_ms`. `listed`:
+        this origin's previous registration should still be there."""
+        args: list[bytes | str | int] = [origin, max(1, ttl_ms), int(listed)]
+        await self._call(lambda: self._register(keys=[self._registry, self._lost], args=args))
 
     async def deregister(self, origin: str) -> None:
         await self._call(lambda: self._client.zrem(self._registry, origin))

@@ -34,6 +34,12 @@ class SingleFlight(Generic[T]):
     async def run(
         self, key: str, tags: frozenset[str], load: Callable[[], Coroutine[Any, Any, T]]
     ) -> T:
+        return await asyncio.shield(self.start(key, tags, load))
+
+    def start(
+        self, key: str, tags: frozenset[str], load: Callable[[], Coroutine[Any, Any, T]]
+    ) -> asyncio.Task[T]:
+        """The key's load in flight, started if there is none. Await it shielded (`run`)."""
         flight = self._flights.get(key)
         if flight is None:
             task = asyncio.create_task(load())
@@ -41,7 +47,7 @@ class SingleFlight(Generic[T]):
             self._flights[key] = flight
             self._running.add(task)
             task.add_done_callback(lambda done: self._finished(key, flight, done))
-        return await asyncio.shield(flight.task)
+        return flight.task
 
     def detach(self, tags: Iterable[str]) -> None:
         wanted = frozenset(tags)

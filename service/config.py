@@ -435,6 +435,40 @@ class Settings(BaseSettings):
         " consumer.",
     )
 
+    # Degrading gracefully (issue 19): what slow or broken clients may cost, and how the cache
+    # answers while a dependency is failing. docs/operations.md and docs/architecture.md.
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a request's line and headers may take to arrive once its first"
+        " byte has; a connection past it is closed.",
+    )
+    http_keepalive_timeout_s: float = Field(
+        default=75.0,
+        gt=0,
+        description="Seconds an idle connection is kept open for another request (longer than"
+        " a load balancer's idle timeout, 60 s on an ALB, so that it closes first).",
+    )
+    http_body_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds a request body may take to arrive in full once it is read; past"
+        " it the answer is 408.",
+    )
+    cache_stale_after_s: float | None = Field(
+        default=0.1,
+        gt=0,
+        description="Seconds a read that has a stale copy to fall back on waits for its load"
+        " before answering from the copy (the load goes on, one per key); unset waits for the"
+        " load's own deadline.",
+    )
+    cache_negative_max_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=0,
+        description="Bytes at most of each process's in-process layer that 'not found' entries"
+        " may take (within HUSTLEHUB_CACHE_MEMORY_MAX_BYTES).",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -1,8 +1,14 @@
 """Running the app: one process, or N worker processes sharing one listening socket.
 
 Shutdown on SIGTERM/SIGINT, in this order: readiness turns 503 (a load balancer stops sending),
-`drain_s` passes, the listener closes, requests in flight finish (up to `shutdown_grace_s`),
-then the cleanup contexts close the clients.
+`drain_s` passes, the listener closes in every process (the parent of workers closes its copy
+at the signal), requests already accepted get the rest of their bodies and finish (up to
+`shutdown_grace_s`: meanwhile every answer says `Connection: close` and an idle connection is
+closed at once), then the cleanup contexts close the clients.
+
+aiohttp's own shutdown (`AppRunner.cleanup`) marks every connection closing first, after which
+its parser drops whatever still arrives: a request whose body was arriving then could only
+time out. So the connections are wound down here, and `cleanup` finds them gone.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from metrics.http import UNMATCHED
+from service.api.protocol import Connection
 from service.config import Settings
-from service.runtime.appkeys import READINESS
+from service.runtime.appkeys import METRICS, READINESS
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +49,22 @@ async def serve(
     settings: Settings, factory: AppFactory, sock: socket.socket, *, drain_s: float
 ) -> None:
     app = factory(settings)
-    runner = web.AppRunner(
-        app,
-        handle_signals=False,
-        shutdown_timeout=settings.shutdown_grace_s,
-        access_log=None,
-        # aiohttp's parser answers lines past its limits (8190 bytes by default) with a
-        # text/plain 400 before any handler runs; with room for the longest request line and
-        # token the API accepts, such input reaches the app and gets a problem+json answer.
-        max_line_size=settings.http_max_line_bytes,
-        max_field_size=settings.http_max_field_bytes,
-    )
+
+    async def close_when_draining(_request: web.Request, response: web.StreamResponse) -> None:
+        if app[READINESS].draining:
+            # Closed after this answer, and the client told so (aiohttp has chosen the
+            # Connection header before this hook runs, so it is set here too).
+            response.force_close()
+            response.headers["Connection"] = "close"
+
+    app.on_response_prepare.append(close_when_draining)
+    # What is left of the grace when aiohttp's cleanup runs: connections still busy then get
+    # this long to take their cancellation.
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=_CANCEL_WAIT_S)
     await runner.setup()
-    site = web.SockSite(runner, sock)
-    await site.start()
+    server = runner.server
+    assert server is not None  # set up
+    listener = await _listen(settings, app, server, sock)
     # Everything built so far (botocore's service models, the app, its clients) lives as long
     # as the process. Frozen, the collector no longer scans it: a full collection of this heap
     # was measured at up to ~100 ms, and one that runs under load stalls every request.
@@ -68,7 +78,55 @@ async def serve(
         app[READINESS].draining = True
         await asyncio.sleep(drain_s)
     finally:
+        listener.close()
+        sock.close()  # new connections are refused from now on, not queued unanswered
+        await _finish_connections(server, within_s=settings.shutdown_grace_s)
         await runner.cleanup()
+
+
+_CANCEL_WAIT_S = 1.0
+_POLL_S = 0.02
+
+
+async def _listen(
+    settings: Settings, app: web.Application, server: web.Server, sock: socket.socket
+) -> asyncio.Server:
+    loop = asyncio.get_running_loop()
+    http = app[METRICS].http
+
+    def refused(status: int) -> None:
+        http.observe(UNMATCHED, "-", status, 0.0)
+
+    def connection() -> Connection:
+        return Connection(
+            server,
+            loop=loop,
+            header_timeout_s=settings.http_header_timeout_s,
+            on_refused=refused,
+            keepalive_timeout=settings.http_keepalive_timeout_s,
+            access_log=None,
+            # aiohttp's parser refuses lines past its limits (8190 bytes by default) before
+            # any handler runs; with room for the longest request line and token the API
+            # accepts, such input reaches the app and gets its own answer.
+            max_line_size=settings.http_max_line_bytes,
+            max_field_size=settings.http_max_field_bytes,
+        )
+
+    return await loop.create_server(connection, sock=sock, backlog=1024)
+
+
+async def _finish_connections(server: web.Server, *, within_s: float) -> None:
+    """Close each connection once it is idle, until none is left or `within_s` has passed.
+    A busy one keeps reading its request's body and closes after its answer."""
+    deadline = time.monotonic() + within_s
+    for _ in range(int(within_s / _POLL_S) + 1):  # bounded by the grace
+        connections = server.connections
+        if not connections or time.monotonic() >= deadline:
+            return
+        for connection in connections:
+            if isinstance(connection, Connection) and connection.idle:
+                connection.close()
+        await asyncio.sleep(_POLL_S)
 
 
 def run_one(
@@ -117,6 +175,9 @@ def run_workers(
     def forward(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
+        # No worker is started from now on, so the parent needs no copy of the listener: the
+        # socket closes as soon as the last worker has closed its own after the drain.
+        sock.close()
         for pid in list(children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)

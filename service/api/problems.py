@@ -68,4 +68,7 @@ def from_service_error(exc: errors.ServiceError) -> web.Response:
 def from_http_exception(exc: web.HTTPException) -> web.Response:
     headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
     detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
-    return problem(exc.status, exc.reason, detail, headers=headers)
+    response = problem(exc.status, exc.reason, detail, headers=headers)
+    if exc.headers.get("Connection", "").lower() == "close":
+        response.force_close()  # what is left of the request cannot be trusted or waited for
+    return response

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from metrics.http import UNMATCHED, HttpMetrics
 from service.api import admin, me, ops, public
 from service.api.auth import Auth
+from service.api.bodies import expect_continue
 from service.api.cors import CorsPolicy, browser_route, path_cors
 from service.api.endpoint import Handler, endpoint, unmatched
 from service.models.audit import AuditEvent
@@ -130,7 +131,7 @@ def add_routes(
             # GET routes answer HEAD too (aiohttp's allow_head); OpenAPI lists GET only.
             app.router.add_get(route.path, handler)
         else:
-            app.router.add_route(route.method, route.path, handler)
+            app.router.add_route(route.method, route.path, handler, expect_handler=expect_continue)
         same_path = by_path.get(route.path)
         if cors is not None and same_path is not None and same_path[-1] is route:
             # After the path's last route: the preflight joins the same resource.

@@ -31,7 +31,10 @@ async def open_cache(
     cache = ReadThroughCache(
         # A budget of 0 turns the in-process layer off (Redis then serves every hit).
         memory=(
-            MemoryLayer(max_bytes=settings.cache_memory_max_bytes)
+            MemoryLayer(
+                max_bytes=settings.cache_memory_max_bytes,
+                negative_max_bytes=settings.cache_negative_max_bytes,
+            )
             if settings.cache_memory_max_bytes > 0
             else None
         ),
@@ -42,6 +45,7 @@ async def open_cache(
         # Only an unavailable database may be papered over with a stale copy; a bad request
         # or a bug must surface.
         stale_on=(StoreUnavailable,),
+        stale_after=settings.cache_stale_after_s,
         channel=ChannelSettings(
             lease=settings.cache_lease_s, registry_ttl=settings.cache_registry_ttl_s
         ),

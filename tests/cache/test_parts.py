@@ -13,6 +13,7 @@ from cache.errors import CacheDecodeError
 from cache.generations import TagGenerations
 from cache.invalidation import PendingInvalidations, decode_message, encode_message
 from cache.lease import Lease
+from cache.memory_layer import item_size
 
 
 def entry(body: bytes = b"x" * 100, fresh_until: float = 100.0) -> Entry:
@@ -26,7 +27,8 @@ def put(memory: MemoryLayer, key: str, tags: tuple[str, ...] = ("t",), size: int
 
 
 def test_memory_evicts_least_recently_used_within_the_byte_budget() -> None:
-    memory = MemoryLayer(max_bytes=3 * 400)  # three ~360-byte items fit, four do not
+    one = item_size("a", ("t",), entry())
+    memory = MemoryLayer(max_bytes=3 * one + one // 2)  # three items fit, four do not
     for key in ("a", "b", "c"):
         assert put(memory, key) == 0
     assert memory.get_fresh("a", now=50) is not None  # touch: "b" is now the oldest
@@ -38,7 +40,7 @@ def test_memory_evicts_least_recently_used_within_the_byte_budget() -> None:
 
 
 def test_memory_refuses_an_item_larger_than_the_budget() -> None:
-    memory = MemoryLayer(max_bytes=1000)
+    memory = MemoryLayer(max_bytes=2000)
     stored, evicted = memory.put(
         "big", ("t",), entry(b"x" * 2000), fresh_until=100.0, keep_until=200.0
     )

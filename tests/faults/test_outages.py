@@ -155,7 +155,8 @@ async def test_a_cached_404_never_hides_a_later_create(
         first = await instance.get(f"/v1/categories/{slug}")
         again = await instance.get(f"/v1/categories/{slug}")
         assert (first.status, again.status) == (404, 404)
-        assert again.headers["X-Cache"] == "memory"
+        # Cached: from memory, or from Redis when a stalled loop let the 50 ms lease lapse.
+        assert again.headers["X-Cache"] in {"memory", "redis"}
     await create_category(client, admin_token, slug=slug)
     assert (await client.get(f"/v1/categories/{slug}")).status == 200
     for _ in range(50):  # the other instance hears of it over pub/sub

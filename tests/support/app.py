@@ -29,6 +29,9 @@ def make_settings(moto_endpoint: str, table: str, mint: TokenMint, **overrides: 
         "dynamodb_read_timeout_s": 10.0,
         "dynamodb_call_deadline_s": 20.0,
         "redis_timeout_s": 0.25,
+        # A load on a loaded machine's moto can pass the 0.1 s default, and a read that has a
+        # stale copy would then answer from it: tests that mean the short wait set it.
+        "cache_stale_after_s": 1.0,
         "cognito_user_pool_id": POOL_ID,
         "cognito_app_client_ids": (CLIENT_ID,),
         "cognito_jwks_url": mint.jwks_url,

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import IO
 
 import aiohttp
 
@@ -43,8 +44,13 @@ async def wait_until_up(base_url: str, *, within_s: float = 30) -> None:
 
 @contextlib.asynccontextmanager
 async def service_process(
-    env: Mapping[str, str], *, args: tuple[str, ...] = (), within_s: float = 30
+    env: Mapping[str, str],
+    *,
+    args: tuple[str, ...] = (),
+    within_s: float = 30,
+    stderr: IO[bytes] | None = None,
 ) -> AsyncIterator[ServiceProcess]:
+    """`stderr`: where the child's log goes (a file the test reads); inherited by default."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -53,7 +59,7 @@ async def service_process(
         "HUSTLEHUB_PORT": str(port),
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", "serve", *args, env=full_env
+        sys.executable, "-m", "service", "serve", *args, env=full_env, stderr=stderr
     )
     running = ServiceProcess(proc, f"http://127.0.0.1:{port}")
     try:
