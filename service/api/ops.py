@@ -10,21 +10,28 @@ from service.runtime.appkeys import METRICS, OPENAPI, READINESS, SETTINGS
 
 
 async def healthz(request: web.Request) -> web.Response:
+    # Liveness: the process runs its event loop. What the container HEALTHCHECK and the load
+    # balancer ask; a dependency's outage must not get a healthy instance replaced.
     return web.json_response({"status": "ok"}, headers={"Cache-Control": "no-store"})
 
 
 async def readyz(request: web.Request) -> web.Response:
+    # Readiness, for start-up and drain (service.runtime.health says what counts).
     readiness = request.app[READINESS]
     if readiness.draining:
         return problem(503, "Service Unavailable", "shutting down", headers={"Retry-After": "1"})
     checks = await readiness.check()
-    if not all(checks.values()):
+    if not readiness.serviceable(checks):
         down = ", ".join(sorted(name for name, ok in checks.items() if not ok))
         return problem(
-            503, "Service Unavailable", f"unreachable: {down}", headers={"Retry-After": "1"}
+            503,
+            "Service Unavailable",
+            f"unreachable, and nothing cached to serve: {down}",
+            headers={"Retry-After": "1"},
         )
+    status = "ready" if all(checks.values()) else "degraded"
     return web.json_response(
-        {"status": "ready", "checks": checks}, headers={"Cache-Control": "no-store"}
+        {"status": status, "checks": checks}, headers={"Cache-Control": "no-store"}
     )
 
 

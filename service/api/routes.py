@@ -92,8 +92,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/admin/audit", admin.list_audit, "Audit events, newest first",
           auth="admin", model=AuditEvent, shape="page", paged=True),
     Route("GET", "/metrics", ops.metrics, "Prometheus metrics", shape="text"),
-    Route("GET", "/healthz", ops.healthz, "The process is alive", shape="json"),
-    Route("GET", "/readyz", ops.readyz, "Redis and DynamoDB are reachable", shape="json"),
+    Route("GET", "/healthz", ops.healthz, "Liveness: the process is alive", shape="json"),
+    Route("GET", "/readyz", ops.readyz, "Readiness: not draining, and able to serve",
+          shape="json"),
     Route("GET", "/openapi.json", ops.openapi, "This document", shape="json"),
 )  # fmt: skip
 

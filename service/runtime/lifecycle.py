@@ -166,7 +166,13 @@ async def use_cases_ctx(app: web.Application) -> AsyncIterator[None]:
         probes["redis"] = redis_reachable
     if LEGACY_PROBE in app:
         probes["postgres"] = app[LEGACY_PROBE]
-    app[READINESS] = Readiness(probes=probes)
+
+    def memory_can_serve() -> bool:
+        # The in-process layer is served only under a lease (cache.lease).
+        health = cache.health()
+        return health.memory_entries > 0 and health.lease_valid
+
+    app[READINESS] = Readiness(probes=probes, memory_can_serve=memory_can_serve)
     yield
 
 
