@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from metrics.registry import Metrics
+from service.api.accesslog import AccessLog
 from service.api.cors import cors_policy
 from service.api.openapi import render as render_openapi
 from service.api.responses import public_cache_control
@@ -44,6 +45,7 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         metrics=metrics.http,
         deadline_s=settings.request_timeout_s,
         cors=cors_policy(settings, rejected=metrics.http.cors_refused),
+        access=AccessLog.from_settings(settings),
     )
     app.cleanup_ctx.extend(
         [

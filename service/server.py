@@ -22,6 +22,7 @@ from aiohttp import web
 
 from service.config import Settings
 from service.runtime.appkeys import READINESS
+from service.runtime.logs import startup_fields
 
 log = logging.getLogger(__name__)
 
@@ -59,16 +60,19 @@ async def serve(
     # as the process. Frozen, the collector no longer scans it: a full collection of this heap
     # was measured at up to ~100 ms, and one that runs under load stalls every request.
     gc.freeze()
+    log.info("started", extra=startup_fields(settings, port=sock.getsockname()[1]))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
+        log.info("stopping", extra={"drain_s": drain_s, "worker_slot": settings.worker_slot})
         app[READINESS].draining = True
         await asyncio.sleep(drain_s)
     finally:
         await runner.cleanup()
+        log.info("stopped", extra={"worker_slot": settings.worker_slot})
 
 
 def run_one(

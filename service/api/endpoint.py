@@ -7,11 +7,17 @@ of its own per request: profiled under wrk, the chain and prometheus_client's lo
 than the whole cached read behind them. The wrapper knows its route template, so the metrics
 need no lookup of the matched resource either, and it knows its route's auth, so a public
 route carries no auth step at all.
+
+It also names each request (service.api.requestid): the id goes into the response's
+`X-Request-Id`, any problem+json body, the box every log line of the request reads it from
+(metrics.waits), and the access log (service.api.accesslog), whose test it runs per request.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -20,14 +26,20 @@ from aiohttp import web
 from metrics import waits
 from metrics.http import HttpMetrics, outcome
 from service import errors
+from service.api.accesslog import AccessLog
 from service.api.auth import Auth, authenticate, authorise_admin
 from service.api.problems import from_http_exception, from_service_error, problem
+from service.api.requestid import HEADER as REQUEST_ID
+from service.api.requestid import RequestIds, stamp_problem
 from service.catalog.deadline import Deadline
 from service.runtime.appkeys import PRINCIPAL
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Not aiohttp's default, which names the exact Python and aiohttp versions to anyone asking.
+SERVER = "hustlehub"
 
 
 def endpoint(
@@ -38,6 +50,8 @@ def endpoint(
     deadline_s: float | None,
     auth: Auth = "public",
     decorate: Callable[[web.Request, web.StreamResponse], None] | None = None,
+    ids: RequestIds | None = None,
+    access: AccessLog | None = None,
 ) -> Handler:
     """`handler` recorded under the template `route`, behind `auth` (a user or admin route
     publishes the caller under PRINCIPAL before the handler runs), bounded by `deadline_s`
@@ -49,10 +63,17 @@ def endpoint(
     observe = metrics.observe
     observe_own = metrics.observe_own
     clock = time.perf_counter
+    name = (ids if ids is not None else RequestIds()).of
+    # The access log's test, inlined below: two comparisons and at most one random draw.
+    min_status, slow_s, sample = (
+        (access.min_status, access.slow_s, access.sample) if access else (1000, math.inf, 0.0)
+    )
+    draw = random.random
 
     async def handle(request: web.Request) -> web.StreamResponse:
         started = clock()
-        box = waits.begin()
+        request_id = name(request)
+        box = waits.begin(request_id)
         in_flight.value += 1
         try:
             try:
@@ -62,20 +83,39 @@ def endpoint(
                 response = translate(request, exc)
         except web.HTTPException as exc:  # a redirect, re-raised by translate: aiohttp sends it
             elapsed = clock() - started
+            exc.headers[REQUEST_ID] = request_id
+            exc.headers["Server"] = SERVER
             observe(route, request.method, exc.status, elapsed)
-            observe_own(route, request.method, "none", elapsed - waits.end(box))
+            closed = waits.end(box)
+            observe_own(route, request.method, "none", elapsed - (closed.waited if closed else 0))
             raise
         finally:
             in_flight.value -= 1
         if decorate is not None:
             decorate(request, response)
+        headers = response.headers
+        headers[REQUEST_ID] = request_id
+        headers["Server"] = SERVER
         status = response.status
-        if status == 500:
-            status = outcome(request, status)  # a client that is gone: 499
+        if status >= 400:
+            stamp_problem(response, request_id)
+            if status == 500:
+                status = outcome(request, status)  # a client that is gone: 499
         elapsed = clock() - started
         observe(route, request.method, status, elapsed)
-        source = response.headers.get("X-Cache", "none")
-        observe_own(route, request.method, source, elapsed - waits.end(box))
+        source = headers.get("X-Cache", "none")
+        closed = waits.end(box)
+        observe_own(route, request.method, source, elapsed - (closed.waited if closed else 0))
+        if access is not None and (status >= min_status or elapsed >= slow_s or draw() < sample):
+            access.write(
+                request,
+                response,
+                route=route,
+                status=status,
+                elapsed=elapsed,
+                request_id=request_id,
+                dynamodb_calls=closed.dynamodb_calls if closed else 0,
+            )
         return response
 
     return handle

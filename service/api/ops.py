@@ -39,8 +39,9 @@ async def metrics(request: web.Request) -> web.Response:
     own = request.app[METRICS]
     # This worker's counts are current; other workers' are at most one flush interval old.
     own.tallies.flush()
-    registry = scrape_registry(request.app[SETTINGS].metrics_multiproc_dir, own.registry)
-    body, content_type = render(registry)
+    settings = request.app[SETTINGS]
+    registry = scrape_registry(settings.metrics_multiproc_dir, own.registry)
+    body, content_type = render(registry, created=settings.metrics_created_series)
     response = web.Response(body=body, headers={"Cache-Control": "no-store"})
     response.headers["Content-Type"] = content_type
     return response

@@ -11,9 +11,11 @@ from pydantic import BaseModel
 
 from metrics.http import UNMATCHED, HttpMetrics
 from service.api import admin, me, ops, public
+from service.api.accesslog import AccessLog
 from service.api.auth import Auth
 from service.api.cors import CorsPolicy, browser_route, path_cors
 from service.api.endpoint import Handler, endpoint, unmatched
+from service.api.requestid import RequestIds
 from service.models.audit import AuditEvent
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.models.favourite import Favourite
@@ -106,16 +108,19 @@ def add_routes(
     metrics: HttpMetrics,
     deadline_s: float,
     cors: CorsPolicy | None = None,
+    access: AccessLog | None = None,
 ) -> None:
     """Every route, each inside its `endpoint` wrapper, then the catch-all that turns unknown
     paths and methods into problem+json (404, 405). With `cors`, every browser route's answers
     carry its CORS headers, and each of their paths answers preflights (service.api.cors)."""
     routes = tuple(routes)
+    ids = RequestIds()  # one per process: create_app runs in each worker
     by_path: dict[str, list[Route]] = {}
     for route in routes:
         if cors is not None and browser_route(route.path):
             by_path.setdefault(route.path, []).append(route)
     for route in routes:
+        metrics.declare(route.path, route.method, route.success[0])
         handler = endpoint(
             route.handler,
             route=route.path,
@@ -126,6 +131,8 @@ def add_routes(
             decorate=None
             if cors is None or route.path not in by_path
             else cors.decorator(public=route.auth == "public"),
+            ids=ids,
+            access=access,
         )
         if route.method == "GET":
             # GET routes answer HEAD too (aiohttp's allow_head); OpenAPI lists GET only.
@@ -139,9 +146,21 @@ def add_routes(
             app.router.add_route(
                 "OPTIONS",
                 route.path,
-                endpoint(preflight, route=route.path, metrics=metrics, deadline_s=None),
+                endpoint(
+                    preflight,
+                    route=route.path,
+                    metrics=metrics,
+                    deadline_s=None,
+                    ids=ids,
+                    access=access,
+                ),
             )
     fallback = endpoint(
-        unmatched(app.router.resources), route=UNMATCHED, metrics=metrics, deadline_s=None
+        unmatched(app.router.resources),
+        route=UNMATCHED,
+        metrics=metrics,
+        deadline_s=None,
+        ids=ids,
+        access=access,
     )
     app.router.add_route("*", "/{path:.*}", fallback)

@@ -42,6 +42,7 @@ from service.runtime.cachebuild import open_cache
 from service.runtime.health import Probe, Readiness
 from service.store.client import dynamodb_client, dynamodb_streams_client
 from service.store.cursor import CursorCodec
+from service.store.keys import GSI1
 from service.store.rules import ItemRules
 from service.store.stores import build_stores
 from service.store.table import Table
@@ -68,6 +69,7 @@ async def dynamodb_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with dynamodb_client(settings) as client:
         table = Table.from_settings(client, settings, observer=app[METRICS].dynamodb)
+        app[METRICS].dynamodb.declare_table(table.name, (GSI1,))
         cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
         app[STORES] = build_stores(table, cursors, rules=ItemRules.from_settings(settings))
         app[TABLE] = table

@@ -43,8 +43,14 @@ async def wait_until_up(base_url: str, *, within_s: float = 30) -> None:
 
 @contextlib.asynccontextmanager
 async def service_process(
-    env: Mapping[str, str], *, args: tuple[str, ...] = (), within_s: float = 30
+    env: Mapping[str, str],
+    *,
+    args: tuple[str, ...] = (),
+    within_s: float = 30,
+    stderr: int | None = None,
 ) -> AsyncIterator[ServiceProcess]:
+    """`stderr=asyncio.subprocess.PIPE` keeps the service's log for the test
+    (`proc.stderr`); keep what is written to it small, or read it while the service runs."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -53,7 +59,7 @@ async def service_process(
         "HUSTLEHUB_PORT": str(port),
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", "serve", *args, env=full_env
+        sys.executable, "-m", "service", "serve", *args, env=full_env, stderr=stderr
     )
     running = ServiceProcess(proc, f"http://127.0.0.1:{port}")
     try:
