@@ -36,7 +36,7 @@ USER hustlehub
 ENTRYPOINT ["locust"]
 
 FROM base AS migration
-RUN pip install "asyncpg>=0.29"
+RUN pip install "asyncpg>=0.29" "opentelemetry-instrumentation-asyncpg>=0.48b0"
 USER hustlehub
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \

@@ -469,6 +469,23 @@ class Settings(BaseSettings):
         description="Export prometheus_client's `*_created` series (each counter's and"
         " histogram's creation time) on /metrics.",
     )
+    tracing: bool = Field(
+        default=False,
+        description="Record OpenTelemetry traces (requests, DynamoDB, Redis and Postgres calls)"
+        " and export them over OTLP/HTTP.",
+    )
+    tracing_otlp_endpoint: str = Field(
+        default="http://127.0.0.1:4318/v1/traces",
+        description="The OTLP/HTTP traces URL spans are sent to (an OpenTelemetry collector,"
+        " such as the ADOT sidecar that forwards to X-Ray).",
+    )
+    tracing_sample_ratio: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded; a request whose caller's `traceparent` or"
+        " `X-Amzn-Trace-Id` says sampled is recorded whatever this says.",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
+from opentelemetry.trace import SpanKind, StatusCode
 
 from metrics import waits
 from metrics.http import HttpMetrics, outcome
@@ -33,6 +34,7 @@ from service.api.requestid import HEADER as REQUEST_ID
 from service.api.requestid import RequestIds, stamp_problem
 from service.catalog.deadline import Deadline
 from service.runtime.appkeys import PRINCIPAL
+from service.runtime.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ def endpoint(
     decorate: Callable[[web.Request, web.StreamResponse], None] | None = None,
     ids: RequestIds | None = None,
     access: AccessLog | None = None,
+    tracing: Tracing | None = None,
 ) -> Handler:
     """`handler` recorded under the template `route`, behind `auth` (a user or admin route
     publishes the caller under PRINCIPAL before the handler runs), bounded by `deadline_s`
@@ -118,7 +121,30 @@ def endpoint(
             )
         return response
 
-    return handle
+    return handle if tracing is None else _traced(handle, tracing, route)
+
+
+def _traced(handler: Handler, tracing: Tracing, route: str) -> Handler:
+    """`handler` inside a server span, a child of the caller's trace if it sent one. Only
+    built when tracing is on: an untraced app runs `handle` itself."""
+    tracer = tracing.tracer
+
+    async def traced(request: web.Request) -> web.StreamResponse:
+        method = request.method
+        with tracer.start_as_current_span(
+            f"{method} {route}",
+            context=tracing.parent(request.headers),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "http.route": route},
+        ) as span:
+            response = await handler(request)
+            span.set_attribute("http.response.status_code", response.status)
+            span.set_attribute("hustlehub.request_id", response.headers.get(REQUEST_ID, ""))
+            if response.status >= 500:
+                span.set_status(StatusCode.ERROR)
+            return response
+
+    return traced
 
 
 def _with_auth(handler: Handler, *, admin: bool) -> Handler:

@@ -21,6 +21,7 @@ from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.models.favourite import Favourite
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.user import ProfileUpdate, UserProfile
+from service.runtime.tracing import Tracing
 
 # What a 2xx body is: a model, a list of models ({"items"}), a page ({"items", "nextCursor"}),
 # or a raw document described elsewhere.
@@ -109,6 +110,7 @@ def add_routes(
     deadline_s: float,
     cors: CorsPolicy | None = None,
     access: AccessLog | None = None,
+    tracing: Tracing | None = None,
 ) -> None:
     """Every route, each inside its `endpoint` wrapper, then the catch-all that turns unknown
     paths and methods into problem+json (404, 405). With `cors`, every browser route's answers
@@ -133,6 +135,7 @@ def add_routes(
             else cors.decorator(public=route.auth == "public"),
             ids=ids,
             access=access,
+            tracing=tracing,
         )
         if route.method == "GET":
             # GET routes answer HEAD too (aiohttp's allow_head); OpenAPI lists GET only.
@@ -153,6 +156,7 @@ def add_routes(
                     deadline_s=None,
                     ids=ids,
                     access=access,
+                    tracing=tracing,
                 ),
             )
     fallback = endpoint(
@@ -162,5 +166,6 @@ def add_routes(
         deadline_s=None,
         ids=ids,
         access=access,
+        tracing=tracing,
     )
     app.router.add_route("*", "/{path:.*}", fallback)
