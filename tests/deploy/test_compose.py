@@ -52,6 +52,7 @@ def test_the_table_is_created_and_seeded_before_the_service_starts(
     assert depends_on(services["service"]) == {
         "redis": "service_healthy",
         "seed": "service_completed_successfully",
+        "otel-collector": "service_started",
     }
     for name in ("init", "seed", "service"):
         env = services[name]["environment"]
