@@ -36,19 +36,20 @@ USER hustlehub
 ENTRYPOINT ["locust"]
 
 FROM base AS migration
-RUN pip install "asyncpg>=0.29"
+RUN pip install "asyncpg>=0.29" "opentelemetry-instrumentation-asyncpg>=0.48b0"
 USER hustlehub
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HUSTLEHUB_PORT', '8080') + '/readyz', timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HUSTLEHUB_PORT', '8080') + '/healthz', timeout=2)"]
 ENTRYPOINT ["hustlehub"]
 CMD ["serve", "--workers", "2"]
 
 FROM base AS runtime
 USER hustlehub
 EXPOSE 8080
-# /readyz is 503 while DynamoDB or Redis is unreachable or while draining; urlopen raises on it.
+# Liveness (/healthz), never readiness: a container marked unhealthy during a Redis or DynamoDB
+# outage would be replaced, losing the in-process copies stale-if-error serves from.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HUSTLEHUB_PORT', '8080') + '/readyz', timeout=2)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('HUSTLEHUB_PORT', '8080') + '/healthz', timeout=2)"]
 ENTRYPOINT ["hustlehub"]
 CMD ["serve", "--workers", "2"]

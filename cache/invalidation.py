@@ -252,7 +252,7 @@ class ChannelListener:
             tasks.extend(self._acks)
             await cancel_and_wait(tasks, within=1.0)
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8.2
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
     async def _pump(self, pubsub: PubSub) -> None:
         settings = self._settings

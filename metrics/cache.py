@@ -149,6 +149,10 @@ class CacheMetrics:
             self._breaker.labels(state).set(0)
         for outcome in sorted(BARRIER_OUTCOMES):
             self._barrier_outcomes.labels(outcome)
+        for outcome in sorted(LOAD_OUTCOMES):
+            self._load.labels(outcome)
+        for operation in sorted(OPERATIONS):
+            self._errors.labels("redis", operation)
         # hit() and miss() run on every cached read: tallies (metrics.tally), resolved once.
         self._hit_tallies = {
             layer: tallies.counter(self._hits.labels(layer)) for layer in sorted(LAYERS)

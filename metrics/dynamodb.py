@@ -115,6 +115,26 @@ OPERATION_BUCKETS = (
 
 TABLE_ITSELF = "table"  # the index label of capacity consumed by the base table
 
+# The calls the service makes, whose series exist from the start (zero until the first call):
+# a dashboard's ratio or an alert's rate() then has a value before the first event, and with
+# several workers the family is on /metrics at all (multiprocess mode writes a series only
+# once it exists).
+SERVED_OPERATIONS = (
+    "BatchGetItem",
+    "BatchWriteItem",
+    "DeleteItem",
+    "DescribeTable",
+    "GetItem",
+    "PutItem",
+    "Query",
+    "Scan",
+    "TransactGetItems",
+    "TransactWriteItems",
+    "UpdateItem",
+)
+THROTTLE_CODES = ("ProvisionedThroughputExceededException", "ThrottlingException")
+BATCH_OPERATIONS = ("BatchGetItem", "BatchWriteItem")
+
 
 def operation_label(operation: str) -> str:
     return _SNAKE_TO_API.get(operation) or clamp(operation, OPERATIONS)
@@ -175,6 +195,23 @@ class DynamoMetrics:
             ["operation"],
             registry=registry,
         )
+        for op in SERVED_OPERATIONS:
+            self._duration.labels(op)
+            self._throttled.labels(op)
+            for outcome in sorted(OUTCOMES):
+                self._requests.labels(op, outcome)
+            for code in THROTTLE_CODES:
+                self._errors.labels(op, code)
+                self._retries.labels(op, code)
+        for op in BATCH_OPERATIONS:
+            self._unprocessed.labels(op)
+
+    def declare_table(self, table: str, indexes: tuple[str, ...]) -> None:
+        """The capacity series of `table` and its indexes, from zero (their names are the
+        service's schema, known once the table is)."""
+        for index in (TABLE_ITSELF, *indexes):
+            self._read_units.labels(table, index)
+            self._write_units.labels(table, index)
 
     def call_finished(
         self, operation: str, seconds: float, outcome: str, error_code: str | None

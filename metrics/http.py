@@ -129,6 +129,14 @@ class HttpMetrics:
         for kind in CORS_REJECTED_KINDS:
             self.cors_rejected.labels(kind)
 
+    def declare(self, route: str, method: str, status: int) -> None:
+        """A route's series from zero (its first success status, and the source "none" of its
+        own time), so that every family is on /metrics, with any number of workers, before
+        the first request: multiprocess mode writes a series only once it exists."""
+        self.request_duration.labels(route, method, status_class(status))
+        self.requests.labels(route, method, status_label(status))
+        self.own_duration.labels(route, method, "none")
+
     def cors_refused(self, kind: str) -> None:
         """One request or preflight from an origin not allowed."""
         self.cors_rejected.labels(clamp(kind, CORS_REJECTED_KINDS)).inc()

@@ -22,10 +22,13 @@ Several worker processes (prometheus_client's multiprocess mode, done by the boo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, values
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.registry import Collector
 
 from metrics.auth import AuthMetrics
 from metrics.cache import CacheMetrics
@@ -97,6 +100,30 @@ def mark_worker_dead(pid: int, path: str | os.PathLike[str]) -> None:
     mark_process_dead(pid, os.fspath(path))  # type: ignore[no-untyped-call]
 
 
-def render(registry: CollectorRegistry) -> tuple[bytes, str]:
-    """The scrape body and its Content-Type header value."""
+# The types whose families prometheus_client gives a `<name>_created` series.
+_WITH_CREATED = frozenset({"counter", "histogram", "summary"})
+
+
+class _WithoutCreated(Collector):
+    """A collector showing `registry` less its `*_created` series: one more series per counter
+    and histogram child (a timestamp dashboards never read) would double what Prometheus
+    stores of the counters."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self._registry.collect():
+            if family.type in _WITH_CREATED:
+                family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield family
+
+
+def render(registry: CollectorRegistry, *, created: bool = False) -> tuple[bytes, str]:
+    """The scrape body and its Content-Type header value; `created`: with the `*_created`
+    series."""
+    if not created:
+        filtered = CollectorRegistry(auto_describe=False)
+        filtered.register(_WithoutCreated(registry))
+        registry = filtered
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -34,6 +34,9 @@ class AlertThresholds:
     throttle_ratio: float = 0.01
     error_ratio: float = 0.005
     p99_seconds: float = 0.100
+    # Beyond the design guide: how far behind the stream consumer may fall before a direct
+    # edit of the table stays invisible for longer than anyone would expect (a minute).
+    stream_lag_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from metrics.labels import clamp
+from metrics.labels import OTHER, clamp
 
 EVENTS = frozenset({"INSERT", "MODIFY", "REMOVE"})
 EFFECTS = ("invalidated", "none", "handled")
@@ -85,6 +85,9 @@ class StreamMetrics:
         for event in sorted(EVENTS):
             for effect in EFFECTS:
                 self._records.labels(event, effect)
+        # The code is what the failure says; "other" stands for all of them until one comes.
+        for operation in sorted(OPERATIONS):
+            self._errors.labels(operation, OTHER)
 
     def record(self, event: str, *, invalidates: bool, handled: bool = False) -> None:
         effect = EFFECTS[2] if handled else EFFECTS[0] if invalidates else EFFECTS[1]

@@ -9,6 +9,10 @@ run that says whether the service itself holds its targets.
 
 What a load renders inside a timed lookup counts as waiting (it is a miss's cost, not a hit's);
 concurrent calls of one request are counted once each, so own time is a lower bound then.
+
+The box also counts the request's DynamoDB calls (for its access-log line) and carries its
+request id: the log lines written while the request runs name it by reading the box the
+wrapper opened anyway, so a request pays for one context variable, not one per concern.
 """
 
 from __future__ import annotations
@@ -18,26 +22,44 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 
-_box: ContextVar[list[float] | None] = ContextVar("hustlehub_waited", default=None)
+
+class Box:
+    __slots__ = ("depth", "dynamodb_calls", "request_id", "waited")
+
+    def __init__(self, request_id: str) -> None:
+        self.waited = 0.0  # seconds
+        self.depth = 0  # timed lookups open
+        self.dynamodb_calls = 0
+        self.request_id = request_id
+
+
+_box: ContextVar[Box | None] = ContextVar("hustlehub_waited", default=None)
 _clock = time.perf_counter
 
 
-def begin() -> Token[list[float] | None]:
-    # [seconds waited, depth of timed lookups open]
-    return _box.set([0.0, 0.0])
+def begin(request_id: str = "") -> Token[Box | None]:
+    return _box.set(Box(request_id))
 
 
-def end(token: Token[list[float] | None]) -> float:
-    """Seconds the request waited; closes its box."""
+def end(token: Token[Box | None]) -> Box | None:
+    """The request's box, closed."""
     box = _box.get()
     _box.reset(token)
-    return 0.0 if box is None else box[0]
+    return box
+
+
+def current() -> Box | None:
+    """The box of the request this code runs for, if any."""
+    return _box.get()
 
 
 def add(seconds: float) -> None:
+    """One DynamoDB call that took `seconds`."""
     box = _box.get()
-    if box is not None and box[1] == 0:
-        box[0] += seconds
+    if box is not None:
+        box.dynamodb_calls += 1
+        if box.depth == 0:
+            box.waited += seconds
 
 
 @contextmanager
@@ -47,10 +69,10 @@ def waited() -> Iterator[None]:
         yield
         return
     started = _clock()
-    box[1] += 1
+    box.depth += 1
     try:
         yield
     finally:
-        box[1] -= 1
-        if box[1] == 0:
-            box[0] += _clock() - started
+        box.depth -= 1
+        if box.depth == 0:
+            box.waited += _clock() - started

@@ -6,12 +6,14 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from metrics.registry import Metrics
+from service.api.accesslog import AccessLog
 from service.api.cors import cors_policy
 from service.api.openapi import render as render_openapi
 from service.api.responses import public_cache_control
 from service.api.routes import ROUTES, add_routes
 from service.config import Settings
-from service.runtime.appkeys import METRICS, OPENAPI, PUBLIC_CACHE_CONTROL, SETTINGS
+from service.runtime import tracing as tracing_setup
+from service.runtime.appkeys import METRICS, OPENAPI, PUBLIC_CACHE_CONTROL, SETTINGS, TRACING
 from service.runtime.lifecycle import (
     cache_ctx,
     dynamodb_ctx,
@@ -20,6 +22,7 @@ from service.runtime.lifecycle import (
     metrics_ctx,
     migration_ctx,
     streams_ctx,
+    tracing_ctx,
     use_cases_ctx,
 )
 
@@ -38,16 +41,22 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     app[METRICS] = metrics
     app[OPENAPI] = render_openapi(ROUTES)
     app[PUBLIC_CACHE_CONTROL] = public_cache_control(settings.cache_http_max_age_s)
+    tracing = tracing_setup.build(settings)
+    if tracing is not None:
+        app[TRACING] = tracing
     add_routes(
         app,
         ROUTES,
         metrics=metrics.http,
         deadline_s=settings.request_timeout_s,
         cors=cors_policy(settings, rejected=metrics.http.cors_refused),
+        access=AccessLog.from_settings(settings),
+        tracing=tracing,
     )
     app.cleanup_ctx.extend(
         [
             metrics_ctx,
+            tracing_ctx,
             http_session_ctx,
             dynamodb_ctx,
             cache_ctx,

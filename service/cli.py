@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -46,6 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.port is not None:
         overrides["port"] = args.port
     settings = _settings(**overrides)
+    _configure_logs(settings)
     if settings.workers > 1:
         _serve_workers(settings, drain_s=args.drain)
     else:
@@ -53,6 +53,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
         from service.server import bind, run_one
 
         run_one(settings, create_app, bind(settings), drain_s=args.drain)
+
+
+def _configure_logs(settings: Settings) -> None:
+    from service.runtime import logs
+
+    logs.configure_from(settings)
 
 
 def _serve_workers(settings: Settings, *, drain_s: float) -> None:
@@ -89,6 +95,7 @@ def cmd_dev(args: argparse.Namespace) -> None:
     if args.port is not None:
         overrides["port"] = args.port
     with dev_environment(_settings(**overrides)) as settings:
+        _configure_logs(settings)
         sock = bind(settings)
         port = sock.getsockname()[1]
         factory: AppFactory = create_app
@@ -538,7 +545,11 @@ def _is_settings(exc: ValidationError) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from service.runtime import logs
+
+    # Readable lines until a command has its settings (`serve` and `dev` then configure the
+    # level and format they name).
+    logs.configure()
     args = parser().parse_args(argv)
     try:
         args.func(args)

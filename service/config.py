@@ -26,6 +26,9 @@ StreamStart = Literal["latest", "trim_horizon"]
 # The Supabase migration's three phases (service/transition): which store is read and
 # written. dynamodb-only is the service as it runs after the migration, and the default.
 MigrationPhase = Literal["dual-write", "dual-read", "dynamodb-only"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["json", "console"]
+AccessLogMode = Literal["off", "errors", "all"]
 
 # A development-only HMAC key; production refuses to start with it (see the validator).
 _DEV_CURSOR_SECRET = "dev-only-cursor-secret-change-me"  # noqa: S105
@@ -434,6 +437,55 @@ class Settings(BaseSettings):
         description="Seconds the API's record of a change it invalidated is kept for the stream"
         " consumer.",
     )
+    # Observability (docs/observability.md): logs, the access log, tracing, metrics' extras.
+    log_level: LogLevel = Field(
+        default="info",
+        description="The lowest level of log events written: debug, info, warning or error.",
+    )
+    log_format: LogFormat | None = Field(
+        default=None,
+        description="`json` (one object a line, for CloudWatch) or `console` (readable); unset:"
+        " json in production, console in dev and test.",
+    )
+    access_log: AccessLogMode = Field(
+        default="errors",
+        description="Which requests the access log records: `off`, `errors` (4xx, 5xx, slower"
+        " than HUSTLEHUB_ACCESS_LOG_SLOW_S, and the HUSTLEHUB_ACCESS_LOG_SAMPLE share of the"
+        " rest) or `all`.",
+    )
+    access_log_slow_s: float = Field(
+        default=0.1,
+        gt=0,
+        description="Seconds from which a request counts as slow and is logged in `errors` mode.",
+    )
+    access_log_sample: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of the other requests the access log records in `errors` mode.",
+    )
+    metrics_created_series: bool = Field(
+        default=False,
+        description="Export prometheus_client's `*_created` series (each counter's and"
+        " histogram's creation time) on /metrics.",
+    )
+    tracing: bool = Field(
+        default=False,
+        description="Record OpenTelemetry traces (requests, DynamoDB, Redis and Postgres calls)"
+        " and export them over OTLP/HTTP.",
+    )
+    tracing_otlp_endpoint: str = Field(
+        default="http://127.0.0.1:4318/v1/traces",
+        description="The OTLP/HTTP traces URL spans are sent to (an OpenTelemetry collector,"
+        " such as the ADOT sidecar that forwards to X-Ray).",
+    )
+    tracing_sample_ratio: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded; a request whose caller's `traceparent` or"
+        " `X-Amzn-Trace-Id` says sampled is recorded whatever this says.",
+    )
 
     # Degrading gracefully (issue 19): what slow or broken clients may cost, and how the cache
     # answers while a dependency is failing. docs/operations.md and docs/architecture.md.
@@ -567,6 +619,12 @@ class Settings(BaseSettings):
         return (
             f"https://cognito-idp.{self.cognito_region}.amazonaws.com/{self.cognito_user_pool_id}"
         )
+
+    @property
+    def log_renderer(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.mode == "production" else "console"
 
     @property
     def jwks_url(self) -> str:

@@ -30,6 +30,7 @@ from metrics.http import UNMATCHED
 from service.api.protocol import Connection
 from service.config import Settings
 from service.runtime.appkeys import METRICS, READINESS
+from service.runtime.logs import startup_fields
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +70,14 @@ async def serve(
     # as the process. Frozen, the collector no longer scans it: a full collection of this heap
     # was measured at up to ~100 ms, and one that runs under load stalls every request.
     gc.freeze()
+    log.info("started", extra=startup_fields(settings, port=sock.getsockname()[1]))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
+        log.info("stopping", extra={"drain_s": drain_s, "worker_slot": settings.worker_slot})
         app[READINESS].draining = True
         await asyncio.sleep(drain_s)
     finally:
@@ -82,6 +85,7 @@ async def serve(
         sock.close()  # new connections are refused from now on, not queued unanswered
         await _finish_connections(server, within_s=settings.shutdown_grace_s)
         await runner.cleanup()
+        log.info("stopped", extra={"worker_slot": settings.worker_slot})
 
 
 _CANCEL_WAIT_S = 1.0

@@ -14,6 +14,10 @@ from pathlib import Path
 from metrics.slo import ALERTS, BURN_RATE_ALERTS, ERROR_RATIO_WINDOWS, OBJECTIVES
 
 RULES_DIR = Path(__file__).parent
+# Where each alert's runbook is: a heading of docs/operations.md named for the alert.
+RUNBOOKS = "docs/operations.md"
+# The scrape job the service's targets are in (deploy/prometheus/prometheus.yml).
+JOB = "hustlehub"
 READ_METHODS = "GET|HEAD"
 WRITE_METHODS = "POST|PUT|PATCH|DELETE"
 
@@ -35,6 +39,10 @@ class Alert:
     summary: str
     description: str
     for_: str | None = None
+
+    @property
+    def runbook(self) -> str:
+        return f"{RUNBOOKS}#{self.alert.lower()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +155,59 @@ def alert_groups() -> tuple[Group, ...]:
         )
         for b in BURN_RATE_ALERTS
     )
-    return (Group("hustlehub-slo", (*guide, *burns)),)
+    return (Group("hustlehub-slo", (*guide, *burns)), Group("hustlehub-operations", operations()))
+
+
+def operations() -> tuple[Alert, ...]:
+    """What an operator must hear about that no SLO measures yet, or measures too late."""
+    return (
+        Alert(
+            "HustleHubDown",
+            f'up{{job="{JOB}"}} == 0 or absent(up{{job="{JOB}"}})',
+            severity="page",
+            summary="A Hustle Hub target is down or not scraped at all",
+            description="Prometheus could not scrape a service target for 2 minutes, or has"
+            " no target of the service at all.",
+            for_="2m",
+        ),
+        Alert(
+            "HustleHubStreamLag",
+            f"max(hustlehub_stream_lag_seconds) > {num(ALERTS.stream_lag_seconds)}",
+            severity="ticket",
+            summary="The stream consumer is falling behind",
+            description=f"The newest stream record applied was more than "
+            f"{ALERTS.stream_lag_seconds:g} s old for 10 minutes: direct edits of the table"
+            " reach the cache late.",
+            for_="10m",
+        ),
+        Alert(
+            "HustleHubShadowMismatches",
+            "sum(increase(hustlehub_migration_shadow_mismatches_total[15m])) > 0",
+            severity="ticket",
+            summary="Dual-read answers differ between DynamoDB and Postgres",
+            description="Shadow comparisons of the migration found DynamoDB and the legacy"
+            " Postgres answering differently in the last 15 minutes.",
+        ),
+        Alert(
+            "HustleHubOutboxDeadLetters",
+            'sum(increase(hustlehub_migration_outbox_entries_total{outcome="dead"}[15m])) > 0',
+            severity="page",
+            summary="Legacy writes gave up reaching DynamoDB",
+            description="Outbox entries were moved to dead letters in the last 15 minutes:"
+            " DynamoDB misses changes Postgres has.",
+        ),
+        Alert(
+            "HustleHubRedisBreakerOpen",
+            'max(max_over_time(hustlehub_cache_breaker_state{state="open"}[1m])) > 0',
+            severity="ticket",
+            summary="Redis is failing: the cache's circuit breaker is open",
+            # max_over_time: an open breaker lets one probe through every 2 s (half_open),
+            # and a scrape that caught that moment must not restart the 5 minutes.
+            description="Some instance's Redis breaker has been open for 5 minutes: reads go"
+            " to DynamoDB, and writes queue their invalidations.",
+            for_="5m",
+        ),
+    )
 
 
 def _quote(text: str) -> str:
@@ -181,6 +241,7 @@ def render(groups: tuple[Group, ...]) -> str:
                 "        annotations:",
                 f"          summary: {_quote(rule.summary)}",
                 f"          description: {_quote(rule.description)}",
+                f"          runbook_url: {_quote(rule.runbook)}",
             ]
     return "\n".join(lines) + "\n"
 

@@ -7,27 +7,41 @@ of its own per request: profiled under wrk, the chain and prometheus_client's lo
 than the whole cached read behind them. The wrapper knows its route template, so the metrics
 need no lookup of the matched resource either, and it knows its route's auth, so a public
 route carries no auth step at all.
+
+It also names each request (service.api.requestid): the id goes into the response's
+`X-Request-Id`, any problem+json body, the box every log line of the request reads it from
+(metrics.waits), and the access log (service.api.accesslog), whose test it runs per request.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
+from opentelemetry.trace import SpanKind, StatusCode
 
 from metrics import waits
 from metrics.http import HttpMetrics, outcome
 from service import errors
+from service.api.accesslog import AccessLog
 from service.api.auth import Auth, authenticate, authorise_admin
 from service.api.problems import from_http_exception, from_service_error, problem
+from service.api.requestid import HEADER as REQUEST_ID
+from service.api.requestid import RequestIds, stamp_problem
 from service.catalog.deadline import Deadline
 from service.runtime.appkeys import PRINCIPAL
+from service.runtime.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Not aiohttp's default, which names the exact Python and aiohttp versions to anyone asking.
+SERVER = "hustlehub"
 
 
 def endpoint(
@@ -38,6 +52,9 @@ def endpoint(
     deadline_s: float | None,
     auth: Auth = "public",
     decorate: Callable[[web.Request, web.StreamResponse], None] | None = None,
+    ids: RequestIds | None = None,
+    access: AccessLog | None = None,
+    tracing: Tracing | None = None,
 ) -> Handler:
     """`handler` recorded under the template `route`, behind `auth` (a user or admin route
     publishes the caller under PRINCIPAL before the handler runs), bounded by `deadline_s`
@@ -49,10 +66,17 @@ def endpoint(
     observe = metrics.observe
     observe_own = metrics.observe_own
     clock = time.perf_counter
+    name = (ids if ids is not None else RequestIds()).of
+    # The access log's test, inlined below: two comparisons and at most one random draw.
+    min_status, slow_s, sample = (
+        (access.min_status, access.slow_s, access.sample) if access else (1000, math.inf, 0.0)
+    )
+    draw = random.random
 
     async def handle(request: web.Request) -> web.StreamResponse:
         started = clock()
-        box = waits.begin()
+        request_id = name(request)
+        box = waits.begin(request_id)
         in_flight.value += 1
         try:
             try:
@@ -62,23 +86,65 @@ def endpoint(
                 response = translate(request, exc)
         except web.HTTPException as exc:  # a redirect, re-raised by translate: aiohttp sends it
             elapsed = clock() - started
+            exc.headers[REQUEST_ID] = request_id
+            exc.headers["Server"] = SERVER
             observe(route, request.method, exc.status, elapsed)
-            observe_own(route, request.method, "none", elapsed - waits.end(box))
+            closed = waits.end(box)
+            observe_own(route, request.method, "none", elapsed - (closed.waited if closed else 0))
             raise
         finally:
             in_flight.value -= 1
         if decorate is not None:
             decorate(request, response)
+        headers = response.headers
+        headers[REQUEST_ID] = request_id
+        headers["Server"] = SERVER
         status = response.status
-        if status == 500:
-            status = outcome(request, status)  # a client that is gone: 499
+        if status >= 400:
+            stamp_problem(response, request_id)
+            if status == 500:
+                status = outcome(request, status)  # a client that is gone: 499
         elapsed = clock() - started
         observe(route, request.method, status, elapsed)
-        source = response.headers.get("X-Cache", "none")
-        observe_own(route, request.method, source, elapsed - waits.end(box))
+        source = headers.get("X-Cache", "none")
+        closed = waits.end(box)
+        observe_own(route, request.method, source, elapsed - (closed.waited if closed else 0))
+        if access is not None and (status >= min_status or elapsed >= slow_s or draw() < sample):
+            access.write(
+                request,
+                response,
+                route=route,
+                status=status,
+                elapsed=elapsed,
+                request_id=request_id,
+                dynamodb_calls=closed.dynamodb_calls if closed else 0,
+            )
         return response
 
-    return handle
+    return handle if tracing is None else _traced(handle, tracing, route)
+
+
+def _traced(handler: Handler, tracing: Tracing, route: str) -> Handler:
+    """`handler` inside a server span, a child of the caller's trace if it sent one. Only
+    built when tracing is on: an untraced app runs `handle` itself."""
+    tracer = tracing.tracer
+
+    async def traced(request: web.Request) -> web.StreamResponse:
+        method = request.method
+        with tracer.start_as_current_span(
+            f"{method} {route}",
+            context=tracing.parent(request.headers),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "http.route": route},
+        ) as span:
+            response = await handler(request)
+            span.set_attribute("http.response.status_code", response.status)
+            span.set_attribute("hustlehub.request_id", response.headers.get(REQUEST_ID, ""))
+            if response.status >= 500:
+                span.set_status(StatusCode.ERROR)
+            return response
+
+    return traced
 
 
 def _with_auth(handler: Handler, *, admin: bool) -> Handler:

@@ -11,15 +11,18 @@ from pydantic import BaseModel
 
 from metrics.http import UNMATCHED, HttpMetrics
 from service.api import admin, me, ops, public
+from service.api.accesslog import AccessLog
 from service.api.auth import Auth
 from service.api.bodies import expect_continue
 from service.api.cors import CorsPolicy, browser_route, path_cors
 from service.api.endpoint import Handler, endpoint, unmatched
+from service.api.requestid import RequestIds
 from service.models.audit import AuditEvent
 from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.models.favourite import Favourite
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.user import ProfileUpdate, UserProfile
+from service.runtime.tracing import Tracing
 
 # What a 2xx body is: a model, a list of models ({"items"}), a page ({"items", "nextCursor"}),
 # or a raw document described elsewhere.
@@ -93,8 +96,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/admin/audit", admin.list_audit, "Audit events, newest first",
           auth="admin", model=AuditEvent, shape="page", paged=True),
     Route("GET", "/metrics", ops.metrics, "Prometheus metrics", shape="text"),
-    Route("GET", "/healthz", ops.healthz, "The process is alive", shape="json"),
-    Route("GET", "/readyz", ops.readyz, "Redis and DynamoDB are reachable", shape="json"),
+    Route("GET", "/healthz", ops.healthz, "Liveness: the process is alive", shape="json"),
+    Route("GET", "/readyz", ops.readyz, "Readiness: not draining, and able to serve",
+          shape="json"),
     Route("GET", "/openapi.json", ops.openapi, "This document", shape="json"),
 )  # fmt: skip
 
@@ -106,16 +110,20 @@ def add_routes(
     metrics: HttpMetrics,
     deadline_s: float,
     cors: CorsPolicy | None = None,
+    access: AccessLog | None = None,
+    tracing: Tracing | None = None,
 ) -> None:
     """Every route, each inside its `endpoint` wrapper, then the catch-all that turns unknown
     paths and methods into problem+json (404, 405). With `cors`, every browser route's answers
     carry its CORS headers, and each of their paths answers preflights (service.api.cors)."""
     routes = tuple(routes)
+    ids = RequestIds()  # one per process: create_app runs in each worker
     by_path: dict[str, list[Route]] = {}
     for route in routes:
         if cors is not None and browser_route(route.path):
             by_path.setdefault(route.path, []).append(route)
     for route in routes:
+        metrics.declare(route.path, route.method, route.success[0])
         handler = endpoint(
             route.handler,
             route=route.path,
@@ -126,6 +134,9 @@ def add_routes(
             decorate=None
             if cors is None or route.path not in by_path
             else cors.decorator(public=route.auth == "public"),
+            ids=ids,
+            access=access,
+            tracing=tracing,
         )
         if route.method == "GET":
             # GET routes answer HEAD too (aiohttp's allow_head); OpenAPI lists GET only.
@@ -139,9 +150,23 @@ def add_routes(
             app.router.add_route(
                 "OPTIONS",
                 route.path,
-                endpoint(preflight, route=route.path, metrics=metrics, deadline_s=None),
+                endpoint(
+                    preflight,
+                    route=route.path,
+                    metrics=metrics,
+                    deadline_s=None,
+                    ids=ids,
+                    access=access,
+                    tracing=tracing,
+                ),
             )
     fallback = endpoint(
-        unmatched(app.router.resources), route=UNMATCHED, metrics=metrics, deadline_s=None
+        unmatched(app.router.resources),
+        route=UNMATCHED,
+        metrics=metrics,
+        deadline_s=None,
+        ids=ids,
+        access=access,
+        tracing=tracing,
     )
     app.router.add_route("*", "/{path:.*}", fallback)

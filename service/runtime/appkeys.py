@@ -16,6 +16,7 @@ from service.catalog.reads import Reads
 from service.catalog.writes import Writes
 from service.config import Settings
 from service.runtime.health import Probe, Readiness
+from service.runtime.tracing import Tracing
 from service.store.stores import Stores
 from service.store.table import Table
 from service.streams.consumer import StreamConsumer
@@ -39,6 +40,8 @@ READINESS = web.AppKey("readiness", Readiness)
 STREAM_CONSUMER = web.AppKey("stream_consumer", StreamConsumer)
 # Set only while stream invalidation is configured: the changes the API has invalidated.
 LEDGER: web.AppKey[LocalLedger | RedisLedger] = web.AppKey("ledger")
+# Set only while tracing is on (settings.tracing; service.runtime.tracing).
+TRACING = web.AppKey("tracing", Tracing)
 # Set only in the migration phases that use the legacy Postgres (service.transition).
 LEGACY_PROBE: web.AppKey[Probe] = web.AppKey("legacy_probe")
 

@@ -35,13 +35,16 @@ from service.runtime.appkeys import (
     STORES,
     STREAM_CONSUMER,
     TABLE,
+    TRACING,
     VERIFIER,
     WRITES,
 )
 from service.runtime.cachebuild import open_cache
 from service.runtime.health import Probe, Readiness
+from service.runtime.tracing import exporting
 from service.store.client import dynamodb_client, dynamodb_streams_client
 from service.store.cursor import CursorCodec
+from service.store.keys import GSI1
 from service.store.rules import ItemRules
 from service.store.stores import build_stores
 from service.store.table import Table
@@ -57,6 +60,17 @@ async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
     await cancel_and_wait([flusher], within=5.0)
 
 
+async def tracing_ctx(app: web.Application) -> AsyncIterator[None]:
+    # Second in, second to last out: spans of every other resource's start and close are
+    # exported, and the last batch is flushed once they have all closed.
+    tracing = app.get(TRACING)
+    if tracing is None:
+        yield
+        return
+    async with exporting(tracing, app[SETTINGS]):
+        yield
+
+
 async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
     # One session for the JWKS fetches; its own short timeouts live in JwksCache.
     async with aiohttp.ClientSession(raise_for_status=False) as session:
@@ -67,7 +81,14 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
 async def dynamodb_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with dynamodb_client(settings) as client:
-        table = Table.from_settings(client, settings, observer=app[METRICS].dynamodb)
+        tracing = app.get(TRACING)
+        table = Table.from_settings(
+            client,
+            settings,
+            observer=app[METRICS].dynamodb,
+            tracer=None if tracing is None else tracing.tracer,
+        )
+        app[METRICS].dynamodb.declare_table(table.name, (GSI1,))
         cursors = CursorCodec(settings.cursor_secret.get_secret_value().encode())
         app[STORES] = build_stores(table, cursors, rules=ItemRules.from_settings(settings))
         app[TABLE] = table
@@ -166,7 +187,13 @@ async def use_cases_ctx(app: web.Application) -> AsyncIterator[None]:
         probes["redis"] = redis_reachable
     if LEGACY_PROBE in app:
         probes["postgres"] = app[LEGACY_PROBE]
-    app[READINESS] = Readiness(probes=probes)
+
+    def memory_can_serve() -> bool:
+        # The in-process layer is served only under a lease (cache.lease).
+        health = cache.health()
+        return health.memory_entries > 0 and health.lease_valid
+
+    app[READINESS] = Readiness(probes=probes, memory_can_serve=memory_can_serve)
     yield
 
 

@@ -9,6 +9,7 @@ with the botocore error chained as `__cause__`.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,6 +19,7 @@ from typing import Any, Literal
 from botocore import xform_name
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from types_aiobotocore_dynamodb import DynamoDBClient
 
 from metrics import waits
@@ -109,6 +111,9 @@ def _outcome(code: str) -> str:
     return "timeout" if code in _TIMEOUTS else "error"
 
 
+_ANSWERS = frozenset({"ConditionalCheckFailedException", "TransactionCanceledException"})
+
+
 class Table:
     def __init__(
         self,
@@ -120,8 +125,11 @@ class Table:
         retry_cap_s: float,
         deadline_s: float,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        tracer: Tracer | None = None,
     ) -> None:
         self.client = client
+        # A client span per logical call while tracing runs (service.runtime.tracing).
+        self.tracer = tracer
         self.name = name
         self.observer = observer
         self.deadline_s = deadline_s
@@ -131,12 +139,18 @@ class Table:
 
     @classmethod
     def from_settings(
-        cls, client: DynamoDBClient, settings: Settings, *, observer: StoreObserver
+        cls,
+        client: DynamoDBClient,
+        settings: Settings,
+        *,
+        observer: StoreObserver,
+        tracer: Tracer | None = None,
     ) -> Table:
         return cls(
             client,
             settings.table_name,
             observer=observer,
+            tracer=tracer,
             retry_base_s=settings.dynamodb_retry_base_s,
             retry_cap_s=settings.dynamodb_retry_cap_s,
             deadline_s=settings.dynamodb_call_deadline_s,
@@ -157,6 +171,25 @@ class Table:
         raise ItemTooLarge(what, size, ITEM_LIMIT_BYTES)
 
     async def call(self, operation: Operation, **kwargs: Any) -> dict[str, Any]:
+        tracer = self.tracer
+        if tracer is None:
+            return await self._call(operation, kwargs, None)
+        # The OpenTelemetry semantic conventions' names for an AWS SDK call to DynamoDB.
+        attributes = {
+            "rpc.system": "aws-api",
+            "rpc.service": "DynamoDB",
+            "rpc.method": operation,
+            "db.system": "dynamodb",
+            "aws.dynamodb.table_names": [self.name],
+        }
+        with tracer.start_as_current_span(
+            f"DynamoDB.{operation}", kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            return await self._call(operation, kwargs, span)
+
+    async def _call(
+        self, operation: Operation, kwargs: dict[str, Any], span: Span | None
+    ) -> dict[str, Any]:
         for item in _put_items(operation, kwargs):
             self.check_size(item, operation)
         change = changes.active()
@@ -179,6 +212,8 @@ class Table:
                 response = await self._attempts(operation, method, kwargs, started, last)
         except TimeoutError as exc:
             waits.add(loop.time() - started)
+            if span is not None:
+                _failed(span, retries=len(last), code=_code_of(last[-1]) if last else "Timeout")
             # The deadline can pass during an attempt that follows failed ones (a slow answer
             # to the fourth try after three throttles): the failures are the cause, and what
             # the metrics and the caller should see, not the clock that ended the retries.
@@ -191,6 +226,12 @@ class Table:
             ) from (last[-1] if last else exc)
         except StoreError as exc:
             waits.add(loop.time() - started)
+            if span is not None:
+                # Retries ran out (every attempt failed), or an attempt failed for good.
+                gave_up = isinstance(exc, StoreUnavailable)
+                _failed(
+                    span, retries=max(len(last) - 1, 0) if gave_up else len(last), code=exc.code
+                )
             self.observer.call_finished(
                 operation, loop.time() - started, _outcome(exc.code), exc.code
             )
@@ -198,6 +239,15 @@ class Table:
         waits.add(loop.time() - started)
         self.observer.call_finished(operation, loop.time() - started, "ok", None)
         self._report_capacity(operation, response.get("ConsumedCapacity"))
+        if span is not None:
+            span.set_attribute("aws.dynamodb.retries", len(last))
+            consumed = response.get("ConsumedCapacity")
+            if consumed:
+                entries = consumed if isinstance(consumed, list) else [consumed]
+                span.set_attribute(
+                    "aws.dynamodb.consumed_capacity",
+                    [json.dumps(entry, default=str, sort_keys=True) for entry in entries],
+                )
         if change is not None:
             change.committed(operation, kwargs)
         return response
@@ -262,6 +312,15 @@ class Table:
             for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
                 for index, units in (entry.get(kind) or {}).items():
                     self.observer.consumed(table, str(index), *_units(units, reads=reads))
+
+
+def _failed(span: Span, *, retries: int, code: str | None) -> None:
+    span.set_attribute("aws.dynamodb.retries", retries)
+    if code:
+        span.set_attribute("aws.dynamodb.error_code", code)
+    # A failed condition is an answer (a 409, a 412), not a failure of the call.
+    if code not in _ANSWERS:
+        span.set_status(StatusCode.ERROR, code)
 
 
 def _put_items(operation: str, kwargs: Mapping[str, Any]) -> list[Item]:

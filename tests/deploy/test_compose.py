@@ -52,6 +52,7 @@ def test_the_table_is_created_and_seeded_before_the_service_starts(
     assert depends_on(services["service"]) == {
         "redis": "service_healthy",
         "seed": "service_completed_successfully",
+        "otel-collector": "service_started",
     }
     for name in ("init", "seed", "service"):
         env = services[name]["environment"]
@@ -125,7 +126,7 @@ def _parent(stage: list[str]) -> str:
     return stage[0].split()[1]
 
 
-def test_the_runtime_image_is_slim_unprivileged_and_checks_readiness() -> None:
+def test_the_runtime_image_is_slim_unprivileged_and_checks_liveness() -> None:
     stages = _stages(DOCKERFILE.read_text(encoding="utf-8"))
     assert list(stages)[-1] == "runtime"  # `docker build .` builds the service image
     runtime = stages["runtime"]
@@ -140,7 +141,12 @@ def test_the_runtime_image_is_slim_unprivileged_and_checks_readiness() -> None:
     assert users
     assert users[-1] not in ("root", "0")
     (healthcheck,) = [line for line in runtime if line.upper().startswith("HEALTHCHECK")]
-    assert "/readyz" in healthcheck
+    # Liveness: a dependency's outage must not get the container replaced (docs/operations.md).
+    assert "/healthz" in healthcheck
+    for stage in stages.values():
+        for line in stage:
+            if line.upper().startswith("HEALTHCHECK"):
+                assert "/readyz" not in line
     assert any(line.startswith("ENTRYPOINT") and "hustlehub" in line for line in runtime)
 
 

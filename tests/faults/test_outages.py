@@ -12,6 +12,7 @@ import pytest
 
 from service.app import create_app
 from service.config import Settings
+from service.runtime.appkeys import CACHE
 from tests.api.factories import create_category, create_listing
 from tests.metrics.samples import ok_calls
 from tests.support.app import AiohttpClient, bearer
@@ -164,3 +165,43 @@ async def test_a_cached_404_never_hides_a_later_create(
             break
         await asyncio.sleep(0.01)
     assert (await other.get(f"/v1/categories/{slug}")).status == 200
+
+
+async def test_readiness_holds_through_a_redis_outage_and_its_end(
+    aiohttp_client: AiohttpClient, settings: Settings, redis_proxy: FaultProxy
+) -> None:
+    # Readiness is for start-up and drain: Redis killed and brought back must not turn it
+    # 503, not even for the moment after it returns (issue 19: 503/200 for 1.5-2 s).
+    via_proxy = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{redis_proxy.port}/0"})
+    client = await aiohttp_client(create_app(via_proxy))
+    statuses: list[int] = []
+    seen: list[bool] = []
+    reads: list[int] = []
+
+    async def poll(seconds: float, *, until_redis: bool | None = None) -> None:
+        deadline = time.monotonic() + seconds
+        for _ in range(int(seconds / 0.05) + 1):
+            if time.monotonic() >= deadline:
+                return
+            assert (await client.get("/v1/categories")).status == 200
+            # A read no copy in memory answers: it goes to Redis, which probes the breaker.
+            reads.append(len(reads))
+            assert (await client.get(f"/v1/listings/missing-{len(reads)}")).status == 404
+            ready = await client.get("/readyz")
+            statuses.append(ready.status)
+            if ready.status == 200:
+                seen.append((await ready.json())["checks"]["redis"])
+                if until_redis is not None and seen[-1] is until_redis:
+                    return
+            await asyncio.sleep(0.05)
+
+    await poll(10.0, until_redis=True)
+    assert seen[-1] is True, "Redis never came up through the proxy"
+    await redis_proxy.set_mode(Mode.REFUSE)  # Redis gone: connections cut, connects refused
+    await poll(10.0, until_redis=False)
+    assert seen[-1] is False, "readiness never saw the outage"
+    await redis_proxy.set_mode(Mode.FORWARD)
+    await poll(10.0, until_redis=True)
+    assert seen[-1] is True, f"readiness never saw Redis come back: {client.app[CACHE].health()}"
+    await poll(2.5)  # the span where readiness used to flap
+    assert set(statuses) == {200}, statuses

@@ -40,13 +40,17 @@ def test_the_gate_reads_own_time_for_reads_cached_reads_and_writes() -> None:
 
 async def test_time_waited_is_counted_once_and_only_inside_a_request() -> None:
     waits.add(5.0)  # outside any request: nowhere to count it
-    box = waits.begin()
+    token = waits.begin("req-1")
     waits.add(0.25)
     with waits.waited():
         waits.add(100.0)  # a DynamoDB call inside a timed lookup: the lookup's time counts
         await asyncio.sleep(0)
-    total = waits.end(box)
-    assert 0.25 <= total < 100.0
+    box = waits.end(token)
+    assert box is not None
+    assert 0.25 <= box.waited < 100.0
+    assert box.dynamodb_calls == 2  # each call counted, wherever its time went
+    assert box.request_id == "req-1"
+    assert waits.current() is None
 
 
 async def test_a_hits_own_time_is_its_whole_time_and_a_miss_leaves_its_waits_out(

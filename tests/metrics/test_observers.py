@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from cache.observer import CacheObserver
 from metrics.auth import FAILURE_REASONS
+from metrics.dynamodb import OUTCOMES, SERVED_OPERATIONS, THROTTLE_CODES
 from metrics.registry import Metrics
 from service.store.observer import StoreObserver
 from tests.metrics.samples import label_values
@@ -77,10 +78,15 @@ def test_dynamo_metrics_clamp_unknown_labels(metrics: Metrics, registry: Collect
         dynamodb.call_finished(f"Operation{i}", 0.01, f"weird{i}", f"SomeNewException{i}")
         dynamodb.retried(f"op{i}", f"Code{i}")
         dynamodb.throttled(f"op{i}")
-    assert label_values(registry, "hustlehub_dynamodb_requests_total", "operation") == {"other"}
-    assert label_values(registry, "hustlehub_dynamodb_requests_total", "outcome") == {"other"}
-    assert label_values(registry, "hustlehub_dynamodb_errors_total", "code") == {"other"}
-    assert label_values(registry, "hustlehub_dynamodb_retries_total", "code") == {"other"}
+    # The known values' zero-valued series exist from the start; every unknown one is "other".
+    operations = set(SERVED_OPERATIONS) | {"other"}
+    codes = set(THROTTLE_CODES) | {"other"}
+    assert label_values(registry, "hustlehub_dynamodb_requests_total", "operation") == operations
+    assert label_values(registry, "hustlehub_dynamodb_requests_total", "outcome") == OUTCOMES | {
+        "other"
+    }
+    assert label_values(registry, "hustlehub_dynamodb_errors_total", "code") == codes
+    assert label_values(registry, "hustlehub_dynamodb_retries_total", "code") == codes
     assert value(registry, "hustlehub_dynamodb_errors_total", operation="other", code="other") == 50
 
 
@@ -151,7 +157,9 @@ def test_cache_metrics_clamp_unknown_labels(metrics: Metrics, registry: Collecto
     }
     assert value(registry, "hustlehub_cache_errors_total", layer="other", operation="other") == 1
     assert label_values(registry, "hustlehub_cache_load_duration_seconds_count", "outcome") == {
-        "other"
+        "ok",
+        "error",
+        "other",
     }
 
 

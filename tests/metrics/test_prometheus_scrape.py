@@ -78,8 +78,11 @@ async def test_prometheus_scrapes_the_app_and_evaluates_the_rules(
             up = await wait_for(prometheus, 'up{job="hustlehub"}', lambda r: bool(r))
             assert one_value(up) == 1, prometheus.log_tail()
 
+            # > 0: every route's series exists from the start, the others' at zero.
             routes = await wait_for(
-                prometheus, "sum by (route) (hustlehub_http_requests_total)", lambda r: len(r) >= 2
+                prometheus,
+                "sum by (route) (hustlehub_http_requests_total) > 0",
+                lambda r: len(r) >= 2,
             )
             assert {r["metric"]["route"] for r in routes} == {"/listings/{id}", "/crash"}
 

@@ -77,6 +77,11 @@ def test_yaml_thresholds_equal_the_slo_numbers() -> None:
         "HustleHubHighLatencyP99": [ALERTS.p99_seconds],
         "HustleHubErrorBudgetBurnFast": [FAST_BURN.burn_rate * budget] * 2,
         "HustleHubErrorBudgetBurnSlow": [SLOW_BURN.burn_rate * budget] * 2,
+        "HustleHubDown": [],
+        "HustleHubStreamLag": [ALERTS.stream_lag_seconds],
+        "HustleHubShadowMismatches": [0],
+        "HustleHubOutboxDeadLetters": [0],
+        "HustleHubRedisBreakerOpen": [0],
     }
     assert set(exprs) == set(expected)
     for alert, thresholds in expected.items():
@@ -125,3 +130,19 @@ def test_every_alert_has_a_firing_and_a_silent_promtool_case() -> None:
             expected = cases.get(name, [])
             assert any(expected), f"no promtool case where {name} fires"
             assert not all(expected), f"no promtool case where {name} stays silent"
+
+
+def test_every_alert_points_at_its_runbook_in_the_docs() -> None:
+    operations = (RULES_DIR.parents[1] / "docs" / "operations.md").read_text(encoding="utf-8")
+    # GitHub's anchors: a heading lower-cased, its spaces made hyphens.
+    anchors = {
+        re.sub(r"\s+", "-", line.lstrip("#").strip().lower())
+        for line in operations.splitlines()
+        if line.startswith("#")
+    }
+    doc = load_yaml(RULES_DIR / "alerts.yml")
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            page, _, anchor = rule["annotations"]["runbook_url"].partition("#")
+            assert page == "docs/operations.md", rule["alert"]
+            assert anchor in anchors, f"{rule['alert']}: no heading #{anchor} in {page}"

@@ -138,10 +138,15 @@ class Traffic:
         while True:
             reads = sum(per_worker(directory, "counter", REQUESTS, **CATEGORIES).values())
             scrapes = sum(per_worker(directory, "counter", REQUESTS, route="/metrics").values())
-            if (reads, scrapes) == (self.reads, self.scrapes):
+            # The unknown paths too: the last of them may finish after a worker's flush that
+            # already held every read.
+            unknown = sum(per_worker(directory, "counter", REQUESTS, route="unmatched").values())
+            if (reads, scrapes, unknown) == (self.reads, self.scrapes, self.unknown):
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"files hold {reads} reads and {scrapes} scrapes")
+                raise TimeoutError(
+                    f"files hold {reads} reads, {scrapes} scrapes and {unknown} unknown paths"
+                )
             await asyncio.sleep(0.1)
 
     def assert_counted(self, found: Scrape) -> None:

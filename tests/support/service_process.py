@@ -48,9 +48,11 @@ async def service_process(
     *,
     args: tuple[str, ...] = (),
     within_s: float = 30,
-    stderr: IO[bytes] | None = None,
+    stderr: IO[bytes] | int | None = None,
 ) -> AsyncIterator[ServiceProcess]:
-    """`stderr`: where the child's log goes (a file the test reads); inherited by default."""
+    """`stderr`: where the child's log goes, inherited by default: a file the test reads, or
+    `asyncio.subprocess.PIPE` to keep it on `proc.stderr` (keep what is written to it small,
+    or read it while the service runs)."""
     port = free_port()
     full_env = {
         **os.environ,

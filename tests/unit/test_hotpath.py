@@ -31,3 +31,5 @@ def test_the_timed_handler_answers_from_the_in_process_layer(
     for name in ("ceiling: aiohttp Response", "endpoint wrapper + handler", "cache peek"):
         assert name in out
     assert "ours beyond the ceiling's work" in out
+    assert "the same, access log default" in out
+    assert "the default access log's share" in out
