@@ -63,6 +63,8 @@ from moto.dynamodb.models.utilities import dynamo_to_dict
 from moto.dynamodb.responses import DynamoResult
 from moto.server import main as moto_main
 
+from service.dev import preflight
+
 _moto_transact_write_items = DynamoDBBackend.transact_write_items
 _moto_update_item = DynamoDBBackend.update_item
 _moto_query = Table.query
@@ -374,5 +376,6 @@ def freeze_survivors(interval_s: float) -> None:
 
 
 if __name__ == "__main__":
+    preflight.install()
     threading.Thread(target=freeze_survivors, args=(5.0,), daemon=True).start()
     moto_main(sys.argv[1:])
