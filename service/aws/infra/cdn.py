@@ -22,13 +22,14 @@ max-age CloudFront revalidates with `If-None-Match`, which the service answers 3
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from service.aws.infra.logbuckets import log_bucket
 from service.aws.infra.stage import Stage
 
 # The path patterns of the service's public, cached reads (service.api.routes: cached=True);
@@ -67,22 +68,6 @@ def _origin(
         origin_domain,
         protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
         origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
-    )
-
-
-def _logs(scope: Construct, stage: Stage) -> s3.Bucket:
-    return s3.Bucket(
-        scope,
-        "CdnLogs",
-        # CloudFront's standard logs are delivered with an ACL: the bucket must accept them.
-        object_ownership=s3.ObjectOwnership.OBJECT_WRITER,
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        lifecycle_rules=[
-            s3.LifecycleRule(expiration=Duration.days(90 if stage.production else 14))
-        ],
-        removal_policy=RemovalPolicy.RETAIN,
     )
 
 
@@ -146,7 +131,8 @@ def cdn(
             for status in _ORIGIN_ERRORS
         ],
         enable_logging=True,
-        log_bucket=_logs(scope, stage),
+        # CloudFront's standard logs are delivered with an ACL: the bucket must accept them.
+        log_bucket=log_bucket(scope, "CdnLogs", stage, ownership=s3.ObjectOwnership.OBJECT_WRITER),
         log_file_prefix="cdn/",
         http_version=cloudfront.HttpVersion.HTTP2_AND_3,
         price_class=(

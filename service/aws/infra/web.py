@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from service.aws.infra.cache import Cache
+from service.aws.infra.logbuckets import log_bucket
 from service.aws.infra.network import SERVICE_PORT, Network
 from service.aws.infra.parameters import Parameters
 from service.aws.infra.signup import Signup
@@ -45,22 +46,6 @@ class Web:
     target_group: elbv2.ApplicationTargetGroup
     service: ecs.FargateService
     logs: s3.Bucket
-
-
-def _access_logs(scope: Construct, stage: Stage) -> s3.Bucket:
-    return s3.Bucket(
-        scope,
-        "AccessLogs",
-        # ALB access logs can be written only to buckets with S3-managed keys.
-        encryption=s3.BucketEncryption.S3_MANAGED,
-        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        enforce_ssl=True,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-        lifecycle_rules=[
-            s3.LifecycleRule(expiration=Duration.days(90 if stage.production else 14))
-        ],
-        removal_policy=RemovalPolicy.RETAIN,
-    )
 
 
 def _listeners(
@@ -112,7 +97,9 @@ def web(
     parameters: Parameters,
     certificate_arn: str | None,
 ) -> Web:
-    logs = _access_logs(scope, stage)
+    logs = log_bucket(
+        scope, "AccessLogs", stage, ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED
+    )
     balancer = elbv2.ApplicationLoadBalancer(
         scope,
         "Balancer",
