@@ -47,16 +47,24 @@ def encode(body: bytes, coding: str) -> bytes:
     raise ValueError(f"unknown content coding {coding!r}")
 
 
+def _dumps(value: object) -> bytes:
+    """`value` as JSON in a bytes object of its own size. orjson hands back its output buffer,
+    which keeps the capacity it grew to: a 471-byte listing holds some 8 KB of heap, and a
+    cache of 10,000 of them some 70 MB more than its bodies. A cached body lives for minutes,
+    so it is copied once, here, into an object that holds only its bytes."""
+    return memoryview(orjson.dumps(value)).tobytes()
+
+
 def body(model: BaseModel) -> bytes:
-    return orjson.dumps(model.model_dump(mode="json", by_alias=True))
+    return _dumps(model.model_dump(mode="json", by_alias=True))
 
 
 def item_list(models: Sequence[BaseModel]) -> bytes:
-    return orjson.dumps({"items": [m.model_dump(mode="json", by_alias=True) for m in models]})
+    return _dumps({"items": [m.model_dump(mode="json", by_alias=True) for m in models]})
 
 
 def page(models: Sequence[BaseModel], next_cursor: str | None) -> bytes:
-    return orjson.dumps(
+    return _dumps(
         {
             "items": [m.model_dump(mode="json", by_alias=True) for m in models],
             "nextCursor": next_cursor,
@@ -84,7 +92,7 @@ def problem_body(
     }
     if field_errors:
         problem["errors"] = [{"loc": list(e.loc), "msg": e.msg} for e in field_errors]
-    return orjson.dumps(problem)
+    return _dumps(problem)
 
 
 def entity_etag(version: int, payload: bytes) -> str:
