@@ -9,11 +9,20 @@ from metrics.registry import Metrics
 from service.api.accesslog import AccessLog
 from service.api.cors import cors_policy
 from service.api.openapi import render as render_openapi
-from service.api.responses import public_cache_control
+from service.api.responses import public_cache_control, public_vary
 from service.api.routes import ROUTES, add_routes
 from service.config import Settings
 from service.runtime import tracing as tracing_setup
-from service.runtime.appkeys import METRICS, OPENAPI, PUBLIC_CACHE_CONTROL, SETTINGS, TRACING
+from service.runtime.appkeys import (
+    DRAIN,
+    METRICS,
+    OPENAPI,
+    PUBLIC_CACHE_CONTROL,
+    PUBLIC_VARY,
+    SETTINGS,
+    TRACING,
+)
+from service.runtime.health import Drain
 from service.runtime.lifecycle import (
     cache_ctx,
     dynamodb_ctx,
@@ -41,6 +50,9 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     app[METRICS] = metrics
     app[OPENAPI] = render_openapi(ROUTES)
     app[PUBLIC_CACHE_CONTROL] = public_cache_control(settings.cache_http_max_age_s)
+    cors = cors_policy(settings, rejected=metrics.http.cors_refused)
+    app[PUBLIC_VARY] = public_vary(origin=cors.varies(public=True))
+    drain = app[DRAIN] = Drain()
     tracing = tracing_setup.build(settings)
     if tracing is not None:
         app[TRACING] = tracing
@@ -49,7 +61,8 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
         ROUTES,
         metrics=metrics.http,
         deadline_s=settings.request_timeout_s,
-        cors=cors_policy(settings, rejected=metrics.http.cors_refused),
+        cors=cors,
+        drain=drain,
         access=AccessLog.from_settings(settings),
         tracing=tracing,
     )

@@ -29,7 +29,7 @@ from aiohttp import web
 from metrics.http import UNMATCHED
 from service.api.protocol import Connection
 from service.config import Settings
-from service.runtime.appkeys import METRICS, READINESS
+from service.runtime.appkeys import DRAIN, METRICS
 from service.runtime.logs import startup_fields
 
 log = logging.getLogger(__name__)
@@ -50,15 +50,6 @@ async def serve(
     settings: Settings, factory: AppFactory, sock: socket.socket, *, drain_s: float
 ) -> None:
     app = factory(settings)
-
-    async def close_when_draining(_request: web.Request, response: web.StreamResponse) -> None:
-        if app[READINESS].draining:
-            # Closed after this answer, and the client told so (aiohttp has chosen the
-            # Connection header before this hook runs, so it is set here too).
-            response.force_close()
-            response.headers["Connection"] = "close"
-
-    app.on_response_prepare.append(close_when_draining)
     # What is left of the grace when aiohttp's cleanup runs: connections still busy then get
     # this long to take their cancellation.
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=_CANCEL_WAIT_S)
@@ -78,7 +69,8 @@ async def serve(
     try:
         await stop.wait()
         log.info("stopping", extra={"drain_s": drain_s, "worker_slot": settings.worker_slot})
-        app[READINESS].draining = True
+        # Readiness says 503, and every answer from now on closes its connection.
+        app[DRAIN].draining = True
         await asyncio.sleep(drain_s)
     finally:
         listener.close()

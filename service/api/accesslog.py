@@ -59,6 +59,7 @@ class AccessLog:
         status: int,
         elapsed: float,
         request_id: str,
+        source: str,
         dynamodb_calls: int,
     ) -> None:
         principal = request.get(PRINCIPAL)
@@ -69,7 +70,7 @@ class AccessLog:
             "status": status,
             "duration_ms": round(elapsed * 1000, 3),
             "bytes": response.content_length or 0,
-            "cache": response.headers.get("X-Cache", "none"),
+            "cache": source,
             "dynamodb_calls": dynamodb_calls,
         }
         if principal is not None:

@@ -30,6 +30,7 @@ from typing import Literal, Protocol
 from aiohttp import hdrs, web
 
 from service.api.endpoint import Handler
+from service.api.prepared import Prepared
 from service.api.problems import problem
 from service.config import Settings
 
@@ -64,17 +65,22 @@ class CorsPolicy:
     max_age_s: int
     rejected: Rejected
 
+    def varies(self, *, public: bool) -> bool:
+        """Whether a route's answers depend on the caller's Origin (and so say Vary: Origin)."""
+        return bool(self.origins) and not (public and self.public_any_origin)
+
     def decorator(self, *, public: bool) -> Decorate:
         """Adds the CORS headers to a route's every answer (errors included: a page must be
         able to read a 503 and its Retry-After)."""
         if public and self.public_any_origin:
             return _any_origin
         origins, rejected = self.origins, self.rejected
-        vary = bool(origins)  # with no origin allowed, no answer depends on Origin
+        vary = self.varies(public=public)  # with no origin allowed, none depends on Origin
 
         def exact(request: web.Request, response: web.StreamResponse) -> None:
             headers = response.headers
-            if vary:
+            # A prepared answer's head already says Vary: Origin (responses.public_vary).
+            if vary and not isinstance(response, Prepared):
                 present = headers.get(hdrs.VARY)
                 headers[hdrs.VARY] = f"{present}, {_ORIGIN}" if present else _ORIGIN
             origin = request.headers.get(hdrs.ORIGIN)

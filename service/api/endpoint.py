@@ -29,19 +29,18 @@ from metrics.http import HttpMetrics, outcome
 from service import errors
 from service.api.accesslog import AccessLog
 from service.api.auth import Auth, authenticate, authorise_admin
+from service.api.prepared import SERVER, Prepared
 from service.api.problems import from_http_exception, from_service_error, problem
 from service.api.requestid import HEADER as REQUEST_ID
 from service.api.requestid import RequestIds, stamp_problem
 from service.catalog.deadline import Deadline
 from service.runtime.appkeys import PRINCIPAL
+from service.runtime.health import Drain
 from service.runtime.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-# Not aiohttp's default, which names the exact Python and aiohttp versions to anyone asking.
-SERVER = "hustlehub"
 
 
 def endpoint(
@@ -55,11 +54,13 @@ def endpoint(
     ids: RequestIds | None = None,
     access: AccessLog | None = None,
     tracing: Tracing | None = None,
+    drain: Drain | None = None,
 ) -> Handler:
     """`handler` recorded under the template `route`, behind `auth` (a user or admin route
     publishes the caller under PRINCIPAL before the handler runs), bounded by `deadline_s`
     unless None (who bounds what: service.catalog.deadline), and with its errors translated.
-    `decorate` sees every answer, errors included, before it is sent (CORS: service.api.cors)."""
+    `decorate` sees every answer, errors included, before it is sent (CORS: service.api.cors).
+    Once `drain` is set, every answer closes its connection and tells the client so."""
     guarded = handler if auth == "public" else _with_auth(handler, admin=auth == "admin")
     bounded = guarded if deadline_s is None else _with_deadline(guarded, Deadline(deadline_s))
     in_flight = metrics.in_flight
@@ -72,6 +73,7 @@ def endpoint(
         (access.min_status, access.slow_s, access.sample) if access else (1000, math.inf, 0.0)
     )
     draw = random.random
+    drain = drain if drain is not None else Drain()
 
     async def handle(request: web.Request) -> web.StreamResponse:
         started = clock()
@@ -88,6 +90,8 @@ def endpoint(
             elapsed = clock() - started
             exc.headers[REQUEST_ID] = request_id
             exc.headers["Server"] = SERVER
+            if drain.draining:
+                exc.force_close()
             observe(route, request.method, exc.status, elapsed)
             closed = waits.end(box)
             observe_own(route, request.method, "none", elapsed - (closed.waited if closed else 0))
@@ -98,7 +102,13 @@ def endpoint(
             decorate(request, response)
         headers = response.headers
         headers[REQUEST_ID] = request_id
-        headers["Server"] = SERVER
+        if type(response) is Prepared:
+            source = response.source  # its head says X-Cache, and Server
+        else:
+            headers["Server"] = SERVER
+            source = headers.get("X-Cache", "none")
+        if drain.draining:
+            response.force_close()  # aiohttp, and Prepared, then say Connection: close
         status = response.status
         if status >= 400:
             stamp_problem(response, request_id)
@@ -106,7 +116,6 @@ def endpoint(
                 status = outcome(request, status)  # a client that is gone: 499
         elapsed = clock() - started
         observe(route, request.method, status, elapsed)
-        source = headers.get("X-Cache", "none")
         closed = waits.end(box)
         observe_own(route, request.method, source, elapsed - (closed.waited if closed else 0))
         if access is not None and (status >= min_status or elapsed >= slow_s or draw() < sample):
@@ -117,6 +126,7 @@ def endpoint(
                 status=status,
                 elapsed=elapsed,
                 request_id=request_id,
+                source=source,
                 dynamodb_calls=closed.dynamodb_calls if closed else 0,
             )
         return response

@@ -1,11 +1,13 @@
 """Turning a cache lookup into a response: the stored bytes go out as they are.
 
-This is the hot path of every cached read, so what repeats is computed once: the header set
-of a fresh answer depends only on (ETag, cache layer, Cache-Control, content coding), and is
-memoised as an immutable mapping that aiohttp copies into each response. The body is the
-entry's own or one of the encodings stored with it (made when the entry was filled), chosen
-from Accept-Encoding (service.api.encoding); every public read says `Vary: Accept-Encoding`,
-and each representation has an ETag of its own, so a 304 confirms only the bytes asked about.
+This is the hot path of every cached read, so what repeats is computed once: the head of a
+fresh answer depends only on (ETag, cache layer, Cache-Control, Vary, content coding), and is
+memoised serialised, so a fresh answer goes out as one buffer (service.api.prepared); a 304's
+header set is memoised as an immutable mapping that aiohttp copies into each response. The
+body is the entry's own or one of the encodings stored with it (made when the entry was
+filled), chosen from Accept-Encoding (service.api.encoding); every public read says
+`Vary: Accept-Encoding`, and each representation has an ETag of its own, so a 304 confirms
+only the bytes asked about.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from cache import Entry, Lookup, Source
 from service.api.encoding import preferred, representation_etag
+from service.api.prepared import Prepared, head
 from service.api.problems import PROBLEM_TYPE
 from service.catalog import render
 
 _JSON = "application/json"
-_VARY = "Accept-Encoding"
+# What every public read varies by; with CORS, Origin too (`public_vary`).
+VARY = "Accept-Encoding"
 # Bounded: one entry per cached representation (ETag) and layer; a miss only costs a rebuild.
 # A set takes about 1.2 KB, outside the in-process budget: 4,096 of them are ~5 MB a process
 # (32,768 were ~40 MB, more than a small budget itself).
@@ -39,22 +43,31 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 
 @lru_cache(maxsize=_HEADER_SETS)
-def _fresh_headers(
-    etag: str, source: str, cache_control: str, body: bool, coding: str | None
+def _not_modified_headers(
+    etag: str, source: str, cache_control: str, coding: str | None
 ) -> CIMultiDictProxy[str]:
     # Positional parameters only: lru_cache builds its key faster without keywords. `etag` is
-    # the entry's; the representation's is derived here, once per memoised set.
+    # the entry's; the representation's is derived here, once per memoised set. A 304 carries
+    # no Content-Type (and CORS adds its Vary to it, as to any response).
     if coding is not None:
         etag = representation_etag(etag, coding)
     headers = CIMultiDict(
-        {"Cache-Control": cache_control, "X-Cache": source, "ETag": etag, "Vary": _VARY}
+        {"Cache-Control": cache_control, "X-Cache": source, "ETag": etag, "Vary": VARY}
     )
-    if body:
-        # As aiohttp would set it from content_type=; a 304 carries no Content-Type.
-        headers["Content-Type"] = _JSON
-        if coding is not None:
-            headers["Content-Encoding"] = coding
     return CIMultiDictProxy(headers)
+
+
+@lru_cache(maxsize=_HEADER_SETS)
+def _fresh_head(
+    etag: str, source: str, cache_control: str, vary: str, coding: str | None, length: int
+) -> bytes:
+    # Positional parameters only, as above; `length` is the representation's, fixed by its ETag.
+    fields = {"Cache-Control": cache_control, "X-Cache": source, "Vary": vary}
+    fields["ETag"] = etag if coding is None else representation_etag(etag, coding)
+    fields["Content-Type"] = _JSON
+    if coding is not None:
+        fields["Content-Encoding"] = coding
+    return head(fields, length)
 
 
 def _stored(request: web.Request, entry: Entry) -> tuple[str, bytes] | None:
@@ -68,7 +81,10 @@ def _stored(request: web.Request, entry: Entry) -> tuple[str, bytes] | None:
     return None
 
 
-def cached(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.Response:
+def cached(
+    request: web.Request, lookup: Lookup, *, cache_control: str, vary: str = VARY
+) -> web.StreamResponse:
+    """A cached entry's answer: `vary` is every public read's Vary (public_vary)."""
     entry = lookup.entry
     source = lookup.source
     if source is Source.STALE or entry.status != 200:
@@ -79,16 +95,17 @@ def cached(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.R
         chosen = _stored(request, entry)
         if chosen is not None:
             coding, body = chosen
-    headers = _fresh_headers(entry.etag, source, cache_control, True, coding)
     inm = request.headers.get(hdrs.IF_NONE_MATCH)
     if inm is not None:
-        etag = headers["ETag"]
+        etag = entry.etag if coding is None else representation_etag(entry.etag, coding)
         # The exact echo of our ETag is what clients send: settle it without parsing.
         if inm == etag or etag_matches(inm, etag):
             return web.Response(
-                status=304, headers=_fresh_headers(entry.etag, source, cache_control, False, coding)
+                status=304, headers=_not_modified_headers(entry.etag, source, cache_control, coding)
             )
-    return web.Response(body=body, headers=headers)
+    return Prepared(
+        _fresh_head(entry.etag, source, cache_control, vary, coding, len(body)), body, source
+    )
 
 
 def computed(request: web.Request, lookup: Lookup, *, cache_control: str) -> web.Response:
@@ -105,7 +122,7 @@ def _uncommon(
     """Stale copies (with their Age), negative entries and computed answers: built per
     request."""
     entry = lookup.entry
-    headers = {"Cache-Control": cache_control, "X-Cache": lookup.source.value, "Vary": _VARY}
+    headers = {"Cache-Control": cache_control, "X-Cache": lookup.source.value, "Vary": VARY}
     if lookup.source is Source.STALE:
         headers["Age"] = str(int(lookup.age))
     if entry.status != 200:
@@ -136,6 +153,11 @@ def _wanted(request: web.Request) -> str | None:
     accept = request.headers.get(hdrs.ACCEPT_ENCODING)
     codings = preferred(accept) if accept else ()
     return codings[0] if codings else None
+
+
+def public_vary(*, origin: bool) -> str:
+    """The Vary of every public read: Origin too when CORS answers depend on it."""
+    return f"{VARY}, Origin" if origin else VARY
 
 
 def public_cache_control(max_age: int) -> str:

@@ -22,6 +22,7 @@ from service.models.category import Category, CategoryCreate, CategoryPatch
 from service.models.favourite import Favourite
 from service.models.listing import Listing, ListingCreate, ListingPatch
 from service.models.user import ProfileUpdate, UserProfile
+from service.runtime.health import Drain
 from service.runtime.tracing import Tracing
 
 # What a 2xx body is: a model, a list of models ({"items"}), a page ({"items", "nextCursor"}),
@@ -112,6 +113,7 @@ def add_routes(
     cors: CorsPolicy | None = None,
     access: AccessLog | None = None,
     tracing: Tracing | None = None,
+    drain: Drain | None = None,
 ) -> None:
     """Every route, each inside its `endpoint` wrapper, then the catch-all that turns unknown
     paths and methods into problem+json (404, 405). With `cors`, every browser route's answers
@@ -137,6 +139,7 @@ def add_routes(
             ids=ids,
             access=access,
             tracing=tracing,
+            drain=drain,
         )
         if route.method == "GET":
             # GET routes answer HEAD too (aiohttp's allow_head); OpenAPI lists GET only.
@@ -158,6 +161,7 @@ def add_routes(
                     ids=ids,
                     access=access,
                     tracing=tracing,
+                    drain=drain,
                 ),
             )
     fallback = endpoint(
@@ -168,5 +172,6 @@ def add_routes(
         ids=ids,
         access=access,
         tracing=tracing,
+        drain=drain,
     )
     app.router.add_route("*", "/{path:.*}", fallback)

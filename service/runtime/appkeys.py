@@ -15,7 +15,7 @@ from service.catalog.profiles import Profiles
 from service.catalog.reads import Reads
 from service.catalog.writes import Writes
 from service.config import Settings
-from service.runtime.health import Probe, Readiness
+from service.runtime.health import Drain, Probe, Readiness
 from service.runtime.tracing import Tracing
 from service.store.stores import Stores
 from service.store.table import Table
@@ -47,6 +47,10 @@ LEGACY_PROBE: web.AppKey[Probe] = web.AppKey("legacy_probe")
 
 # The Cache-Control of every public read, from settings: built once, read per request.
 PUBLIC_CACHE_CONTROL = web.AppKey("public_cache_control", str)
+# The Vary of every public read (service.api.responses.public_vary), from the CORS policy.
+PUBLIC_VARY = web.AppKey("public_vary", str)
+# Set when SIGTERM starts the drain (service.server); read by the endpoint wrapper.
+DRAIN = web.AppKey("drain", Drain)
 
 # Set by the endpoint wrapper of every route whose declared auth is user or admin.
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -25,6 +25,16 @@ def _nothing_cached() -> bool:
     return False
 
 
+class Drain:
+    """Set once SIGTERM starts the drain: readiness says 503 from then on, and every answer
+    tells its client the connection closes after it (the endpoint wrapper reads it)."""
+
+    __slots__ = ("draining",)
+
+    def __init__(self) -> None:
+        self.draining = False
+
+
 @dataclass
 class Readiness:
     probes: dict[str, Probe]
@@ -32,8 +42,12 @@ class Readiness:
     memory_can_serve: Callable[[], bool] = _nothing_cached
     probe_timeout_s: float = 1.0
     cache_for_s: float = 1.0
-    draining: bool = False
+    drain: Drain = field(default_factory=Drain)
     _last: tuple[float, dict[str, bool]] | None = field(default=None, repr=False)
+
+    @property
+    def draining(self) -> bool:
+        return self.drain.draining
 
     async def check(self) -> dict[str, bool]:
         now = time.monotonic()

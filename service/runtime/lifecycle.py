@@ -23,6 +23,7 @@ from service.runtime.appkeys import (
     ADMIN_GRANTS,
     AUDIT_LOG,
     CACHE,
+    DRAIN,
     FAVOURITES,
     HTTP_SESSION,
     LEDGER,
@@ -193,7 +194,7 @@ async def use_cases_ctx(app: web.Application) -> AsyncIterator[None]:
         health = cache.health()
         return health.memory_entries > 0 and health.lease_valid
 
-    app[READINESS] = Readiness(probes=probes, memory_can_serve=memory_can_serve)
+    app[READINESS] = Readiness(probes=probes, memory_can_serve=memory_can_serve, drain=app[DRAIN])
     yield
 
 
