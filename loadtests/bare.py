@@ -16,11 +16,16 @@ import uvloop
 from aiohttp import web
 
 
+def constant_body(size: int) -> bytes:
+    """A JSON body of `size` bytes."""
+    return b'{"x":"' + b"a" * max(size - 8, 0) + b'"}'
+
+
 def create_app(
     size: int, *, body: bytes | None = None, content_encoding: str = ""
 ) -> web.Application:
     if body is None:
-        body = b'{"x":"' + b"a" * max(size - 8, 0) + b'"}'
+        body = constant_body(size)
     headers = {"Cache-Control": "public, max-age=5", "ETag": '"bare"'}
     if content_encoding:
         headers["Content-Encoding"] = content_encoding
