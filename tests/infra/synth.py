@@ -73,6 +73,55 @@ def synthesise(work: Path) -> Synthesised:
     return Synthesised(templates=templates, outdir=work / "cdk.out")
 
 
+# A stage over three regions (dev) and two (prod), each prod region with its own certificate.
+REPLICAS = {DEV.name: ("us-east-1", "ap-southeast-2"), PROD.name: ("us-east-1",)}
+REGIONAL_ORIGIN = "origin.{region}.hustlehub.example"
+
+
+def certificate_in(region: str) -> str:
+    return CERTIFICATE.replace(f":{REGION}:", f":{region}:")
+
+
+@dataclass(frozen=True)
+class Replicated:
+    """Both stages synthesised with replica regions: every stack's template, by stack name."""
+
+    templates: Mapping[str, Template]
+    regions: Mapping[str, str]  # each stack's region, by stack name
+    outdir: Path
+
+    def primary(self, stage: Stage) -> Template:
+        return self.templates[stage.stack_name]
+
+    def replica(self, stage: Stage, region: str) -> Template:
+        return self.templates[f"{stage.stack_name}-{region}"]
+
+
+def synthesise_replicated(work: Path) -> Replicated:
+    app = checked(App(outdir=str(work / "cdk.out"), context=cli_context()))
+    sources = Sources(repo=REPO, lambda_package=stand_in_package(work))
+    stacks = []
+    for stage in (DEV, PROD):
+        regions = (REGION, *REPLICAS[stage.name])
+        stacks += add_stage(
+            app,
+            stage,
+            sources=sources,
+            region=REGION,
+            certificate_arn=(
+                ",".join(certificate_in(r) for r in regions) if stage.production else None
+            ),
+            origin_domain=REGIONAL_ORIGIN if stage.production else None,
+            replica_regions=",".join(REPLICAS[stage.name]),
+        )
+    assembly = app.synth()
+    return Replicated(
+        templates={s.stack_name: assembly.get_stack_by_name(s.stack_name).template for s in stacks},
+        regions={s.stack_name: s.region for s in stacks},
+        outdir=work / "cdk.out",
+    )
+
+
 def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 

@@ -1,6 +1,7 @@
 """Alarms at the design guide's alert levels (`metrics.slo.ALERTS`, which the Prometheus rules
-read too), on AWS's own metrics, plus the sign-up trigger's failures and the stream consumer's
-lag; every one notifies the stage's SNS topic (`monitoring.py`).
+read too), on AWS's own metrics, plus the sign-up trigger's failures, the stream consumer's
+lag and, with replica regions, the global table's replication latency; every one notifies the
+SNS topic of its stack's region (`monitoring.py`).
 
 Each fires when its condition holds for five one-minute periods in a row, as the Prometheus
 alerts' `for: 5m` does, and treats a period without traffic as fine: an idle stage is not an
@@ -32,6 +33,9 @@ _MAX_METRICS = 10
 # Records normally reach the consumer within a second (metrics.streams' age buckets); a
 # minute behind, invalidations from outside the API are late enough to be seen.
 STREAM_LAG_SECONDS = 60.0
+# A global table replicates within about a second, with no bound from AWS: a minute behind, a
+# region serves writes made elsewhere late enough to be seen (docs/deploy.md, "Several regions").
+REPLICATION_LATENCY_SECONDS = 60.0
 PERIOD = Duration.minutes(1)
 PERIODS = 5
 
@@ -132,7 +136,8 @@ def alarms(
     table: str,
     balancer: elbv2.ApplicationLoadBalancer,
     target_group: elbv2.ApplicationTargetGroup,
-    trigger: lambda_.Function,
+    trigger: lambda_.Function | None,
+    replicates_to: tuple[str, ...] = (),
 ) -> list[cloudwatch.Alarm]:
     percent = f"{ALERTS.throttle_ratio:.0%}"
     found = [
@@ -169,28 +174,8 @@ def alarms(
             description=f"P99 target response time above {ALERTS.p99_seconds * 1000:.0f} ms",
         )
     )
-    found.append(
-        _alarm(
-            scope,
-            "SignupTriggerFailures",
-            stage,
-            topic,
-            metric=cloudwatch.MathExpression(
-                expression="FILL(errors,0)+FILL(throttles,0)",
-                using_metrics={
-                    "errors": trigger.metric_errors(statistic="Sum", period=PERIOD),
-                    "throttles": trigger.metric_throttles(statistic="Sum", period=PERIOD),
-                },
-                label="errors + throttles",
-                period=PERIOD,
-            ),
-            threshold=1,
-            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            # One failed sign-up is worth a look: the profile waits for `PUT /v1/me`.
-            periods=1,
-            description="The post-confirmation trigger failed or was throttled",
-        )
-    )
+    if trigger is not None:
+        found.append(_trigger_failures(scope, stage, topic, trigger))
     found.append(
         _alarm(
             scope,
@@ -208,4 +193,54 @@ def alarms(
             description=f"The stream consumer is more than {STREAM_LAG_SECONDS:.0f} s behind",
         )
     )
+    found.extend(
+        _replication_latency(scope, stage, topic, table, region) for region in replicates_to
+    )
     return found
+
+
+def _trigger_failures(
+    scope: Construct, stage: Stage, topic: sns.ITopic, trigger: lambda_.Function
+) -> cloudwatch.Alarm:
+    return _alarm(
+        scope,
+        "SignupTriggerFailures",
+        stage,
+        topic,
+        metric=cloudwatch.MathExpression(
+            expression="FILL(errors,0)+FILL(throttles,0)",
+            using_metrics={
+                "errors": trigger.metric_errors(statistic="Sum", period=PERIOD),
+                "throttles": trigger.metric_throttles(statistic="Sum", period=PERIOD),
+            },
+            label="errors + throttles",
+            period=PERIOD,
+        ),
+        threshold=1,
+        comparison=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        # One failed sign-up is worth a look: the profile waits for `PUT /v1/me`.
+        periods=1,
+        description="The post-confirmation trigger failed or was throttled",
+    )
+
+
+def _replication_latency(
+    scope: Construct, stage: Stage, topic: sns.ITopic, table: str, receiving: str
+) -> cloudwatch.Alarm:
+    # Published in the region a write was made in, per region receiving it, in milliseconds.
+    return _alarm(
+        scope,
+        f"ReplicationLatency-{receiving}",
+        stage,
+        topic,
+        metric=cloudwatch.Metric(
+            namespace="AWS/DynamoDB",
+            metric_name="ReplicationLatency",
+            dimensions_map={"TableName": table, "ReceivingRegion": receiving},
+            statistic="Maximum",
+            period=PERIOD,
+        ),
+        threshold=REPLICATION_LATENCY_SECONDS * 1000,
+        description=f"Writes made here reach {receiving} more than"
+        f" {REPLICATION_LATENCY_SECONDS:.0f} s late",
+    )

@@ -5,8 +5,11 @@ AwsSolutions rules, whose findings fail the synthesis.
 Context (`-c key=value`, or cdk.json): `stage` (`dev`, the default, or `prod`), `region`
 (default: the CLI's, from the AWS profile), `certificateArn` (the ACM certificate of the HTTPS
 listener; required for prod), `originDomain` (the name CloudFront reaches the load balancer by,
-which that certificate covers; given with it), and `lambdaPackage` (default
-`build/post-confirmation.zip`, which `make lambda-package` builds).
+which that certificate covers; given with it), `lambdaPackage` (default
+`build/post-confirmation.zip`, which `make lambda-package` builds), and `replicaRegions`
+(comma-separated, default none: the regions the table is replicated to, each with a stack of
+its own; then `certificateArn` lists one certificate per region and `originDomain` carries
+`{region}`, `regions.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from service.aws.infra.nag import suppress
+from service.aws.infra.regions import certificate_for, origin_for, placement
 from service.aws.infra.stack import HustleHubStack, Sources
 from service.aws.infra.stage import Stage, stage_named
 
@@ -33,7 +37,9 @@ def add_stage(
     region: str,
     certificate_arn: str | None,
     origin_domain: str | None = None,
-) -> HustleHubStack:
+    replica_regions: str | None = None,
+) -> list[HustleHubStack]:
+    """The stage's stacks: its primary region's first, then one per replica region."""
     if stage.production and certificate_arn is None:
         raise ValueError(f"stage {stage.name} serves HTTPS only: give -c certificateArn=...")
     if (certificate_arn is None) != (origin_domain is None):
@@ -41,16 +47,22 @@ def add_stage(
         raise ValueError("-c certificateArn=... and -c originDomain=... go together")
     if not sources.lambda_package.is_file():
         raise FileNotFoundError(f"{sources.lambda_package}: run `make lambda-package` first")
-    stack = HustleHubStack(
-        app,
-        stage,
-        sources=sources,
-        region=region,
-        certificate_arn=certificate_arn,
-        origin_domain=origin_domain,
-    )
-    suppress(stack, stage)
-    return stack
+    where = placement(region, replica_regions)
+    stacks: list[HustleHubStack] = []
+    for here in where.regions:
+        stack = HustleHubStack(
+            app,
+            stage,
+            sources=sources,
+            region=here,
+            certificate_arn=certificate_for(here, certificate_arn, where),
+            origin_domain=origin_for(here, origin_domain, where),
+            where=where,
+            primary=stacks[0] if stacks else None,
+        )
+        suppress(stack, stage, replica_in=here if stacks else None)
+        stacks.append(stack)
+    return stacks
 
 
 def checked(app: App) -> App:
@@ -77,6 +89,7 @@ def main() -> None:
         region=str(region),
         certificate_arn=context("certificateArn") or None,
         origin_domain=context("originDomain") or None,
+        replica_regions=context("replicaRegions") or None,
     )
     app.synth()
 

@@ -84,6 +84,8 @@ def _notification(
 def monthly_budget(
     scope: Construct, stage: Stage, parameters: Parameters, topic: sns.ITopic
 ) -> budgets.CfnBudget:
+    if parameters.monthly_budget is None:
+        raise ValueError("the stage's budget is in its primary stack")
     return budgets.CfnBudget(
         scope,
         "MonthlyBudget",

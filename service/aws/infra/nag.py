@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct
 
+from service.aws.infra.regions import partition
 from service.aws.infra.stage import Stage
 
 # (construct path under the stack, finding, reason)
@@ -138,9 +139,28 @@ ACCEPTED_WHEN: tuple[tuple[str, str, str, Callable[[Stage], bool]], ...] = (
 )
 
 
-def accepted(stage: Stage) -> tuple[tuple[str, str, str], ...]:
-    """The findings `stage` accepts: (construct path, finding, reason)."""
-    return ACCEPTED + tuple((p, f, r) for p, f, r, when in ACCEPTED_WHEN if when(stage))
+# What a replica region's stack does not hold (the sign-up pieces exist once, `stack.py`).
+_PRIMARY_ONLY = ("Signup/",)
+
+
+def _replica_stream(stage: Stage, region: str) -> tuple[str, str, str]:
+    table = f"arn:{partition(region)}:dynamodb:{region}:<AWS::AccountId>:table/{stage.table_name}"
+    return (
+        "Api/ServiceTaskRole",
+        f"AwsSolutions-IAM5[Resource::{table}/stream/*]",
+        "The streams of the one table in this region: a replica's stream label is known only"
+        " once the primary's stack has made it, and the consumer reads it from DescribeTable.",
+    )
+
+
+def accepted(stage: Stage, *, replica_in: str | None = None) -> tuple[tuple[str, str, str], ...]:
+    """The findings `stage` accepts in its primary stack, or in its stack of the replica region
+    `replica_in`: (construct path, finding, reason)."""
+    found = ACCEPTED + tuple((p, f, r) for p, f, r, when in ACCEPTED_WHEN if when(stage))
+    if replica_in is None:
+        return found
+    kept = tuple(a for a in found if not a[0].startswith(_PRIMARY_ONLY))
+    return (*kept, _replica_stream(stage, replica_in))
 
 
 def _at(stack: Stack, path: str) -> IConstruct:
@@ -153,8 +173,8 @@ def _at(stack: Stack, path: str) -> IConstruct:
     return found
 
 
-def suppress(stack: Stack, stage: Stage) -> None:
-    for path, finding, reason in accepted(stage):
+def suppress(stack: Stack, stage: Stage, *, replica_in: str | None = None) -> None:
+    for path, finding, reason in accepted(stage, replica_in=replica_in):
         Validations.of(_at(stack, path)).acknowledge(
             Acknowledgment(id=f"AwsSolutions::{finding}", reason=reason)
         )

@@ -27,16 +27,24 @@ class Parameters:
     legacy_dsn_secret_arn: CfnParameter
     legacy_cidr: CfnParameter
     legacy_port: CfnParameter
-    email_from: CfnParameter
-    email_identity: CfnParameter
+    # None in a replica region's stack, which has no user pool to send email and no budget
+    # (the stage's one budget, in the primary's stack, covers every region by the stage tag).
+    email_from: CfnParameter | None
+    email_identity: CfnParameter | None
     alarm_email: CfnParameter
-    monthly_budget: CfnParameter
+    monthly_budget: CfnParameter | None
     # True in dual-write and dual-read: the legacy Postgres is read and written.
     uses_legacy: CfnCondition
     has_alarm_email: CfnCondition
 
+    def email(self) -> tuple[CfnParameter, CfnParameter]:
+        """EmailFrom and EmailIdentity, declared where the user pool is."""
+        if self.email_from is None or self.email_identity is None:
+            raise ValueError("no user pool in this stack: it declares no email parameters")
+        return self.email_from, self.email_identity
 
-def declare(scope: Construct, stage: Stage) -> Parameters:
+
+def declare(scope: Construct, stage: Stage, *, primary: bool = True) -> Parameters:
     phase = CfnParameter(
         scope,
         "MigrationPhase",
@@ -72,18 +80,8 @@ def declare(scope: Construct, stage: Stage) -> Parameters:
         max_value=65535,
         description="TCP port of the legacy Postgres",
     )
-    email_from = CfnParameter(
-        scope,
-        "EmailFrom",
-        type="String",
-        allowed_pattern=r"^[^@\s]+@[^@\s]+$",
-        description="Sender of Cognito's emails (sign-up codes, password resets), sent by SES",
-    )
-    email_identity = CfnParameter(
-        scope,
-        "EmailIdentity",
-        type="String",
-        description="The SES-verified identity EmailFrom belongs to: its domain, or the address",
+    email_from, email_identity, budget = (
+        _primary_only(scope, stage) if primary else (None, None, None)
     )
     alarm_email = CfnParameter(
         scope,
@@ -92,14 +90,6 @@ def declare(scope: Construct, stage: Stage) -> Parameters:
         default="",
         allowed_pattern=_EMAIL,
         description="Subscribed to the alarm topic when set (alarms and budget alerts)",
-    )
-    budget = CfnParameter(
-        scope,
-        "MonthlyBudgetUsd",
-        type="Number",
-        default=stage.monthly_budget_usd,
-        min_value=1,
-        description="Monthly cost budget of this stage (its resources, by the stage tag), USD",
     )
     is_legacy = Fn.condition_not(Fn.condition_equals(phase.value_as_string, "dynamodb-only"))
     uses_legacy = CfnCondition(scope, "UsesLegacy", expression=is_legacy)
@@ -132,6 +122,34 @@ def declare(scope: Construct, stage: Stage) -> Parameters:
         uses_legacy=uses_legacy,
         has_alarm_email=has_alarm_email,
     )
+
+
+def _primary_only(
+    scope: Construct, stage: Stage
+) -> tuple[CfnParameter, CfnParameter, CfnParameter]:
+    """EmailFrom, EmailIdentity and MonthlyBudgetUsd: of the user pool and the budget."""
+    email_from = CfnParameter(
+        scope,
+        "EmailFrom",
+        type="String",
+        allowed_pattern=r"^[^@\s]+@[^@\s]+$",
+        description="Sender of Cognito's emails (sign-up codes, password resets), sent by SES",
+    )
+    email_identity = CfnParameter(
+        scope,
+        "EmailIdentity",
+        type="String",
+        description="The SES-verified identity EmailFrom belongs to: its domain, or the address",
+    )
+    budget = CfnParameter(
+        scope,
+        "MonthlyBudgetUsd",
+        type="Number",
+        default=stage.monthly_budget_usd,
+        min_value=1,
+        description="Monthly cost budget of this stage (its resources, by the stage tag), USD",
+    )
+    return email_from, email_identity, budget
 
 
 def legacy_dsn_reader(scope: Construct, name: str, role: iam.IRole, p: Parameters) -> iam.Policy:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from aws_cdk import Aws, Duration, Fn, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
@@ -28,6 +27,7 @@ from service.aws.iam import REGISTRATION_ACTIONS
 from service.aws.infra.network import Network
 from service.aws.infra.parameters import Parameters, legacy_dsn_reader
 from service.aws.infra.stage import Stage
+from service.aws.infra.table import DirectoryTable
 
 HANDLER = "service.aws.registration.handler"
 # `make lambda-package` builds the zip for this Python and architecture (LAMBDA_PYTHON,
@@ -51,12 +51,31 @@ _VPC_ACTIONS = (
 
 
 @dataclass(frozen=True, slots=True)
+class Issuer:
+    """Whose tokens the service accepts: the one user pool and its web client. A user pool is
+    regional, and a user signs up once: with replica regions the pool stays in the primary's
+    stack, and every region's service trusts it there."""
+
+    region: str
+    user_pool_id: str
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Signup:
     pool: cognito.UserPool
     client: cognito.UserPoolClient
     function: lambda_.Function
     role: iam.Role
     failures: sqs.Queue
+
+    @property
+    def issuer(self) -> Issuer:
+        return Issuer(
+            region=Aws.REGION,
+            user_pool_id=self.pool.user_pool_id,
+            client_id=self.client.user_pool_client_id,
+        )
 
 
 def _secret_arns(parameters: Parameters) -> str:
@@ -68,7 +87,7 @@ def _secret_arns(parameters: Parameters) -> str:
 
 
 def _role(
-    scope: Construct, table: dynamodb.CfnTable, log_group: logs.LogGroup, p: Parameters
+    scope: Construct, table: DirectoryTable, log_group: logs.LogGroup, p: Parameters
 ) -> iam.Role:
     role = iam.Role(
         scope,
@@ -81,7 +100,7 @@ def _role(
                     iam.PolicyStatement(
                         sid="Profiles",
                         actions=list(REGISTRATION_ACTIONS),
-                        resources=[table.attr_arn],
+                        resources=[table.arn],
                     ),
                     iam.PolicyStatement(
                         sid="Logs",
@@ -101,7 +120,7 @@ def signup(
     scope: Construct,
     stage: Stage,
     *,
-    table: dynamodb.CfnTable,
+    table: DirectoryTable,
     network: Network,
     parameters: Parameters,
     package: Path,
@@ -145,7 +164,7 @@ def signup(
         environment={
             "HUSTLEHUB_MODE": "production",
             "HUSTLEHUB_AWS_REGION": Aws.REGION,
-            "HUSTLEHUB_TABLE_NAME": table.ref,
+            "HUSTLEHUB_TABLE_NAME": table.name,
             "HUSTLEHUB_MIGRATION__PHASE": parameters.phase.value_as_string,
             SECRET_ARNS: _secret_arns(parameters),
         },
@@ -164,6 +183,7 @@ def signup(
 def _pool(
     scope: Construct, stage: Stage, parameters: Parameters, trigger: lambda_.Function
 ) -> cognito.UserPool:
+    email_from, email_identity = parameters.email()
     pool = cognito.UserPool(
         scope,
         "UserPool",
@@ -183,7 +203,7 @@ def _pool(
         mfa=cognito.Mfa.OPTIONAL,
         mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
         email=cognito.UserPoolEmail.with_ses(
-            from_email=parameters.email_from.value_as_string, ses_region=Aws.REGION
+            from_email=email_from.value_as_string, ses_region=Aws.REGION
         ),
         # Threat protection (what was advanced security) where the plan has it: Plus,
         # enforced; otherwise Essentials, which has none.
@@ -205,7 +225,7 @@ def _pool(
         "EmailConfiguration.SourceArn",
         Fn.sub(
             "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Identity}",
-            {"Identity": parameters.email_identity.value_as_string},
+            {"Identity": email_identity.value_as_string},
         ),
     )
     return pool

@@ -1,9 +1,11 @@
-"""The stage's one reader of the table's stream: a `hustlehub serve` task that takes no
-traffic and runs the stream consumer (`service/streams`), and beside it the CloudWatch agent,
-which publishes the consumer's lag to CloudWatch for the alarm.
+"""The stage's one reader of the table's stream in each region: a `hustlehub serve` task that
+takes no traffic and runs the stream consumer (`service/streams`), and beside it the CloudWatch
+agent, which publishes the consumer's lag to CloudWatch for the alarm.
 
 One reader, not one per web task: its invalidations reach every web task through Redis, and
 DynamoDB Streams throttles more than two readers of a shard, which autoscaling would exceed.
+With replica regions each region's reader reads its own replica's stream, which carries the
+writes replicated from the other regions too, and invalidates its own region's Redis.
 ECS restarts it when it stops; it then reads from the shards' latest records (the default
 HUSTLEHUB_STREAM_START_AT), and the cache's fresh TTL bounds what a gap leaves stale.
 """
@@ -22,7 +24,7 @@ from constructs import Construct
 from service.aws.infra.cache import Cache
 from service.aws.infra.network import SERVICE_PORT, Network
 from service.aws.infra.parameters import Parameters
-from service.aws.infra.signup import Signup
+from service.aws.infra.signup import Issuer
 from service.aws.infra.stage import Stage
 from service.aws.infra.tasks import Tasks, add_service_container, service_environment
 
@@ -96,7 +98,7 @@ def streams(
     network: Network,
     tasks: Tasks,
     cache: Cache,
-    signup: Signup,
+    issuer: Issuer,
     table: str,
     parameters: Parameters,
 ) -> Streams:
@@ -135,7 +137,7 @@ def streams(
         tasks,
         cache,
         environment=service_environment(
-            table=table, signup=signup, parameters=parameters, streams=True
+            table=table, issuer=issuer, parameters=parameters, streams=True
         ),
         workers=1,
         parameters=parameters,

@@ -27,7 +27,7 @@ from service.aws.iam import SERVICE_ACTIONS, STREAM_ACTIONS
 from service.aws.infra.cache import Cache
 from service.aws.infra.network import SERVICE_PORT
 from service.aws.infra.parameters import Parameters, legacy_dsn_reader
-from service.aws.infra.signup import LEGACY_DSN, Signup
+from service.aws.infra.signup import LEGACY_DSN, Issuer
 from service.aws.infra.stage import Stage
 from service.store.schema import index_names
 
@@ -159,7 +159,7 @@ def tasks(
 
 
 def service_environment(
-    *, table: str, signup: Signup, parameters: Parameters, streams: bool
+    *, table: str, issuer: Issuer, parameters: Parameters, streams: bool
 ) -> dict[str, str]:
     return {
         "HUSTLEHUB_MODE": "production",
@@ -168,11 +168,12 @@ def service_environment(
         "HUSTLEHUB_AWS_REGION": Aws.REGION,
         "HUSTLEHUB_TABLE_NAME": table,
         "HUSTLEHUB_REDIS_CLUSTER": "true",
-        "HUSTLEHUB_COGNITO_REGION": Aws.REGION,
-        "HUSTLEHUB_COGNITO_USER_POOL_ID": signup.pool.user_pool_id,
-        "HUSTLEHUB_COGNITO_APP_CLIENT_IDS": signup.client.user_pool_client_id,
-        # One reader of the stream for the whole stage (`streams.py`): its invalidations
-        # reach every instance through Redis, and DynamoDB throttles a third reader of a shard.
+        "HUSTLEHUB_COGNITO_REGION": issuer.region,
+        "HUSTLEHUB_COGNITO_USER_POOL_ID": issuer.user_pool_id,
+        "HUSTLEHUB_COGNITO_APP_CLIENT_IDS": issuer.client_id,
+        # One reader of the stream for the whole stage in each region (`streams.py`): its
+        # invalidations reach every instance through that region's Redis, and DynamoDB
+        # throttles a third reader of a shard.
         "HUSTLEHUB_STREAM_INVALIDATION": "true" if streams else "false",
         "HUSTLEHUB_MIGRATION__PHASE": parameters.phase.value_as_string,
     }

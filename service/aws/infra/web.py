@@ -21,7 +21,7 @@ from service.aws.infra.cache import Cache
 from service.aws.infra.logbuckets import log_bucket
 from service.aws.infra.network import SERVICE_PORT, Network
 from service.aws.infra.parameters import Parameters
-from service.aws.infra.signup import Signup
+from service.aws.infra.signup import Issuer
 from service.aws.infra.stage import Stage
 from service.aws.infra.tasks import (
     LIVENESS,
@@ -92,7 +92,7 @@ def web(
     network: Network,
     tasks: Tasks,
     cache: Cache,
-    signup: Signup,
+    issuer: Issuer,
     table: str,
     parameters: Parameters,
     certificate_arn: str | None,
@@ -126,7 +126,7 @@ def web(
         tasks,
         cache,
         environment=service_environment(
-            table=table, signup=signup, parameters=parameters, streams=False
+            table=table, issuer=issuer, parameters=parameters, streams=False
         ),
         workers=stage.workers,
         parameters=parameters,
