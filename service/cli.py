@@ -157,13 +157,26 @@ def cmd_seed(args: argparse.Namespace) -> None:
     asyncio.run(run_seed(_settings(), args))
 
 
+def cmd_dev_pool(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from service.dev.devmode import prepare_pool
+
+    pool = asyncio.run(prepare_pool(_settings(), endpoint=args.endpoint, name=args.name))
+    if args.public_endpoint:
+        pool = dataclasses.replace(pool, endpoint=args.public_endpoint)
+    # The pool, its client and the demo users' passwords: what `hustlehub token --state` reads.
+    print(pool.to_json())
+
+
 def cmd_token(args: argparse.Namespace) -> None:
     from service.dev.devmode import STATE_FILE
     from service.dev.devpool import DevPool, issue_access_token
 
-    if not STATE_FILE.exists():
-        sys.exit(f"{STATE_FILE} not found: start dev mode first (make run)")
-    pool = DevPool.from_json(STATE_FILE.read_text())
+    state = Path(args.state) if args.state else STATE_FILE
+    if not state.exists():
+        sys.exit(f"{state} not found: start dev mode first (make run)")
+    pool = DevPool.from_json(state.read_text())
     if args.user not in pool.users:
         sys.exit(f"unknown dev user {args.user!r}; known: {', '.join(sorted(pool.users))}")
     print(asyncio.run(issue_access_token(pool, args.user)))
@@ -448,7 +461,18 @@ def parser() -> argparse.ArgumentParser:
     seed.set_defaults(func=cmd_seed)
     token = sub.add_parser("token", help="print a dev-mode access token")
     token.add_argument("user", nargs="?", default="demo", help="the dev user to sign in as")
+    token.add_argument(
+        "--state", help="the pool's JSON (default var/dev-state.json; `dev-pool` prints one)"
+    )
     token.set_defaults(func=cmd_token)
+    about = "make the dev pool and its demo users on a Cognito emulator, print it as JSON"
+    pool = sub.add_parser("dev-pool", help=about, description=about)
+    pool.add_argument("--endpoint", required=True, help="the emulator (moto's server)")
+    pool.add_argument("--name", default="hustlehub-dev", help="the pool's name")
+    pool.add_argument(
+        "--public-endpoint", help="the emulator as seen from where the JSON is used, if not that"
+    )
+    pool.set_defaults(func=cmd_dev_pool)
     template = sub.add_parser("table-template", help="print the CloudFormation table")
     template.add_argument("--table-name", default="HustleHubDirectory", help="the table's name")
     template.set_defaults(func=cmd_table_template)

@@ -5,7 +5,8 @@ response misses the old entries (see `cachekeys` for what each tag covers).
 With a ledger (stream invalidation on), each write runs inside `changes.recording`, so the
 items it changes carry its mark, and once its invalidation has returned the ledger notes what
 it changed: the stream consumer then leaves those records alone instead of dropping the same
-tags a second time (service.streams.ledger)."""
+tags a second time (service.streams.ledger), and names the write's request id in its log lines
+about them (service.streams.attribution)."""
 
 from __future__ import annotations
 
@@ -54,7 +55,11 @@ class Writes:
         if self._ledger is None:
             yield None
             return
-        with changes.recording(self._ledger.region) as change:
+        # The request's id from the box its endpoint opened (metrics.waits), as log lines
+        # read it: the use cases' signatures need not carry it.
+        box = waits.current()
+        request_id = box.request_id if box is not None else None
+        with changes.recording(self._ledger.region, request_id=request_id) as change:
             yield change
 
     async def _invalidate(self, tags: Iterable[str], change: ChangeSet | None) -> None:

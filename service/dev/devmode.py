@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
+from types_aiobotocore_dynamodb import DynamoDBClient
 
 from service.config import Settings
 from service.dev.devpool import DevPool, provision_dev_pool
@@ -30,7 +31,7 @@ from service.store.client import dynamodb_client
 from service.store.cursor import CursorCodec
 from service.store.observer import NullStoreObserver
 from service.store.schema import ensure_table
-from service.store.stores import build_stores
+from service.store.stores import Stores, build_stores
 from service.store.table import Table
 
 log = logging.getLogger("hustlehub.dev")
@@ -101,19 +102,36 @@ async def prepare(settings: Settings, *, endpoint: str) -> tuple[Settings, DevPo
     )
     async with dynamodb_client(settings) as client:
         await ensure_table(client, settings.table_name, production=False)
-        table = Table.from_settings(client, settings, observer=NullStoreObserver())
-        stores = build_stores(
-            table, CursorCodec(settings.cursor_secret.get_secret_value().encode())
-        )
+        stores = _stores(client, settings)
         report = await seed_demo(stores)
         log.info("demo data: %s", report)
-        for user in pool.users.values():
-            await stores.users.create_profile(
-                user.sub, email=user.email, display_name=user.display_name
-            )
-            if user.is_admin:
-                await stores.users.grant_admin(user.sub, actor="dev-mode")
+        await _register(stores, pool)
     return settings, pool
+
+
+async def prepare_pool(settings: Settings, *, endpoint: str, name: str) -> DevPool:
+    """The dev pool on the Cognito emulator at `endpoint`, its demo users given profiles (and
+    the admin its grant) in the existing table: sign-in for a stack whose table is made and
+    seeded by other steps (docker-compose.yml's `cognito-init`)."""
+    pool = await provision_dev_pool(endpoint, region=settings.cognito_region, name=name)
+    async with dynamodb_client(settings) as client:
+        await _register(_stores(client, settings), pool)
+    return pool
+
+
+def _stores(client: DynamoDBClient, settings: Settings) -> Stores:
+    table = Table.from_settings(client, settings, observer=NullStoreObserver())
+    return build_stores(table, CursorCodec(settings.cursor_secret.get_secret_value().encode()))
+
+
+async def _register(stores: Stores, pool: DevPool) -> None:
+    # What the post-confirmation trigger does for a real sign-up (service.aws.registration).
+    for user in pool.users.values():
+        await stores.users.create_profile(
+            user.sub, email=user.email, display_name=user.display_name
+        )
+        if user.is_admin:
+            await stores.users.grant_admin(user.sub, actor="dev-mode")
 
 
 def state_json(pool: DevPool, settings: Settings) -> str:

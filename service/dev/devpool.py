@@ -86,10 +86,19 @@ def _password() -> str:
     return f"Hh-{secrets.token_urlsafe(12)}-9a"
 
 
-async def provision_dev_pool(endpoint: str, *, region: str = "us-east-1") -> DevPool:
-    """Create a fresh pool, an app client and the demo users on moto; return how to use them."""
+async def provision_dev_pool(
+    endpoint: str, *, region: str = "us-east-1", name: str | None = None
+) -> DevPool:
+    """Create a fresh pool, an app client and the demo users on moto; return how to use them.
+
+    `name`: the pool's (default: a fresh one each time). A moto run with
+    `MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY=HASH` and `..._CLIENT_ID_STRATEGY=HASH` derives the
+    pool's and the client's ids from the requests, so a fixed name gives the same ids on every
+    fresh moto of a version: what lets docker-compose.yml name them before they exist."""
     async with _client(endpoint, region) as idp:
-        pool = await idp.create_user_pool(PoolName=f"hustlehub-dev-{secrets.token_hex(4)}")
+        pool = await idp.create_user_pool(
+            PoolName=name if name is not None else f"hustlehub-dev-{secrets.token_hex(4)}"
+        )
         pool_id: str = pool["UserPool"]["Id"]
         app = await idp.create_user_pool_client(
             UserPoolId=pool_id,

@@ -205,7 +205,7 @@ async def streams_ctx(app: web.Application) -> AsyncIterator[None]:
     if not settings.stream_invalidation_enabled:
         yield
         return
-    table, cache = app[TABLE], app[CACHE]
+    table, cache, tracing = app[TABLE], app[CACHE], app.get(TRACING)
 
     async def stream_arn() -> str | None:
         described = await table.call("DescribeTable", TableName=table.name)
@@ -226,6 +226,7 @@ async def streams_ctx(app: web.Application) -> AsyncIterator[None]:
             ledger=app.get(LEDGER),
             region=settings.aws_region,
             grace_s=settings.stream_handled_grace_s,
+            tracer=tracing.tracer if tracing is not None else None,
         )
         # Bounded: an unreadable stream must not keep the service from starting; the
         # consumer keeps trying in the background and counts each failure.

@@ -9,6 +9,15 @@ set to its ledger after its invalidation returned (service.catalog.writes). A co
 edits an item later keeps its mark unchanged, and one who copies an item to a new key copies a
 mark that no ledger entry names for that key: both are outside changes to the consumer.
 
+The same calls carry the write's request id (`_rid`), so that the consumer's log lines about a
+change name the request that made it. An update without one removes the attribute: an id left
+by an earlier write must not be read as this one's. The marks of these calls end in `r`, so a
+mark left by a release before request ids (whose updates leave an older id in place, and
+whose replacing puts carry it over as an attribute they do not know) is told apart. Only the
+mark says a record is the API's change (a copied item carries a stale id too), so the consumer
+trusts the id of a record the ledger holds, under a mark ending in `r`, and of no other
+(service.streams.attribution).
+
 A context variable, not a parameter: the repositories' signatures (also implemented by the
 migration phases' stores) stay what the use cases need, and a write that happens in another
 task (a background reconciler) is simply not stamped.
@@ -26,12 +35,15 @@ from typing import Any
 from ulid import ULID
 
 from service.store.keys import PK, SK
-from service.store.versions import CHANGE_ATTRIBUTE
+from service.store.versions import CHANGE_ATTRIBUTE, REQUEST_ATTRIBUTE
 
 ItemKey = tuple[str, str]
 REMOVED = "-"  # the ledger's value for a key the write deleted: REMOVE records carry no mark
+_WITH_REQUEST = "r"  # ends the mark of a call that also set (or removed) `_rid`
 _NAME, _VALUE = "#hh_change", ":hh_change"
+_RID_NAME, _RID_VALUE = "#hh_rid", ":hh_rid"
 _SET = re.compile(r"(^|\s)SET\s", re.IGNORECASE)
+_REMOVE = re.compile(r"(^|\s)REMOVE\s", re.IGNORECASE)
 
 _active: ContextVar[ChangeSet | None] = ContextVar("hustlehub_change", default=None)
 
@@ -39,6 +51,7 @@ _active: ContextVar[ChangeSet | None] = ContextVar("hustlehub_change", default=N
 @dataclass(slots=True)
 class ChangeSet:
     region: str
+    request_id: str | None = None
     write_id: str = field(default_factory=lambda: str(ULID()))
     # key -> the mark its last change carried, or REMOVED
     changed: dict[ItemKey, str] = field(default_factory=dict)
@@ -50,19 +63,20 @@ class ChangeSet:
         if not self.open or operation not in _WRITES:
             return dict(kwargs)
         self._calls += 1
-        mark = f"{self.region}/{self.write_id}.{self._calls}"
+        mark = f"{self.region}/{self.write_id}.{self._calls}{_WITH_REQUEST}"
         out = dict(kwargs)
+        stamp = _Stamp(mark, self.request_id)
         if operation == "PutItem":
-            out["Item"] = _marked(kwargs["Item"], mark)
+            out["Item"] = _marked(kwargs["Item"], stamp)
         elif operation == "UpdateItem":
-            out.update(_marked_update(kwargs, mark))
+            out.update(_marked_update(kwargs, stamp))
         elif operation == "TransactWriteItems":
             out["TransactItems"] = [
-                _marked_action(entry, mark) for entry in kwargs["TransactItems"]
+                _marked_action(entry, stamp) for entry in kwargs["TransactItems"]
             ]
         elif operation == "BatchWriteItem":
             out["RequestItems"] = {
-                table: [_marked_request(request, mark) for request in requests]
+                table: [_marked_request(request, stamp) for request in requests]
                 for table, requests in kwargs["RequestItems"].items()
             }
         return out
@@ -79,8 +93,8 @@ _WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems"
 
 
 @contextlib.contextmanager
-def recording(region: str) -> Iterator[ChangeSet]:
-    change = ChangeSet(region)
+def recording(region: str, *, request_id: str | None = None) -> Iterator[ChangeSet]:
+    change = ChangeSet(region, request_id or None)
     token = _active.set(change)
     try:
         yield change
@@ -108,44 +122,76 @@ def region_of(mark: str) -> str:
     return mark.partition("/")[0]
 
 
-def _marked(item: Mapping[str, Any], mark: str) -> dict[str, Any]:
-    return {**item, CHANGE_ATTRIBUTE: {"S": mark}}
+def request_of(image: Mapping[str, Any] | None) -> str | None:
+    """The request id the write that left the image's mark wrote with it, if any. Whether that
+    write is the change at hand, only the ledger says (service.streams.attribution)."""
+    mark = mark_of(image)
+    if image is None or mark is None or not mark.endswith(_WITH_REQUEST):
+        return None
+    value = image.get(REQUEST_ATTRIBUTE)
+    if isinstance(value, Mapping) and isinstance(value.get("S"), str) and value["S"]:
+        return str(value["S"])
+    return None
 
 
-def _marked_update(body: Mapping[str, Any], mark: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _Stamp:
+    mark: str
+    request_id: str | None
+
+
+def _marked(item: Mapping[str, Any], stamp: _Stamp) -> dict[str, Any]:
+    # A put replaces the whole item: without an id there is no old one left to remove.
+    marked = {name: value for name, value in item.items() if name != REQUEST_ATTRIBUTE}
+    marked[CHANGE_ATTRIBUTE] = {"S": stamp.mark}
+    if stamp.request_id is not None:
+        marked[REQUEST_ATTRIBUTE] = {"S": stamp.request_id}
+    return marked
+
+
+def _marked_update(body: Mapping[str, Any], stamp: _Stamp) -> dict[str, Any]:
     expression = str(body["UpdateExpression"])
     assignment = f"{_NAME} = {_VALUE}"
-    found = _SET.search(expression)
-    if found:
-        at = found.end()
-        expression = f"{expression[:at]}{assignment}, {expression[at:]}"
-    else:
-        expression = f"{expression} SET {assignment}"
+    values: dict[str, Any] = {_VALUE: {"S": stamp.mark}}
+    if stamp.request_id is not None:
+        assignment = f"{assignment}, {_RID_NAME} = {_RID_VALUE}"
+        values[_RID_VALUE] = {"S": stamp.request_id}
+    expression = _with_clause(expression, _SET, "SET", assignment)
+    if stamp.request_id is None:
+        expression = _with_clause(expression, _REMOVE, "REMOVE", _RID_NAME)
     return {
         **body,
         "UpdateExpression": expression,
         "ExpressionAttributeNames": {
             **body.get("ExpressionAttributeNames", {}),
             _NAME: CHANGE_ATTRIBUTE,
+            _RID_NAME: REQUEST_ATTRIBUTE,
         },
-        "ExpressionAttributeValues": {
-            **body.get("ExpressionAttributeValues", {}),
-            _VALUE: {"S": mark},
-        },
+        "ExpressionAttributeValues": {**body.get("ExpressionAttributeValues", {}), **values},
     }
 
 
-def _marked_action(entry: Mapping[str, Any], mark: str) -> dict[str, Any]:
+def _with_clause(expression: str, clause: re.Pattern[str], keyword: str, action: str) -> str:
+    """`action` added to the expression's `keyword` clause (an expression has each at most
+    once), or that clause added."""
+    found = clause.search(expression)
+    if found:
+        at = found.end()
+        return f"{expression[:at]}{action}, {expression[at:]}"
+    return f"{expression} {keyword} {action}"
+
+
+def _marked_action(entry: Mapping[str, Any], stamp: _Stamp) -> dict[str, Any]:
     if "Put" in entry:
-        return {"Put": {**entry["Put"], "Item": _marked(entry["Put"]["Item"], mark)}}
+        return {"Put": {**entry["Put"], "Item": _marked(entry["Put"]["Item"], stamp)}}
     if "Update" in entry:
-        return {"Update": _marked_update(entry["Update"], mark)}
+        return {"Update": _marked_update(entry["Update"], stamp)}
     return dict(entry)
 
 
-def _marked_request(request: Mapping[str, Any], mark: str) -> dict[str, Any]:
+def _marked_request(request: Mapping[str, Any], stamp: _Stamp) -> dict[str, Any]:
     if "PutRequest" in request:
-        return {"PutRequest": {"Item": _marked(request["PutRequest"]["Item"], mark)}}
+        return {"PutRequest": {"Item": _marked(request["PutRequest"]["Item"], stamp)}}
     return dict(request)
 
 

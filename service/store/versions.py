@@ -26,10 +26,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 ATTRIBUTE = "schemaVersion"
-# Set on the items an API write changes (service.store.changes): which write it was.
+# Set on the items an API write changes (service.store.changes): which write it was...
 CHANGE_ATTRIBUTE = "changeId"
+# ... and the id of the request that made it, for the stream consumer's log lines. Short: it
+# is on every item an admin has written, and an item's size is what each write pays for.
+REQUEST_ATTRIBUTE = "_rid"
 # Not data: two items that differ only in these say the same thing.
-BOOKKEEPING = frozenset({ATTRIBUTE, CHANGE_ATTRIBUTE})
+BOOKKEEPING = frozenset({ATTRIBUTE, CHANGE_ATTRIBUTE, REQUEST_ATTRIBUTE})
 # Global tables version 2017.11.29 adds these to replicated items (version 2019.11.21 none).
 REPLICATION_PREFIX = "aws:rep:"
 

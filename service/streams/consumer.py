@@ -23,7 +23,8 @@ the API made and has already invalidated is counted as `handled` and not invalid
 change made outside the API, a write replicated from another region and a TTL deletion always
 are. A record that looks like the API's own but is not (yet) in the ledger is looked up again
 after `grace_s` (the API notes its changes once its invalidation returned, which may be after
-the stream has the record), then invalidated if still not found.
+the stream has the record), then invalidated if still not found. Each record applied gets a
+log line, which names the request of a change the ledger held (service.streams.attribution).
 
 Errors: every failed call is counted and retried after a backoff that doubles up to
 `retry_cap_s` and resets after a success. An expired iterator is taken again after the last
@@ -46,10 +47,12 @@ from typing import Any, Literal, Protocol
 from botocore import xform_name
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
+from opentelemetry.trace import Tracer
 from types_aiobotocore_dynamodbstreams import DynamoDBStreamsClient
 
 from cache import cancel_and_wait
 from service.errors import StoreError
+from service.streams.attribution import log_applied
 from service.streams.changetags import tags_for_change
 from service.streams.ledger import Claim, claim_of
 from service.streams.observer import StreamObserver
@@ -104,6 +107,7 @@ class StreamConsumer:
         region: str = "",
         grace_s: float = 0.0,
         clock: Callable[[], float] = time.time,
+        tracer: Tracer | None = None,
     ) -> None:
         self._streams = streams
         self._stream_arn = stream_arn
@@ -115,6 +119,7 @@ class StreamConsumer:
         self._retry_base_s = retry_base_s
         self._retry_cap_s = retry_cap_s
         self._clock = clock
+        self._tracer = tracer
         self._ledger = ledger
         self._region = region
         self._grace_s = grace_s
@@ -313,7 +318,10 @@ class StreamConsumer:
         handled = await self._handled(records, found)
         for record, tags, done in zip(records, found, handled, strict=True):
             event = str(record.get("eventName", ""))
-            self._observer.record(event, invalidates=bool(tags) and not done, handled=done)
+            invalidates = bool(tags) and not done
+            self._observer.record(event, invalidates=invalidates, handled=done)
+            effect = "handled" if done else "invalidated" if invalidates else "none"
+            log_applied(record, effect=effect, noted=done, tracer=self._tracer)
         if newest is not None:
             # DynamoDB rounds the creation time down to the second: an age up to 1 s high.
             self._observer.lag(max(0.0, self._clock() - newest.timestamp()))

@@ -52,6 +52,7 @@ def test_the_table_is_created_and_seeded_before_the_service_starts(
     assert depends_on(services["service"]) == {
         "redis": "service_healthy",
         "seed": "service_completed_successfully",
+        "cognito-init": "service_completed_successfully",
         "otel-collector": "service_started",
     }
     for name in ("init", "seed", "service"):
@@ -83,7 +84,7 @@ def test_locust_loads_the_service_over_its_loopback(stack: dict[str, Any]) -> No
     assert argv[argv.index("--host") + 1] == "http://127.0.0.1:8080"
     assert "--headless" in argv
     assert "--run-time" in argv
-    assert argv[-1] == "Reader"  # no Cognito in this stack: the anonymous scenario
+    assert argv[-1] == "Reader"  # the anonymous scenario
     assert depends_on(locust) == {"service": "service_healthy"}
 
 

@@ -64,12 +64,17 @@ def test_a_recorded_write_marks_puts_and_updates_and_notes_what_it_changed() -> 
                 "ExpressionAttributeValues": {},
             },
         )
-        assert add["UpdateExpression"] == "ADD listingCount :d SET #hh_change = :hh_change"
+        # No request id: an earlier write's is removed, so it is not read as this one's.
+        assert add["UpdateExpression"] == (
+            "ADD listingCount :d SET #hh_change = :hh_change REMOVE #hh_rid"
+        )
         both = change.stamped(
             "UpdateItem",
             {"Key": key, "UpdateExpression": "SET #a0 = :v0 REMOVE #r0"},
         )
-        assert both["UpdateExpression"] == "SET #hh_change = :hh_change, #a0 = :v0 REMOVE #r0"
+        assert both["UpdateExpression"] == (
+            "SET #hh_change = :hh_change, #a0 = :v0 REMOVE #hh_rid, #r0"
+        )
         first = add["ExpressionAttributeValues"][":hh_change"]["S"]
         second = both["ExpressionAttributeValues"][":hh_change"]["S"]
         assert first != second
@@ -81,3 +86,26 @@ def test_a_recorded_write_marks_puts_and_updates_and_notes_what_it_changed() -> 
     # Once the write is over nothing more is stamped (a task it started may still run).
     late = change.stamped("PutItem", {"Item": {**key}})
     assert "changeId" not in late["Item"]
+
+
+def test_a_recorded_write_carries_its_request_id_and_a_put_drops_an_old_one() -> None:
+    key = {"PK": {"S": "CATEGORY#1"}, "SK": {"S": "METADATA#1"}}
+    with changes.recording("eu-west-1", request_id="req-1") as change:
+        update = change.stamped(
+            "UpdateItem", {"Key": key, "UpdateExpression": "SET #a0 = :v0 REMOVE #r0"}
+        )
+        put = change.stamped("PutItem", {"Item": {**key, "_rid": {"S": "req-0"}}})
+    assert update["UpdateExpression"] == (
+        "SET #hh_change = :hh_change, #hh_rid = :hh_rid, #a0 = :v0 REMOVE #r0"
+    )
+    assert update["ExpressionAttributeNames"]["#hh_rid"] == "_rid"
+    assert update["ExpressionAttributeValues"][":hh_rid"] == {"S": "req-1"}
+    assert changes.request_of(put["Item"]) == "req-1"
+    # A mark of a release before request ids: the `_rid` beside it is some earlier write's.
+    older = {**put["Item"], "changeId": {"S": "eu-west-1/01J.1"}}
+    assert changes.request_of(older) is None
+    with changes.recording("eu-west-1") as anonymous:
+        put = anonymous.stamped("PutItem", {"Item": {**key, "_rid": {"S": "req-0"}}})
+    assert "_rid" not in put["Item"]
+    # Bookkeeping, not data: an item that differs only in it says the same thing.
+    assert logical({**key, "_rid": {"S": "req-1"}}) == key
