@@ -26,7 +26,9 @@ medians taken minutes apart does not.
 Each on a category page (the first page, 50 listings) and a listing. Also the bytes each answers
 in each content coding, and the service's resident memory once every listing of the data set
 has been read (so is cached) once. The services run with a CORS origin allowed, as one serving
-a web app does (every answer then also says Vary: Origin).
+a web app does (every answer then also says Vary: Origin), and as a stage's web tasks run: no
+stream consumer polling inside the process (the stage runs one as a service of its own), JSON
+logs, the default access log.
 """
 
 from __future__ import annotations
@@ -77,7 +79,13 @@ BROTLI_VS_CEILING = 0.85
 BROTLI = {"Accept-Encoding": "br"}
 REQUEST_HEADERS = {"ceiling br": BROTLI, "memory br": BROTLI}
 CODINGS = ("identity", "gzip", "br")
-SERVICE_ENV = {"HUSTLEHUB_CORS_ALLOWED_ORIGINS": "https://app.hustlehub.test"}
+SERVICE_ENV = {
+    "HUSTLEHUB_CORS_ALLOWED_ORIGINS": "https://app.hustlehub.test",
+    # As a production web task runs (service/aws/infra/tasks.py): the stream consumer is a
+    # service of its own, not a poller inside every web process, and logs are JSON.
+    "HUSTLEHUB_STREAM_INVALIDATION": "false",
+    "HUSTLEHUB_LOG_FORMAT": "json",
+}
 
 
 def paired_ratios(numerators: list[Sample], denominators: list[Sample]) -> list[float]:
