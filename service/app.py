@@ -17,8 +17,7 @@ from service.runtime.appkeys import (
     DRAIN,
     METRICS,
     OPENAPI,
-    PUBLIC_CACHE_CONTROL,
-    PUBLIC_VARY,
+    PUBLIC_HEADERS,
     SETTINGS,
     TRACING,
 )
@@ -49,9 +48,11 @@ def create_app(settings: Settings, *, registry: CollectorRegistry | None = None)
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[OPENAPI] = render_openapi(ROUTES)
-    app[PUBLIC_CACHE_CONTROL] = public_cache_control(settings.cache_http_max_age_s)
     cors = cors_policy(settings, rejected=metrics.http.cors_refused)
-    app[PUBLIC_VARY] = public_vary(origin=cors.varies(public=True))
+    app[PUBLIC_HEADERS] = (
+        public_cache_control(settings.cache_http_max_age_s),
+        public_vary(origin=cors.varies(public=True)),
+    )
     drain = app[DRAIN] = Drain()
     tracing = tracing_setup.build(settings)
     if tracing is not None:

@@ -66,6 +66,7 @@ def endpoint(
     in_flight = metrics.in_flight
     observe = metrics.observe
     observe_own = metrics.observe_own
+    observe_answer = metrics.observe_answer
     clock = time.perf_counter
     name = (ids if ids is not None else RequestIds()).of
     # The access log's test, inlined below: two comparisons and at most one random draw.
@@ -115,9 +116,10 @@ def endpoint(
             if status == 500:
                 status = outcome(request, status)  # a client that is gone: 499
         elapsed = clock() - started
-        observe(route, request.method, status, elapsed)
+        method = request.method
         closed = waits.end(box)
-        observe_own(route, request.method, source, elapsed - (closed.waited if closed else 0))
+        waited = closed.waited if closed else 0.0
+        observe_answer(route, method, status, source, elapsed, elapsed - waited)
         if access is not None and (status >= min_status or elapsed >= slow_s or draw() < sample):
             access.write(
                 request,

@@ -1,4 +1,8 @@
-"""Public reads: no token, served through the cache."""
+"""Public reads: no token, served through the cache.
+
+Each handler first asks its use case for a fresh in-process copy (a plain call, no coroutine:
+this is the hot path) and awaits the use case's read only when there is none.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +11,25 @@ from aiohttp import web
 from cache import Lookup
 from service.api import params
 from service.api.responses import cached, computed
-from service.runtime.appkeys import PUBLIC_CACHE_CONTROL, PUBLIC_VARY, READS
-
-
-def _cc(request: web.Request) -> str:
-    return request.app[PUBLIC_CACHE_CONTROL]
+from service.runtime.appkeys import PUBLIC_HEADERS, READS
 
 
 def _answer(request: web.Request, lookup: Lookup) -> web.StreamResponse:
-    app = request.app
-    return cached(request, lookup, cache_control=app[PUBLIC_CACHE_CONTROL], vary=app[PUBLIC_VARY])
+    cache_control, vary = request.app[PUBLIC_HEADERS]
+    return cached(request, lookup, cache_control=cache_control, vary=vary)
 
 
 async def list_categories(request: web.Request) -> web.StreamResponse:
-    lookup = await request.app[READS].categories()
+    reads = request.app[READS]
+    lookup = reads.fresh_categories() or await reads.categories()
     return _answer(request, lookup)
 
 
 async def get_category(request: web.Request) -> web.StreamResponse:
     # The ref is checked by Reads on a miss: a hit needs no check (see Reads).
-    lookup = await request.app[READS].category(request.match_info["ref"])
+    ref = request.match_info["ref"]
+    reads = request.app[READS]
+    lookup = reads.fresh_category(ref) or await reads.category(ref)
     return _answer(request, lookup)
 
 
@@ -34,14 +37,19 @@ async def list_category_listings(request: web.Request) -> web.StreamResponse:
     ref = request.match_info["ref"]
     limit, cursor = params.page(request)
     wanted = params.listing_filter(request)
-    if wanted is None:
-        lookup = await request.app[READS].category_listings(ref, limit=limit, cursor=cursor)
-        return _answer(request, lookup)
     reads = request.app[READS]
+    if wanted is None:
+        lookup = reads.fresh_category_listings(
+            ref, limit=limit, cursor=cursor
+        ) or await reads.category_listings(ref, limit=limit, cursor=cursor)
+        return _answer(request, lookup)
     lookup = await reads.filtered_category_listings(ref, wanted, limit=limit, cursor=cursor)
-    return computed(request, lookup, cache_control=_cc(request))
+    cache_control, _ = request.app[PUBLIC_HEADERS]
+    return computed(request, lookup, cache_control=cache_control)
 
 
 async def get_listing(request: web.Request) -> web.StreamResponse:
-    lookup = await request.app[READS].listing(request.match_info["ref"])
+    ref = request.match_info["ref"]
+    reads = request.app[READS]
+    lookup = reads.fresh_listing(ref) or await reads.listing(ref)
     return _answer(request, lookup)

@@ -43,6 +43,19 @@ class Reads:
         self._deadline = Deadline(deadline_s)
         self._filtered = FilteredPages(stores, cache, self._fill)
 
+    # The hot path: a fresh in-process copy, or None (then the async read of the same name).
+    def fresh_categories(self) -> Lookup | None:
+        return self._cache.peek(cachekeys.categories_key())
+
+    def fresh_category(self, ref: str) -> Lookup | None:
+        return self._cache.peek(cachekeys.category_key(ref))
+
+    def fresh_category_listings(self, ref: str, *, limit: int, cursor: str | None) -> Lookup | None:
+        return self._cache.peek(cachekeys.category_page_key(ref, limit, cursor))
+
+    def fresh_listing(self, ref: str) -> Lookup | None:
+        return self._cache.peek(cachekeys.listing_key(ref))
+
     async def categories(self) -> Lookup:
         key = cachekeys.categories_key()
         return self._cache.peek(key) or await self._fill(

@@ -45,10 +45,9 @@ TRACING = web.AppKey("tracing", Tracing)
 # Set only in the migration phases that use the legacy Postgres (service.transition).
 LEGACY_PROBE: web.AppKey[Probe] = web.AppKey("legacy_probe")
 
-# The Cache-Control of every public read, from settings: built once, read per request.
-PUBLIC_CACHE_CONTROL = web.AppKey("public_cache_control", str)
-# The Vary of every public read (service.api.responses.public_vary), from the CORS policy.
-PUBLIC_VARY = web.AppKey("public_vary", str)
+# The Cache-Control (from settings) and Vary (from the CORS policy: service.api.responses.
+# public_vary) of every public read: built once, read per request, in one lookup.
+PUBLIC_HEADERS: web.AppKey[tuple[str, str]] = web.AppKey("public_headers")
 # Set when SIGTERM starts the drain (service.server); read by the endpoint wrapper.
 DRAIN = web.AppKey("drain", Drain)
 

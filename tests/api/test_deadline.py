@@ -22,7 +22,7 @@ from service.app import create_app
 from service.catalog import cachekeys
 from service.catalog.reads import Reads
 from service.config import Settings
-from service.runtime.appkeys import PUBLIC_CACHE_CONTROL, PUBLIC_VARY, READS
+from service.runtime.appkeys import PUBLIC_HEADERS, READS
 from service.store.stores import Stores
 from tests.support.app import AiohttpClient, bearer
 from tests.support.tokens import TokenMint
@@ -59,8 +59,7 @@ def test_a_cached_hit_runs_no_timer() -> None:
     app = web.Application()
     # Never reached on a hit: a miss would fail on these stores, and past this deadline.
     app[READS] = Reads(Stores.__new__(Stores), cache, negative_ttl=30, deadline_s=NO_TIME_AT_ALL)
-    app[PUBLIC_CACHE_CONTROL] = public_cache_control(5)
-    app[PUBLIC_VARY] = public_vary(origin=False)
+    app[PUBLIC_HEADERS] = (public_cache_control(5), public_vary(origin=False))
     add_routes(app, ROUTES, metrics=metrics.http, deadline_s=NO_TIME_AT_ALL)
     request = make_mocked_request("GET", "/v1/listings/hit", app=app, match_info={"ref": "hit"})
     handler = next(

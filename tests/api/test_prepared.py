@@ -24,11 +24,13 @@ from service.api.responses import public_cache_control, public_vary
 from service.api.routes import ROUTES, add_routes
 from service.catalog import cachekeys
 from service.catalog.reads import Reads
-from service.runtime.appkeys import PUBLIC_CACHE_CONTROL, PUBLIC_VARY, READS
+from service.runtime.appkeys import PUBLIC_HEADERS, READS
 from service.runtime.health import Drain
 from service.store.stores import Stores
 
 BODY = b'{"id":"hit","title":"A listing"}'
+# Past the size from which the body is written beside the head rather than copied behind it.
+BIG = b'{"id":"big","description":"' + b"x" * 6000 + b'"}'
 ORIGIN = "https://app.hustlehub.test"
 PATH = "/v1/listings/hit"
 
@@ -69,8 +71,10 @@ async def read_answer(reader: asyncio.StreamReader, *, head_only: bool = False) 
     return answer
 
 
-def request(method: str = "GET", *, version: str = "1.1", extra: str = "") -> bytes:
-    return f"{method} {PATH} HTTP/{version}\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode()
+def request(
+    method: str = "GET", *, version: str = "1.1", extra: str = "", path: str = PATH
+) -> bytes:
+    return f"{method} {path} HTTP/{version}\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode()
 
 
 @pytest.fixture
@@ -81,10 +85,14 @@ async def served() -> AsyncIterator[Served]:
         memory=memory, redis=None, observer=metrics.cache, fresh_ttl=300, stale_window=3600
     )
     now = time.time()
-    entry = Entry.build(BODY, status=200, now=now, ttl=3600)
-    memory.put(
-        cachekeys.listing_key("hit"), ("t",), entry, fresh_until=now + 600, keep_until=now + 900
-    )
+    for ref, body in (("hit", BODY), ("big", BIG)):
+        memory.put(
+            cachekeys.listing_key(ref),
+            ("t",),
+            Entry.build(body, status=200, now=now, ttl=3600),
+            fresh_until=now + 600,
+            keep_until=now + 900,
+        )
     cors = CorsPolicy(
         origins=frozenset({ORIGIN}), public_any_origin=False, max_age_s=600, rejected=lambda _: None
     )
@@ -92,8 +100,7 @@ async def served() -> AsyncIterator[Served]:
     app = web.Application()
     # A hit never reaches the stores.
     app[READS] = Reads(Stores.__new__(Stores), cache, negative_ttl=30, deadline_s=1)
-    app[PUBLIC_CACHE_CONTROL] = public_cache_control(5)
-    app[PUBLIC_VARY] = public_vary(origin=cors.varies(public=True))
+    app[PUBLIC_HEADERS] = (public_cache_control(5), public_vary(origin=cors.varies(public=True)))
     add_routes(app, ROUTES, metrics=metrics.http, deadline_s=1, cors=cors, drain=drain)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
@@ -200,6 +207,20 @@ async def test_while_draining_every_answer_closes_its_connection(served: Served)
     assert answer.body == BODY
     assert answer.one("Connection") == "close"
     assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+
+async def test_a_large_body_goes_out_whole_between_answers(served: Served) -> None:
+    reader, writer = await served.connect()
+    for path, body in (("/v1/listings/big", BIG), (PATH, BODY), ("/v1/listings/big", BIG)):
+        writer.write(request(path=path))
+        answer = await read_answer(reader)
+        assert answer.one("Content-Length") == str(len(body))
+        assert answer.body == body
+    writer.write(request("HEAD", path="/v1/listings/big"))
+    assert (await read_answer(reader, head_only=True)).one("Content-Length") == str(len(BIG))
+    writer.write(request())
+    assert (await read_answer(reader)).body == BODY
     writer.close()
 
 

@@ -36,7 +36,7 @@ from service.catalog import cachekeys
 from service.catalog.reads import Reads
 from service.config import Settings
 from service.runtime import logs
-from service.runtime.appkeys import PUBLIC_CACHE_CONTROL, PUBLIC_VARY, READS
+from service.runtime.appkeys import PUBLIC_HEADERS, READS
 from service.store.stores import Stores
 
 REF = "syn-listing-000001"
@@ -74,8 +74,7 @@ def _cases() -> dict[str, Callable[[], object]]:
     reads = Reads(Stores.__new__(Stores), cache, negative_ttl=30, deadline_s=10)
     app = web.Application()
     app[READS] = reads
-    app[PUBLIC_CACHE_CONTROL] = public_cache_control(5)
-    app[PUBLIC_VARY] = public_vary(origin=False)
+    app[PUBLIC_HEADERS] = (public_cache_control(5), public_vary(origin=False))
     request = make_mocked_request("GET", f"/v1/listings/{REF}", app=app, match_info={"ref": REF})
     wrapped = endpoint(
         public.get_listing, route="/v1/listings/{ref}", metrics=metrics.http, deadline_s=None
@@ -93,7 +92,7 @@ def _cases() -> dict[str, Callable[[], object]]:
     answer = finish(wrapped(request))
     if not isinstance(answer, Prepared) or answer.source != "memory":
         raise RuntimeError(f"the handler answered {answer.status}, not an in-process hit")
-    cache_control = app[PUBLIC_CACHE_CONTROL]
+    cache_control, _ = app[PUBLIC_HEADERS]
     bare_headers = {"Cache-Control": "public, max-age=5", "ETag": '"bare"'}
     return {
         "ceiling: aiohttp Response": lambda: web.Response(
