@@ -78,15 +78,17 @@ class CorsPolicy:
         vary = self.varies(public=public)  # with no origin allowed, none depends on Origin
 
         def exact(request: web.Request, response: web.StreamResponse) -> None:
-            headers = response.headers
-            # A prepared answer's head already says Vary: Origin (responses.public_vary).
+            # A prepared answer's head already says Vary: Origin (responses.public_vary), and
+            # its headers are made only when a field is set, so none is read before it is.
             if vary and not isinstance(response, Prepared):
+                headers = response.headers
                 present = headers.get(hdrs.VARY)
                 headers[hdrs.VARY] = f"{present}, {_ORIGIN}" if present else _ORIGIN
             origin = request.headers.get(hdrs.ORIGIN)
             if origin is None:
                 return
             if origin in origins:
+                headers = response.headers
                 headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
                 headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = _EXPOSED
             else:

@@ -101,11 +101,12 @@ def endpoint(
             in_flight.value -= 1
         if decorate is not None:
             decorate(request, response)
-        headers = response.headers
-        headers[REQUEST_ID] = request_id
         if type(response) is Prepared:
-            source = response.source  # its head says X-Cache, and Server
+            response.request_id = request_id  # its head says X-Cache and Server
+            source = response.source
         else:
+            headers = response.headers
+            headers[REQUEST_ID] = request_id
             headers["Server"] = SERVER
             source = headers.get("X-Cache", "none")
         if drain.draining:
@@ -151,7 +152,12 @@ def _traced(handler: Handler, tracing: Tracing, route: str) -> Handler:
         ) as span:
             response = await handler(request)
             span.set_attribute("http.response.status_code", response.status)
-            span.set_attribute("hustlehub.request_id", response.headers.get(REQUEST_ID, ""))
+            request_id = (
+                response.request_id
+                if isinstance(response, Prepared)
+                else response.headers.get(REQUEST_ID, "")
+            )
+            span.set_attribute("hustlehub.request_id", request_id)
             if response.status >= 500:
                 span.set_status(StatusCode.ERROR)
             return response

@@ -66,17 +66,26 @@ _date = _Date()
 
 class Prepared(web.StreamResponse):
     """A 200 with a body whose head lines were made once (`head`); `source` is the cache
-    layer that answered, as its X-Cache line says."""
+    layer that answered, as its X-Cache line says. The endpoint wrapper sets `request_id`
+    (its X-Request-Id line); `headers` holds any other field of this request's own (CORS,
+    Connection), made only when one is set."""
 
     def __init__(self, head_lines: bytes, body: bytes, source: str) -> None:
         # Not StreamResponse.__init__: its status and header parsing is what this skips.
         self._state = {}
-        self._headers = CIMultiDict()
+        self._extra: CIMultiDict[str] | None = None
         self._status = 200
         self._reason = "OK"
         self._head = head_lines
         self._prepared_body = body
         self.source = source
+        self.request_id = ""
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        if self._extra is None:
+            self._extra = CIMultiDict()
+        return self._extra
 
     @property
     def body(self) -> bytes:
@@ -102,7 +111,7 @@ class Prepared(web.StreamResponse):
         else:
             status_line = f"HTTP/{version.major}.{version.minor} 200 OK\r\n".encode("latin-1")
             connection = _KEEP_ALIVE_10 if keep_alive else b""
-        extra = self._headers
+        extra = self._extra
         fields = b""
         if extra:
             for name, value in extra.items():
@@ -111,6 +120,11 @@ class Prepared(web.StreamResponse):
             fields = "".join(f"{name}: {value}\r\n" for name, value in extra.items()).encode(
                 "latin-1"
             )
+        request_id = self.request_id
+        if request_id:
+            if "\r" in request_id or "\n" in request_id:
+                raise ValueError("a request id must be a single line")
+            fields += f"X-Request-Id: {request_id}\r\n".encode("latin-1")
         body = b"" if request.method == hdrs.METH_HEAD else self._prepared_body
         writer = self._payload_writer = request.writer
         self._req = request
