@@ -467,7 +467,7 @@ def parser() -> argparse.ArgumentParser:
     token.set_defaults(func=cmd_token)
     about = "make the dev pool and its demo users on a Cognito emulator, print it as JSON"
     pool = sub.add_parser("dev-pool", help=about, description=about)
-    pool.add_argument("--endpoint", required=True, help="the emulator (moto's server)")
+    pool.add_argument("--endpoint", required=True, help="the emulator, moto's server (required)")
     pool.add_argument("--name", default="hustlehub-dev", help="the pool's name")
     pool.add_argument(
         "--public-endpoint", help="the emulator as seen from where the JSON is used, if not that"
