@@ -8,20 +8,14 @@ usual choice as well as against aiohttp itself.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import uvicorn
 from fastapi import FastAPI, Response
 
-from loadtests.bare import constant_body
+from loadtests.bare import arguments, constant_headers
 
 
 def create_app(body: bytes, *, content_encoding: str = "") -> FastAPI:
-    headers = {"Cache-Control": "public, max-age=5", "ETag": '"bare"'}
-    if content_encoding:
-        headers["Content-Encoding"] = content_encoding
-        headers["Vary"] = "Accept-Encoding"
+    headers = constant_headers(content_encoding)
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
     @app.get("/{tail:path}")
@@ -32,18 +26,11 @@ def create_app(body: bytes, *, content_encoding: str = "") -> FastAPI:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="loadtests.bare_fastapi")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--size", type=int, default=2048)
-    parser.add_argument("--body-file", type=Path, help="answer these bytes (instead of --size)")
-    parser.add_argument("--content-encoding", default="", help="their Content-Encoding, if any")
-    args = parser.parse_args()
-    body = args.body_file.read_bytes() if args.body_file else constant_body(args.size)
-    app = create_app(body, content_encoding=args.content_encoding)
+    port, body, content_encoding = arguments("loadtests.bare_fastapi")
     uvicorn.run(
-        app,
+        create_app(body, content_encoding=content_encoding),
         host="127.0.0.1",
-        port=args.port,
+        port=port,
         loop="uvloop",
         http="httptools",
         access_log=False,
