@@ -5,6 +5,7 @@ mean. Only the standard library and redis-py are imported here.
 """
 
 from cache.breaker import Breaker
+from cache.cutoff import CutOffNotices
 from cache.entry import Encodings, Entry, Loaded, Lookup, Source, compute_etag
 from cache.errors import CacheBackendError, CacheError, CacheTimeoutError, InvalidKeyError
 from cache.health import CacheHealth
@@ -23,6 +24,7 @@ __all__ = [
     "CacheObserver",
     "CacheTimeoutError",
     "ChannelSettings",
+    "CutOffNotices",
     "Encodings",
     "Entry",
     "InvalidKeyError",

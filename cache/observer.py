@@ -12,6 +12,9 @@ BreakerState = Literal["closed", "open", "half_open"]
 # How a write's barrier ended (cache.barrier): every live instance acked; some did not, and
 # the wait ran until their leases lapsed; Redis did not take the invalidation.
 BarrierOutcome = Literal["acked", "lease_expired", "redis_down"]
+# Cut-off notices (cache.cutoff): this process's renewed or failed; a write that waited a lease
+# for another's, or because it could not read them; a withdrawal that failed.
+CutOffEvent = Literal["announced", "announce_failed", "waited", "check_failed", "withdraw_failed"]
 
 
 class CacheObserver(Protocol):
@@ -25,6 +28,7 @@ class CacheObserver(Protocol):
     def invalidation_delay(self, seconds: float) -> None: ...
     def barrier_finished(self, seconds: float, outcome: str) -> None: ...
     def lease_lapsed(self) -> None: ...
+    def cut_off(self, event: str) -> None: ...
 
 
 class NullObserver:
@@ -56,4 +60,7 @@ class NullObserver:
         pass
 
     def lease_lapsed(self) -> None:
+        pass
+
+    def cut_off(self, event: str) -> None:
         pass

@@ -32,6 +32,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from cache.breaker import Breaker
+from cache.cutoff import CutOffNotices, CutOffState
 from cache.entry import Entry, Loaded, Lookup, Source
 from cache.errors import CacheBackendError
 from cache.generations import TagGenerations
@@ -70,6 +71,8 @@ class ReadThroughCache:
         breaker: Breaker | None = None,
         channel: ChannelSettings | None = None,
         pending_limit: int = 10_000,
+        notices: CutOffNotices | None = None,
+        notice_valid_for: float = 10.0,
     ) -> None:
         if fresh_ttl <= 0 or stale_window < 0:
             raise ValueError("fresh_ttl must be > 0 and stale_window >= 0")
@@ -94,6 +97,13 @@ class ReadThroughCache:
         self._lease = Lease(self._channel.lease) if redis is not None else Lease.forever()
         # Without a lease, what this process read itself in the last lease (cache.recent).
         self._recent = RecentReads() if redis is not None and memory is not None else None
+        # Past the registration cap, recent reads go on while notices vouch for them, and
+        # writes read them (cache.cutoff).
+        self._notices = notices if redis is not None else None
+        self._cut_off = CutOffState(notice_valid_for)
+        self._announcer: asyncio.Task[None] | None = None
+        self._withdrawals: set[asyncio.Task[None]] = set()
+        self._closing = False
         if redis is not None:
             self._redis = GuardedRedis(
                 redis,
@@ -149,10 +159,17 @@ class ReadThroughCache:
         return True
 
     async def aclose(self) -> None:
+        self._closing = True  # a channel that goes down now is not a cut-off
         if self._listener is not None and self._listener_loop is not None:
             self._listener_loop.stop()
             await cancel_and_wait([self._listener], within=5.0)
             self._listener = None
+        if self._announcer is not None:
+            await cancel_and_wait([self._announcer], within=1.0)
+            self._announcer = None
+            self._withdraw()
+        if self._withdrawals:
+            await asyncio.wait(self._withdrawals, timeout=1.0)
         await self._flights.aclose()
         if self._redis is not None:
             await self._redis.aclose()
@@ -293,7 +310,10 @@ class ReadThroughCache:
         if recent is not None:
             now = monotonic()
             if now >= self._lease.until:
-                until = min(read_at + self._channel.lease, self._lease.registered_until)
+                if self._announcer is None and self._cut_off_now(now):
+                    self._start_notices()
+                vouched = max(self._lease.registered_until, self._cut_off.cap(read_at))
+                until = min(read_at + self._channel.lease, vouched)
                 recent.put(key, tags, entry, until=until, now=now)
         if self._redis is not None and not self._channel_up:
             # No channel, no word of other instances' writes: it could not be served before
@@ -341,10 +361,12 @@ class ReadThroughCache:
 
     # -- invalidation ------------------------------------------------------------------------
 
-    async def invalidate(self, tags: Iterable[str]) -> None:
+    async def invalidate(self, tags: Iterable[str], *, answering: bool = False) -> None:
         """Drop every entry carrying any of `tags`, here at once and in Redis before returning
         (or, if Redis does not answer, as soon as it does), and in every other live instance's
-        memory (rule 4). Never raises a cache error."""
+        memory (rule 4). `answering`: a response that promises the change to later reads waits
+        for this (a write); then an instance cut off from Redis that announced it is waited
+        for too (cache.cutoff). Never raises a cache error."""
         tagset = normalize_tags(tags)
         if not tagset:
             return
@@ -357,6 +379,10 @@ class ReadThroughCache:
             barrier = await self._redis.invalidate(tagset)
             if barrier is not None:
                 outcome = await barrier.wait()
+                if outcome == "acked" and answering and self._notices is not None:
+                    # Acked within the lease: a process the registry no longer lists may be
+                    # serving what it read before this write committed.
+                    await self._wait_for_cut_off(self._notices)
             else:
                 # Nobody can be asked. Instances that lost Redis too lose their leases within
                 # one lease; one that still reaches Redis keeps its copy until the pending
@@ -365,6 +391,78 @@ class ReadThroughCache:
         finally:
             self._drop_local(tagset)  # rule 2: the second pass
         self._observer.barrier_finished(monotonic() - started, outcome)
+
+    async def _wait_for_cut_off(self, notices: CutOffNotices) -> None:
+        try:
+            async with asyncio.timeout(self._cut_off.renew_every):
+                cut_off = await notices.others(self._origin)
+        except Exception:  # noqa: BLE001 - unknown: assume one is
+            self._observer.cut_off("check_failed")
+            cut_off = True
+        if cut_off:
+            self._observer.cut_off("waited")
+            await asyncio.sleep(self._channel.lease)
+
+    def _cut_off_now(self, now: float) -> bool:
+        """Whether recent reads need notices soon: the registration cap is closer than it ever
+        is while registrations get through (one every fifth of the TTL, each for half of it)."""
+        return self._lease.registered_until - now < self._channel.registry_ttl / 4
+
+    def _start_notices(self) -> None:
+        if (
+            self._notices is None
+            or self._recent is None
+            or self._announcer is not None
+            or self._closing
+        ):
+            return
+        self._announcer = asyncio.create_task(
+            self._announce(self._notices), name="cache-cut-off-notices"
+        )
+
+    async def _announce(self, notices: CutOffNotices) -> None:
+        """From when the registration cap nears until registrations get through again: renew
+        this process's notice; then withdraw it (cache.cutoff)."""
+        state = self._cut_off
+        announced = False
+        while True:
+            now = monotonic()
+            until_needed = self._lease.registered_until - self._channel.registry_ttl / 4 - now
+            if until_needed > 0:
+                if self._channel_up:
+                    break  # the registry vouches for this process again
+                await asyncio.sleep(min(until_needed, state.renew_every))
+                continue
+            try:
+                async with asyncio.timeout(state.renew_every):
+                    await notices.announce(self._origin, valid_for=state.valid_for)
+            except Exception:  # noqa: BLE001 - the notices then lapse: reads go to the table
+                self._observer.cut_off("announce_failed")
+            else:
+                state.stored(now, monotonic())
+                announced = True
+                self._observer.cut_off("announced")
+            await asyncio.sleep(max(0.0, now + state.renew_every - monotonic()))
+        self._announcer = None
+        if announced:
+            self._withdraw()
+
+    def _withdraw(self) -> None:
+        self._cut_off.reset()
+        notices = self._notices
+        if notices is None:
+            return
+
+        async def withdraw() -> None:
+            try:
+                async with asyncio.timeout(self._cut_off.renew_every):
+                    await notices.withdraw(self._origin)
+            except Exception:  # noqa: BLE001 - it stops counting by itself
+                self._observer.cut_off("withdraw_failed")
+
+        task = asyncio.create_task(withdraw(), name="cache-cut-off-withdraw")
+        self._withdrawals.add(task)
+        task.add_done_callback(self._withdrawals.discard)
 
     def _drop_local(self, tags: Iterable[str]) -> None:
         self._gens.bump(tags)
@@ -414,6 +512,7 @@ class ReadThroughCache:
 
     def _on_channel_down(self) -> None:
         self._lease.drop()
+        self._start_notices()
         if self._channel_up:
             self._channel_up = False
             self._channel_event.clear()

@@ -14,9 +14,12 @@ registry itself (a restart without persistence, a flush) is detected by the firs
 that finds its own registration gone, and by a writer that is not in it: writes then wait out
 the lease for one registration TTL (`cache.redis_layer`: `instances:lost`).
 
+Past the registration cap, the process's cut-off notices vouch for it instead, where the
+writers still read them (`cache.cutoff`).
+
 Without this, a process that lost Redis served nothing from memory and every read of a hot key
 went to the table; with it, a key costs a load at most once per lease per process (single
-flight shares each load), as long as the registration cap lasts.
+flight shares each load), for as long as the registration or the notices vouch for it.
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ OPERATIONS = frozenset(
 )
 BARRIER_OUTCOMES = frozenset({"acked", "lease_expired", "redis_down"})
 LOAD_OUTCOMES = frozenset({"ok", "error"})
+CUT_OFF_EVENTS = frozenset(
+    {"announced", "announce_failed", "waited", "check_failed", "withdraw_failed"}
+)
 BREAKER_STATES = ("closed", "open", "half_open", OTHER)
 
 # A load is one DynamoDB query plus rendering: milliseconds normally, up to the call deadline.
@@ -125,6 +128,14 @@ class CacheMetrics:
             ["outcome"],
             registry=registry,
         )
+        self._cut_off = Counter(
+            "hustlehub_cache_cut_off_notices_total",
+            "Cut-off notices: this process's renewed (announced) or not (announce_failed) while "
+            "it had lost Redis; writes that waited a lease for another process's (waited) or "
+            "because they could not be read (check_failed); withdrawals that failed.",
+            ["event"],
+            registry=registry,
+        )
         self._lease_lapses = Counter(
             "hustlehub_cache_lease_lapses_total",
             "Times this process's in-process lease ran out with the channel up (a late PONG): "
@@ -151,6 +162,8 @@ class CacheMetrics:
             self._barrier_outcomes.labels(outcome)
         for outcome in sorted(LOAD_OUTCOMES):
             self._load.labels(outcome)
+        for event in sorted(CUT_OFF_EVENTS):
+            self._cut_off.labels(event)
         for operation in sorted(OPERATIONS):
             self._errors.labels("redis", operation)
         # hit() and miss() run on every cached read: tallies (metrics.tally), resolved once.
@@ -203,3 +216,6 @@ class CacheMetrics:
 
     def lease_lapsed(self) -> None:
         self._lease_lapses.inc()
+
+    def cut_off(self, event: str) -> None:
+        self._cut_off.labels(clamp(event, CUT_OFF_EVENTS)).inc()

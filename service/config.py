@@ -270,6 +270,14 @@ class Settings(BaseSettings):
         " registration.",
     )
 
+    # Writes wait one lease while a process's notice is current (cache.cutoff).
+    cache_cut_off_notice_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds each notice of a process cut off from Redis is valid (renewed every"
+        " fifth of it) while it serves what it read itself; 0 turns notices off.",
+    )
+
     cognito_region: str = Field(default="us-east-1", description="AWS region of the Cognito pool.")
     cognito_user_pool_id: str = Field(
         default="us-east-1_example", description="The Cognito user pool whose tokens are accepted."

@@ -64,7 +64,7 @@ class Writes:
 
     async def _invalidate(self, tags: Iterable[str], change: ChangeSet | None) -> None:
         with waits.waited():  # Redis: the invalidation, its acknowledgements, the ledger
-            await self._cache.invalidate(tags)
+            await self._cache.invalidate(tags, answering=True)
             # Only now: a change noted before its invalidation had landed could be skipped by
             # the consumer even though nobody had dropped its tags yet.
             if change is not None and self._ledger is not None:

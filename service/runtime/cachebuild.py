@@ -7,7 +7,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from cache import CacheObserver, ChannelSettings, MemoryLayer, ReadThroughCache, RedisLayer
+from cache import (
+    CacheObserver,
+    ChannelSettings,
+    CutOffNotices,
+    MemoryLayer,
+    ReadThroughCache,
+    RedisLayer,
+)
 from service.config import Settings
 from service.errors import StoreUnavailable
 
@@ -16,8 +23,9 @@ log = logging.getLogger(__name__)
 
 @contextlib.asynccontextmanager
 async def open_cache(
-    settings: Settings, *, observer: CacheObserver
+    settings: Settings, *, observer: CacheObserver, notices: CutOffNotices | None = None
 ) -> AsyncIterator[ReadThroughCache]:
+    """`notices`: where a process cut off from Redis says so (cache.cutoff); None: nowhere."""
     redis = None
     if settings.redis_url:
         redis = RedisLayer.from_url(
@@ -49,6 +57,8 @@ async def open_cache(
         channel=ChannelSettings(
             lease=settings.cache_lease_s, registry_ttl=settings.cache_registry_ttl_s
         ),
+        notices=notices if settings.cache_cut_off_notice_s > 0 else None,
+        notice_valid_for=settings.cache_cut_off_notice_s or 1.0,
     )
     async with cache:
         # Until the invalidation channel is subscribed and its first PONG has granted a lease,

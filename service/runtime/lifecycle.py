@@ -45,6 +45,7 @@ from service.runtime.health import Probe, Readiness
 from service.runtime.tracing import exporting
 from service.store.client import dynamodb_client, dynamodb_streams_client
 from service.store.cursor import CursorCodec
+from service.store.cutoffs import TableCutOffNotices
 from service.store.keys import GSI1
 from service.store.rules import ItemRules
 from service.store.stores import build_stores
@@ -97,7 +98,8 @@ async def dynamodb_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def cache_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with open_cache(app[SETTINGS], observer=app[METRICS].cache) as cache:
+    notices = TableCutOffNotices(app[TABLE])
+    async with open_cache(app[SETTINGS], observer=app[METRICS].cache, notices=notices) as cache:
         app[CACHE] = cache
         yield
 

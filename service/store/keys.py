@@ -11,6 +11,7 @@ Favourite         USER#<sub>                  RELATION#FAVOURITE#<listingId>  LI
                                                                               FAVOURITE#<sub>
 Slug mapping      SLUG#<CATEGORY|LISTING>#<s> METADATA#<slug>
 Audit event       AUDIT#<yyyy-mm>             <at ISO>#<eventId>
+Cut-off notice    CACHE#CUTOFF                <cache origin>  (service.store.cutoffs)
 
 access pattern                    operation
 category / listing by id          GetItem (ConsistentRead when a cache loader asks)
@@ -60,6 +61,7 @@ GSI1 = "GSI1"
 TABLE_KEYS = (PK, SK)
 
 CATEGORIES = "CATEGORIES"
+CUT_OFF = "CACHE#CUTOFF"
 ADMINS = "ADMINS"
 FAVOURITE_PREFIX = "RELATION#FAVOURITE#"
 ADMIN_SK = "RELATION#ADMIN"

@@ -75,6 +75,9 @@ class RecordingObserver:
     def lease_lapsed(self) -> None:
         self.lapses += 1
 
+    def cut_off(self, event: str) -> None:
+        self.counts["cut_off", event] += 1
+
     def errors(self) -> int:
         return sum(n for name, n in self.counts.items() if name[0] == "error")
 
