@@ -214,11 +214,18 @@ class DynamoMetrics:
             self._write_units.labels(table, index)
 
     def call_finished(
-        self, operation: str, seconds: float, outcome: str, error_code: str | None
+        self,
+        operation: str,
+        seconds: float,
+        outcome: str,
+        error_code: str | None,
+        *,
+        trace_id: str | None = None,
     ) -> None:
         op = operation_label(operation)
         result = clamp(outcome, OUTCOMES)
-        self._duration.labels(op).observe(seconds)
+        exemplar = None if trace_id is None else {"trace_id": trace_id}
+        self._duration.labels(op).observe(seconds, exemplar)
         self._requests.labels(op, result).inc()
         if result != "ok":
             self._errors.labels(op, error_code_label(error_code)).inc()

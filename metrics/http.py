@@ -178,6 +178,16 @@ class HttpMetrics:
         count.count += 1
         own_tally.observe(own)
 
+    def exemplify(
+        self, route: str, method: str, status: int, seconds: float, trace_id: str
+    ) -> None:
+        """The trace of a request `observe_answer` has just counted, as the exemplar of its
+        latency bucket (OpenMetrics scrapes show it: service.api.ops)."""
+        duration, _ = self._children.get((route, method, status)) or self._resolve(
+            route, method, status
+        )
+        duration.exemplify(seconds, {"trace_id": trace_id})
+
     def _own_tally(self, route: str, method: str, source: str) -> HistogramTally:
         key = (route, method, source)
         tally = self._own.get(key)

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, values
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
@@ -119,11 +120,22 @@ class _WithoutCreated(Collector):
             yield family
 
 
-def render(registry: CollectorRegistry, *, created: bool = False) -> tuple[bytes, str]:
+_OPENMETRICS = "application/openmetrics-text"
+
+
+def render(
+    registry: CollectorRegistry, *, created: bool = False, accept: str = ""
+) -> tuple[bytes, str]:
     """The scrape body and its Content-Type header value; `created`: with the `*_created`
-    series."""
+    series. OpenMetrics when the scraper's `accept` asks for it, the only format that carries
+    exemplars (Prometheus asks for it first); else the text format, as before exemplars."""
     if not created:
         filtered = CollectorRegistry(auto_describe=False)
         filtered.register(_WithoutCreated(registry))
         registry = filtered
+    if _OPENMETRICS in accept:
+        # prometheus_client's own negotiation: the version and escaping the scraper names.
+        encode, content_type = choose_encoder(accept)
+        if content_type.startswith(_OPENMETRICS):
+            return encode(registry), content_type
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -20,12 +20,14 @@ its multiprocess files like any other.
 from __future__ import annotations
 
 import asyncio
+import time
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Exemplar
 
 FLUSH_INTERVAL_S = 1.0
 
@@ -79,6 +81,13 @@ class HistogramTally:
         self._counts[bisect_left(self._bounds, value)] += 1
         self._sum += value
         self._pending = True
+
+    def exemplify(self, value: float, labels: Mapping[str, str]) -> None:
+        """Make `labels` the exemplar of the bucket an observation of `value` (already made
+        with observe) counts in. Set at once, not at the flush: an exemplar is one value per
+        bucket, the latest, not a sum, and it is only ever set for a sampled trace."""
+        exemplar = Exemplar(dict(labels), value, time.time())
+        self._child._buckets[bisect_left(self._bounds, value)].set_exemplar(exemplar)
 
     def flush(self) -> None:
         if not self._pending:

@@ -36,7 +36,7 @@ from service.api.requestid import RequestIds, stamp_problem
 from service.catalog.deadline import Deadline
 from service.runtime.appkeys import PRINCIPAL
 from service.runtime.health import Drain
-from service.runtime.tracing import Tracing
+from service.runtime.tracing import Tracing, sampled_trace_id
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,7 @@ def endpoint(
     )
     draw = random.random
     drain = drain if drain is not None else Drain()
+    exemplify = _exemplars(metrics, tracing)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         started = clock()
@@ -121,6 +122,8 @@ def endpoint(
         closed = waits.end(box)
         waited = closed.waited if closed else 0.0
         observe_answer(route, method, status, source, elapsed, elapsed - waited)
+        if exemplify is not None:  # the one check an untraced request pays
+            exemplify(route, method, status, elapsed)
         if access is not None and (status >= min_status or elapsed >= slow_s or draw() < sample):
             access.write(
                 request,
@@ -135,6 +138,24 @@ def endpoint(
         return response
 
     return handle if tracing is None else _traced(handle, tracing, route)
+
+
+def _exemplars(
+    metrics: HttpMetrics, tracing: Tracing | None
+) -> Callable[[str, str, int, float], None] | None:
+    """What keeps a sampled request's trace as its latency's exemplar; None unless tracing
+    runs and the metrics keep exemplars (service.runtime.tracing)."""
+    if tracing is None or not tracing.exemplars:
+        return None
+    exemplify = metrics.exemplify
+
+    def exemplar(route: str, method: str, status: int, seconds: float) -> None:
+        # Run inside the request's server span (_traced wraps `handle`).
+        trace_id = sampled_trace_id()
+        if trace_id is not None:
+            exemplify(route, method, status, seconds, trace_id)
+
+    return exemplar
 
 
 def _traced(handler: Handler, tracing: Tracing, route: str) -> Handler:

@@ -183,9 +183,11 @@ def _operation(route: Route) -> dict[str, Any]:
         if route.shape == "none":
             responses[str(status)] = {"description": "done"}
         elif route.shape == "text":
+            # OpenMetrics when the scraper asks for it (service.api.ops), else plain text.
+            text = {"schema": {"type": "string"}}
             responses[str(status)] = {
                 "description": "ok",
-                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "content": {"text/plain": text, "application/openmetrics-text": text},
             }
         elif schema is None:
             responses[str(status)] = {

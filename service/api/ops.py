@@ -41,7 +41,11 @@ async def metrics(request: web.Request) -> web.Response:
     own.tallies.flush()
     settings = request.app[SETTINGS]
     registry = scrape_registry(settings.metrics_multiproc_dir, own.registry)
-    body, content_type = render(registry, created=settings.metrics_created_series)
+    body, content_type = render(
+        registry,
+        created=settings.metrics_created_series,
+        accept=request.headers.get("Accept", ""),
+    )
     response = web.Response(body=body, headers={"Cache-Control": "no-store"})
     response.headers["Content-Type"] = content_type
     return response

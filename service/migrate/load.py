@@ -54,7 +54,13 @@ class LoadObserver:
     codes: dict[str, int] = field(default_factory=dict)
 
     def call_finished(
-        self, operation: str, seconds: float, outcome: str, error_code: str | None
+        self,
+        operation: str,
+        seconds: float,
+        outcome: str,
+        error_code: str | None,
+        *,
+        trace_id: str | None = None,
     ) -> None:
         self.calls += 1
         if outcome != "ok":

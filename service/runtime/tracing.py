@@ -2,7 +2,8 @@
 
 Off unless HUSTLEHUB_TRACING is set, and then nothing of it is on the hot path: the endpoint
 wrapper and the table take a tracer only when there is one (service.api.endpoint,
-service.store.table), so an untraced service runs the same code as before tracing existed.
+service.store.table), so an untraced service runs the same code as before tracing existed but
+for one None check a request (the exemplar, below) and one a DynamoDB call.
 
 On: one TracerProvider per app (never the global one: tests run several apps in a process),
 with X-Ray's trace id format (its first 32 bits are the start time, which X-Ray requires and
@@ -11,6 +12,12 @@ W3C allows), a parent-based ratio sampler (a caller's sampling decision wins), a
 a client span per DynamoDB call (service.store.table: operation, table, consumed capacity,
 retries), and redis-py's and asyncpg's client spans from their OpenTelemetry instrumentation.
 Log lines written under a span carry its trace and span ids (service.runtime.logs).
+
+Exemplars: a sampled request's trace id is kept as the exemplar of its latency bucket, and a
+sampled DynamoDB call's of its own (service.api.endpoint, service.store.table), which an
+OpenMetrics scrape shows (service.api.ops). Only with one process's metrics: prometheus_client's
+multiprocess mode (`serve --workers N`) keeps no exemplars, so the endpoint wrapper then does
+not look for the trace at all (`Tracing.exemplars`).
 """
 
 from __future__ import annotations
@@ -45,6 +52,9 @@ class Tracing:
     provider: TracerProvider
     tracer: trace.Tracer
     propagator: CompositePropagator
+    # Whether the metrics keep exemplars: a single process's registry does, the files of
+    # prometheus_client's multiprocess mode do not (its values drop them).
+    exemplars: bool = False
 
     def parent(self, headers: Mapping[str, str]) -> Context:
         """The caller's trace context from `traceparent` or `X-Amzn-Trace-Id`, if any."""
@@ -71,7 +81,12 @@ def build(settings: Settings) -> Tracing | None:
         id_generator=AwsXRayIdGenerator(),
     )
     propagator = CompositePropagator([TraceContextTextMapPropagator(), AwsXRayPropagator()])
-    return Tracing(provider, provider.get_tracer("hustlehub"), propagator)
+    return Tracing(
+        provider,
+        provider.get_tracer("hustlehub"),
+        propagator,
+        exemplars=settings.metrics_multiproc_dir is None,
+    )
 
 
 def _requests_only(ratio: float) -> Sampler:
@@ -103,6 +118,13 @@ def _requests_only(ratio: float) -> Sampler:
             return f"RequestsOnly({ratio})"
 
     return RequestsOnly()
+
+
+def sampled_trace_id() -> str | None:
+    """The current span's trace id in hex, if tracing samples it (an unsampled trace is
+    exported nowhere, so an exemplar naming it would lead nowhere)."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.trace_flags.sampled else None
 
 
 def current_ids() -> dict[str, str] | None:

@@ -38,7 +38,9 @@ from service.store.keys import PK, SK
 from service.store.versions import CHANGE_ATTRIBUTE, REQUEST_ATTRIBUTE
 
 ItemKey = tuple[str, str]
-REMOVED = "-"  # the ledger's value for a key the write deleted: REMOVE records carry no mark
+# What a write notes for a key it deleted, since REMOVE records carry no mark; the ledger adds
+# the request id after it, as REMOVE records carry no `_rid` either (service.streams.ledger).
+REMOVED = "-"
 _WITH_REQUEST = "r"  # ends the mark of a call that also set (or removed) `_rid`
 _NAME, _VALUE = "#hh_change", ":hh_change"
 _RID_NAME, _RID_VALUE = "#hh_rid", ":hh_rid"

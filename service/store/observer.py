@@ -12,9 +12,16 @@ from typing import Protocol
 
 class StoreObserver(Protocol):
     def call_finished(
-        self, operation: str, seconds: float, outcome: str, error_code: str | None
+        self,
+        operation: str,
+        seconds: float,
+        outcome: str,
+        error_code: str | None,
+        *,
+        trace_id: str | None = None,
     ) -> None:
-        """One logical call (all its attempts) ended. outcome: ok | error | throttled | timeout."""
+        """One logical call (all its attempts) ended. outcome: ok | error | throttled | timeout.
+        `trace_id`: the trace of the call's span, when tracing sampled it (an exemplar)."""
 
     def retried(self, operation: str, error_code: str) -> None: ...
 
@@ -29,7 +36,13 @@ class StoreObserver(Protocol):
 
 class NullStoreObserver:
     def call_finished(
-        self, operation: str, seconds: float, outcome: str, error_code: str | None
+        self,
+        operation: str,
+        seconds: float,
+        outcome: str,
+        error_code: str | None,
+        *,
+        trace_id: str | None = None,
     ) -> None:
         pass
 

@@ -207,6 +207,7 @@ class Table:
         loop = asyncio.get_running_loop()
         started = loop.time()
         last: list[BaseException] = []
+        trace_id = None if span is None else _sampled_trace(span)
         try:
             async with asyncio.timeout(self.deadline_s):
                 response = await self._attempts(operation, method, kwargs, started, last)
@@ -219,7 +220,9 @@ class Table:
             # the metrics and the caller should see, not the clock that ended the retries.
             code = _code_of(last[-1]) if last else "Timeout"
             outcome = _outcome(code) if last else "timeout"
-            self.observer.call_finished(operation, loop.time() - started, outcome, code)
+            self.observer.call_finished(
+                operation, loop.time() - started, outcome, code, trace_id=trace_id
+            )
             raise StoreUnavailable(
                 f"DynamoDB {operation} passed its {self.deadline_s} s deadline ({code})",
                 code=code,
@@ -233,11 +236,11 @@ class Table:
                     span, retries=max(len(last) - 1, 0) if gave_up else len(last), code=exc.code
                 )
             self.observer.call_finished(
-                operation, loop.time() - started, _outcome(exc.code), exc.code
+                operation, loop.time() - started, _outcome(exc.code), exc.code, trace_id=trace_id
             )
             raise
         waits.add(loop.time() - started)
-        self.observer.call_finished(operation, loop.time() - started, "ok", None)
+        self.observer.call_finished(operation, loop.time() - started, "ok", None, trace_id=trace_id)
         self._report_capacity(operation, response.get("ConsumedCapacity"))
         if span is not None:
             span.set_attribute("aws.dynamodb.retries", len(last))
@@ -312,6 +315,13 @@ class Table:
             for kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
                 for index, units in (entry.get(kind) or {}).items():
                     self.observer.consumed(table, str(index), *_units(units, reads=reads))
+
+
+def _sampled_trace(span: Span) -> str | None:
+    """The span's trace id in hex when it is sampled, for the latency's exemplar: an unsampled
+    trace is exported nowhere, so an exemplar naming it would lead nowhere."""
+    context = span.get_span_context()
+    return format(context.trace_id, "032x") if context.trace_flags.sampled else None
 
 
 def _failed(span: Span, *, retries: int, code: str | None) -> None:

@@ -6,8 +6,9 @@ found it there, service.streams.ledger): the item's `_rid` was then written by t
 change (service.store.changes). No other record names one, though its item may carry an id: a
 console edit keeps the `_rid` of the item's last API write, a copy to a new key carries its
 source's, and neither is the edit's own. A REMOVE has no new image, and its old image holds the
-id of the write before the deletion, so a deletion's REMOVE records name no request, the API's
-own included; the updates of the same write (a category's listing count) do.
+id of the write before the deletion, so the id of an API deletion comes from the ledger, which
+noted it with the deletion (`removed_by`); a REMOVE the ledger did not note (a console delete)
+names none, and neither does one matched to a note of a release before ids.
 
 One line per record: at info for the API's changes (admin writes, a few items each), at debug
 for the rest, which a migration or a bulk edit writes by the million.
@@ -29,11 +30,15 @@ from service.store.changes import request_of
 log = logging.getLogger(__name__)
 
 
-def request_id_of(record: Mapping[str, Any], *, noted: bool) -> str | None:
-    """The id of the request whose change `record` is; None unless the ledger noted it."""
+def request_id_of(
+    record: Mapping[str, Any], *, noted: bool, removed_by: str | None = None
+) -> str | None:
+    """The id of the request whose change `record` is; None unless the ledger noted it.
+    `removed_by`: the id the ledger noted with a deletion, a REMOVE's only source of one."""
     if not noted:
         return None
-    return request_of(record.get("dynamodb", {}).get("NewImage"))
+    new = record.get("dynamodb", {}).get("NewImage")
+    return removed_by if new is None else request_of(new)
 
 
 @contextmanager
@@ -48,10 +53,16 @@ def on_behalf_of(request_id: str | None) -> Iterator[None]:
 
 
 def log_applied(
-    record: Mapping[str, Any], *, effect: str, noted: bool, tracer: Tracer | None = None
+    record: Mapping[str, Any],
+    *,
+    effect: str,
+    noted: bool,
+    removed_by: str | None = None,
+    tracer: Tracer | None = None,
 ) -> None:
-    """One line for one applied record; `effect`: handled | invalidated | none, as counted."""
-    request_id = request_id_of(record, noted=noted)
+    """One line for one applied record; `effect`: handled | invalidated | none, as counted;
+    `removed_by` as for `request_id_of`."""
+    request_id = request_id_of(record, noted=noted, removed_by=removed_by)
     change = record.get("dynamodb", {})
     image = change.get("NewImage") or change.get("OldImage") or {}
     pk, sk = _string(image, keys.PK), _string(image, keys.SK)

@@ -65,8 +65,9 @@ Invalidate = Callable[[Iterable[str]], Awaitable[None]]
 
 
 class Ledger(Protocol):
-    async def take(self, claims: Sequence[Claim]) -> set[int]:
-        """The indexes of the claims the API noted as invalidated."""
+    async def take(self, claims: Sequence[Claim]) -> dict[int, str | None]:
+        """The indexes of the claims the API noted as invalidated, each with the request id
+        the ledger noted with it (a deletion's; None for the rest, whose id is their item's)."""
 
 
 MAX_RECORDS = 1000  # GetRecords' own maximum
@@ -316,22 +317,29 @@ class StreamConsumer:
             if isinstance(created, datetime) and (newest is None or created > newest):
                 newest = created
         handled = await self._handled(records, found)
-        for record, tags, done in zip(records, found, handled, strict=True):
+        for index, (record, tags) in enumerate(zip(records, found, strict=True)):
             event = str(record.get("eventName", ""))
+            done = index in handled
             invalidates = bool(tags) and not done
             self._observer.record(event, invalidates=invalidates, handled=done)
             effect = "handled" if done else "invalidated" if invalidates else "none"
-            log_applied(record, effect=effect, noted=done, tracer=self._tracer)
+            log_applied(
+                record,
+                effect=effect,
+                noted=done,
+                removed_by=handled.get(index),
+                tracer=self._tracer,
+            )
         if newest is not None:
             # DynamoDB rounds the creation time down to the second: an age up to 1 s high.
             self._observer.lag(max(0.0, self._clock() - newest.timestamp()))
 
     async def _handled(
         self, records: Sequence[Mapping[str, Any]], found: Sequence[frozenset[str]]
-    ) -> list[bool]:
+    ) -> dict[int, str | None]:
         """Invalidate every record's tags but those of changes the API has invalidated itself;
-        which records those were."""
-        handled = [False] * len(records)
+        which records those were, each with the request id the ledger noted with it."""
+        handled: dict[int, str | None] = {}
         claims: dict[int, Claim] = {}
         if self._ledger is not None:
             for index, (record, tags) in enumerate(zip(records, found, strict=True)):
@@ -339,7 +347,9 @@ class StreamConsumer:
                 if claim is not None:
                     claims[index] = claim
         waiting = await self._taken(claims, handled)
-        now = set().union(*(t for i, t in enumerate(found) if i not in waiting and not handled[i]))
+        now = set().union(
+            *(t for i, t in enumerate(found) if i not in waiting and i not in handled)
+        )
         if now:
             await self._send(now)
         if waiting:
@@ -352,8 +362,8 @@ class StreamConsumer:
                 await self._send(late)
         return handled
 
-    async def _taken(self, claims: Mapping[int, Claim], handled: list[bool]) -> set[int]:
-        """Marks the claims the ledger holds as handled; the indexes it does not hold."""
+    async def _taken(self, claims: Mapping[int, Claim], handled: dict[int, str | None]) -> set[int]:
+        """Puts the claims the ledger holds into `handled`; the indexes it does not hold."""
         if not claims or self._ledger is None:
             return set()
         order = list(claims)
@@ -361,9 +371,9 @@ class StreamConsumer:
             taken = await self._ledger.take([claims[i] for i in order])
         except Exception as exc:  # noqa: BLE001 - a ledger that fails means invalidating again
             self._observer.error("Ledger", type(exc).__name__)
-            taken = set()
-        for position in taken:
-            handled[order[position]] = True
+            taken = {}
+        for position, request_id in taken.items():
+            handled[order[position]] = request_id
         return {i for position, i in enumerate(order) if position not in taken}
 
     async def _send(self, tags: set[str]) -> None:

@@ -8,6 +8,16 @@ invalidated everywhere the API's invalidation reaches. A key keeps every mark no
 within `ttl_s` (listing writes in one category each change the category's count), and a
 REMOVED entry is taken when it is matched, so the next removal of that key counts again.
 
+A REMOVE has no new image to carry the deleting request's id, so the ledger keeps it: a
+deletion is noted as REMOVED followed by the write's request id (REMOVED alone for a write
+without one), and a match hands that id back (service.streams.attribution). A release before
+ids noted REMOVED alone: such an entry, left in Redis during a rolling deploy, still matches,
+naming no request. The other way round, a release before ids does not recognise the new note
+and invalidates the record once more, as it does for any change it cannot find. Two deletions
+of one key noted and neither matched yet (deleted, created again and deleted within `ttl_s`,
+ahead of the consumer) cannot be told apart: the first REMOVE takes both notes and names no
+request, and the second is invalidated, as when one note stood for both.
+
 Where the ledger lives is where the API's invalidation reaches: with Redis, every instance
 (`RedisLedger`, one key per item key under the cache's prefix); without Redis, this process
 alone (`LocalLedger`), since each process then has its own consumer and its own memory.
@@ -46,6 +56,24 @@ class Claim:
     mark: str
 
 
+def removal_note(request_id: str | None) -> str:
+    """How a deletion is noted: REMOVED, then the deleting request's id if it had one."""
+    return REMOVED + (request_id or "")
+
+
+def _noted(change: ChangeSet) -> dict[ItemKey, str]:
+    note = removal_note(change.request_id)
+    return {key: note if mark == REMOVED else mark for key, mark in change.changed.items()}
+
+
+def _removed_by(notes: Sequence[str]) -> str | None:
+    """The request the removal notes of one key name: one note's id; none for two or more,
+    which the REMOVE records cannot be matched to one by one."""
+    if len(notes) != 1:
+        return None
+    return notes[0][len(REMOVED) :] or None
+
+
 class LocalLedger:
     def __init__(
         self, *, region: str, ttl_s: float, clock: Callable[[], float] = time.monotonic
@@ -61,7 +89,7 @@ class LocalLedger:
 
     async def remember(self, change: ChangeSet) -> None:
         now = self._clock()
-        for key, mark in change.changed.items():
+        for key, mark in _noted(change).items():
             marks = {m: t for m, t in self._entries.get(key, {}).items() if t >= now}
             marks[mark] = now + self._ttl
             self._entries[key] = marks
@@ -69,15 +97,20 @@ class LocalLedger:
         while len(self._entries) > MAX_LOCAL_ENTRIES:
             self._entries.popitem(last=False)
 
-    async def take(self, claims: Sequence[Claim]) -> set[int]:
-        now, found = self._clock(), set()
+    async def take(self, claims: Sequence[Claim]) -> dict[int, str | None]:
+        now = self._clock()
+        found: dict[int, str | None] = {}
         for index, claim in enumerate(claims):
             marks = self._entries.get(claim.key, {})
-            if marks.get(claim.mark, -1.0) < now:
+            if claim.mark != REMOVED:
+                if marks.get(claim.mark, -1.0) >= now:
+                    found[index] = None
                 continue
-            found.add(index)
-            if claim.mark == REMOVED:
-                del marks[claim.mark]
+            notes = [m for m, expires in marks.items() if m.startswith(REMOVED) and expires >= now]
+            if notes:
+                found[index] = _removed_by(notes)
+                for note in notes:
+                    del marks[note]
         return found
 
 
@@ -111,28 +144,57 @@ class RedisLedger:
 
         try:
             # Commands per key: in cluster mode the keys live on different nodes.
-            await asyncio.gather(*(note(key, mark) for key, mark in change.changed.items()))
+            await asyncio.gather(*(note(key, mark) for key, mark in _noted(change).items()))
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("could not note a change for the stream consumer: %r", exc)
 
-    async def take(self, claims: Sequence[Claim]) -> set[int]:
+    async def take(self, claims: Sequence[Claim]) -> dict[int, str | None]:
         if not claims:
-            return set()
+            return {}
+        marked = [i for i, claim in enumerate(claims) if claim.mark != REMOVED]
+        removed = [i for i, claim in enumerate(claims) if claim.mark == REMOVED]
         try:
-            members = await asyncio.gather(
-                *(self._client.sismember(self._key(c.key), c.mark) for c in claims)
+            members, removals = await asyncio.gather(
+                asyncio.gather(
+                    *(
+                        self._client.sismember(self._key(claims[i].key), claims[i].mark)
+                        for i in marked
+                    )
+                ),
+                self._take_removals([claims[i].key for i in removed]),
             )
-            found = {index for index, member in enumerate(members) if member}
-            taken = [self._key(claims[i].key) for i in found if claims[i].mark == REMOVED]
-            if taken:
-                await asyncio.gather(*(self._client.srem(key, REMOVED) for key in taken))
         except (RedisError, OSError, TimeoutError) as exc:
             log.warning("could not read the ledger of handled changes: %r", exc)
-            return set()
+            return {}
+        found: dict[int, str | None] = {
+            i: None for i, member in zip(marked, members, strict=True) if member
+        }
+        found.update({removed[position]: rid for position, rid in removals.items()})
+        return found
+
+    async def _take_removals(self, keys: Sequence[ItemKey]) -> dict[int, str | None]:
+        """The positions of the keys noted as deleted, each with the request id noted; their
+        notes are taken."""
+        # Every member of each key: a removal's note holds an id, which SISMEMBER cannot find.
+        sets = await asyncio.gather(*(self._client.smembers(self._key(key)) for key in keys))
+        found: dict[int, str | None] = {}
+        taken: dict[ItemKey, list[str]] = {}
+        for position, (key, members) in enumerate(zip(keys, sets, strict=True)):
+            notes = [note for note in map(_text, members) if note.startswith(REMOVED)]
+            # Two REMOVEs of one key in a batch: the notes are the first one's.
+            if notes and key not in taken:
+                found[position] = _removed_by(notes)
+                taken[key] = notes
+        if taken:
+            await asyncio.gather(*(self._client.srem(self._key(k), *n) for k, n in taken.items()))
         return found
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _text(member: bytes | str) -> str:
+    return member.decode() if isinstance(member, bytes) else member
 
 
 _TTL_IDENTITY = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}

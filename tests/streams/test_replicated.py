@@ -118,7 +118,7 @@ class NotedLate:
         self.entries = entries
         self.looks = 0
 
-    async def take(self, claims: Sequence[Claim]) -> set[int]:
+    async def take(self, claims: Sequence[Claim]) -> dict[int, str | None]:
         self.looks += 1
         found = await self.ledger.take(claims)
         if self.looks == 1:

@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 
 from service.config import Settings
 from tests.support.tokens import CLIENT_ID, POOL_ID, TokenMint
 
 AiohttpClient = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
+AiohttpServer = Callable[[web.Application], Awaitable[TestServer]]
 # The suite's `new_table` fixture: a name prefix in, the name of a fresh table on moto out.
 NewTable = Callable[[str], Awaitable[str]]
 

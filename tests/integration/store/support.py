@@ -46,7 +46,13 @@ class RecordingObserver:
     unprocessed_counts: list[tuple[str, int]] = field(default_factory=list)
 
     def call_finished(
-        self, operation: str, seconds: float, outcome: str, error_code: str | None
+        self,
+        operation: str,
+        seconds: float,
+        outcome: str,
+        error_code: str | None,
+        *,
+        trace_id: str | None = None,
     ) -> None:
         self.finished.append((operation, outcome, error_code))
 
