@@ -2,9 +2,9 @@
 
 It starts the machine's Redis and PostgreSQL when nothing answers on their ports, because the
 suite talks to a real Redis and (the migration's tests) a real PostgreSQL; everything else the
-tests need (moto's server, Prometheus) they start themselves. Debian's Prometheus,
-docker-compose, node and npm, chromium and chromium-driver are installed here, once, when
-missing, and the typed client's tools with `npm ci`.
+tests need (moto's server, Prometheus, Alertmanager) they start themselves. Debian's
+Prometheus, Alertmanager, docker-compose, node and npm, chromium and chromium-driver are
+installed here, once, when missing, and the typed client's tools with `npm ci`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support import browser_tools, compose_tools, node_tools, prometheus_tools
+from tests.support import (
+    alertmanager_tools,
+    browser_tools,
+    compose_tools,
+    node_tools,
+    prometheus_tools,
+)
 from tests.support.debian import ToolsUnavailable
 
 REDIS_ADDR = ("127.0.0.1", 6379)
@@ -86,13 +92,19 @@ def ensure_postgres() -> None:
 
 
 def ensure_prometheus_tools() -> None:
-    # The rule tests and the scrape test need promtool and prometheus; installing them here,
-    # once, keeps an apt-get run out of any test's own time limit.
+    # The rule tests and the scrape test need promtool and prometheus, the alert delivery test
+    # an alertmanager too; installing them here, once, keeps an apt-get run out of any test's
+    # own time limit.
     try:
         tools = prometheus_tools.find_or_install()
+        alertmanager = alertmanager_tools.find_or_install()
     except ToolsUnavailable as exc:
         sys.exit(f"gate: {exc}")
-    print(f"gate: promtool {tools.promtool}, prometheus {tools.prometheus}", flush=True)
+    print(
+        f"gate: promtool {tools.promtool}, prometheus {tools.prometheus}, "
+        f"alertmanager {alertmanager}",
+        flush=True,
+    )
 
 
 def ensure_compose() -> None:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -59,3 +61,19 @@ def depends_on(service: dict[str, Any]) -> dict[str, str]:
 def command(service: dict[str, Any]) -> list[str]:
     raw = service.get("command", [])
     return [str(part) for part in raw] if isinstance(raw, list) else str(raw).split()
+
+
+def lay_out(service: dict[str, Any], root: Path) -> None:
+    """Lay the service's bind mounts out under `root` as the container would see them."""
+    for mount in mounts(service):
+        target = root / mount.target.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if Path(mount.source).is_dir():
+            shutil.copytree(mount.source, target)
+        else:
+            shutil.copyfile(mount.source, target)
+
+
+def flags(service: dict[str, Any]) -> dict[str, str]:
+    """The command's `--name=value` options."""
+    return dict(arg.split("=", 1) for arg in command(service) if "=" in arg)

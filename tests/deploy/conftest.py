@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import compose_tools, infra
+from tests.support import alertmanager_tools, compose_tools, infra
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -43,3 +43,11 @@ def compose_config(compose: list[str], *args: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def stack(compose: list[str]) -> dict[str, Any]:
     return compose_config(compose, "--profile", "load")
+
+
+@pytest.fixture(scope="session")
+@infra.needs(infra.PROMETHEUS)
+def alertmanager() -> Path:
+    # No skip when missing, as for Prometheus's tools: alerts that never reach Alertmanager
+    # are an outage nobody is paged for.
+    return alertmanager_tools.find_or_install()

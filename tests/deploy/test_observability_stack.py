@@ -1,6 +1,7 @@
 """The compose stack's traces and alerts: the service exports to the OpenTelemetry collector,
 the collector to Jaeger, Prometheus to Alertmanager; each config file as its container mounts
-it."""
+it. Read only: test_alert_delivery.py runs Prometheus and Alertmanager for real; the collector
+and Jaeger have no package here to run."""
 
 from __future__ import annotations
 

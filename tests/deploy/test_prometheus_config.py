@@ -3,36 +3,24 @@ and one scrape target per `serve` process, whatever its worker count."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.deploy.compose import command, mounts, ports
+from tests.deploy.compose import command, lay_out, ports
 from tests.deploy.conftest import ROOT
 from tests.support.prometheus_tools import Tools
 
 CONFIG = ROOT / "deploy/prometheus/prometheus.yml"
 
 
-def _as_mounted(service: dict[str, Any], root: Path) -> None:
-    """Lay the service's bind mounts out under `root` as the container would see them."""
-    for mount in mounts(service):
-        target = root / mount.target.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if Path(mount.source).is_dir():
-            shutil.copytree(mount.source, target)
-        else:
-            shutil.copyfile(mount.source, target)
-
-
 def test_promtool_accepts_the_config_and_the_rules_it_loads(
     stack: dict[str, Any], tmp_path: Path, prometheus_tools: Tools
 ) -> None:
     prometheus = stack["services"]["prometheus"]
-    _as_mounted(prometheus, tmp_path)
+    lay_out(prometheus, tmp_path)
     flags = dict(arg.split("=", 1) for arg in command(prometheus) if "=" in arg)
     config = tmp_path / flags["--config.file"].lstrip("/")
     result = subprocess.run(

@@ -128,10 +128,10 @@ def spawn_kinds(executable: object, args: object) -> frozenset[str]:
         return frozenset({DYNAMODB})
     if program.startswith("redis-"):
         return frozenset({REDIS})
-    if program in {"promtool", "prometheus"}:
+    if program in {"promtool", "prometheus", "alertmanager", "prometheus-alertmanager"}:
         return frozenset({PROMETHEUS})
     if program in {"apt-get", "dpkg"}:
-        # find_or_install() installs Prometheus or Compose when missing.
+        # find_or_install() installs Prometheus, Alertmanager or Compose when missing.
         return frozenset({PROMETHEUS, SUBPROCESS})
     return frozenset({SUBPROCESS})
 

@@ -2,7 +2,8 @@
 
 `find_or_install()` finds both binaries on PATH, else installs Debian's `prometheus` package
 (`tests/support/debian.py`). `run_prometheus()` starts a server on a free loopback port that
-scrapes one target and evaluates the given rule files.
+scrapes one target and evaluates the given rule files; `serve_prometheus()` one that runs a
+config file of the caller's. `wait_ready()` and `stop()` serve Alertmanager's runner too.
 Every wait here is bounded.
 """
 
@@ -67,14 +68,18 @@ class PrometheusServer:
         self.process = process
         self.log = log
 
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        """The instant vector `promql` evaluates to now (`data.result` of /api/v1/query)."""
-        address = f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
-        with urllib.request.urlopen(address, timeout=5) as response:
+    def api(self, path: str) -> Any:
+        """The `data` of an HTTP API answer (`path` such as "/api/v1/alerts")."""
+        with urllib.request.urlopen(f"{self.url}{path}", timeout=5) as response:
             body = json.load(response)
         if body.get("status") != "success":
-            raise RuntimeError(f"query {promql!r} failed: {body}")
-        return cast(list[dict[str, Any]], body["data"]["result"])
+            raise RuntimeError(f"GET {path} failed: {body}")
+        return body["data"]
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        """The instant vector `promql` evaluates to now (`data.result` of /api/v1/query)."""
+        data = self.api(f"/api/v1/query?{urllib.parse.urlencode({'query': promql})}")
+        return cast(list[dict[str, Any]], data["result"])
 
     def wait_for(
         self,
@@ -94,22 +99,70 @@ class PrometheusServer:
             time.sleep(0.25)
 
     def log_tail(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-4000:]
+        return log_tail(self.log)
 
 
-def _wait_ready(server: PrometheusServer, timeout_s: float) -> None:
+def log_tail(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+
+def wait_ready(
+    name: str, url: str, process: subprocess.Popen[bytes], log: Path, *, timeout_s: float
+) -> None:
+    """Poll `url`/-/ready (Prometheus and Alertmanager both serve it) until it answers 200."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"prometheus exited early:\n{server.log_tail()}")
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited early:\n{log_tail(log)}")
         try:
-            with urllib.request.urlopen(f"{server.url}/-/ready", timeout=1) as response:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
                 if response.status == 200:
                     return
         except OSError:
             pass  # not listening yet
         time.sleep(0.1)
-    raise TimeoutError(f"prometheus not ready after {timeout_s} s:\n{server.log_tail()}")
+    raise TimeoutError(f"{name} not ready after {timeout_s} s:\n{log_tail(log)}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def serve_prometheus(
+    tools: Tools,
+    config_file: Path,
+    workdir: Path,
+    *,
+    port: int,
+    options: Sequence[str] = (),
+    startup_timeout_s: float = 30.0,
+) -> Iterator[PrometheusServer]:
+    """A Prometheus on 127.0.0.1:`port` running `config_file` as it is, its data in
+    `workdir`, with extra command-line `options`. The caller picks the port: a config may
+    name the server's own address."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "prometheus.log"
+    argv = [
+        str(tools.prometheus),
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        *options,
+    ]
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
+    server = PrometheusServer(f"http://127.0.0.1:{port}", process, log)
+    try:
+        wait_ready("prometheus", server.url, process, log, timeout_s=startup_timeout_s)
+        yield server
+    finally:
+        stop(process)
 
 
 @contextmanager
@@ -139,27 +192,10 @@ def run_prometheus(
     config_file = workdir / "prometheus.yml"
     # JSON is YAML: no YAML writer needed.
     config_file.write_text(json.dumps(config, indent=2), encoding="utf-8")
-    port = free_port()
-    log = workdir / "prometheus.log"
-    argv = [
-        str(tools.prometheus),
-        f"--config.file={config_file}",
-        f"--storage.tsdb.path={workdir / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT)
-    server = PrometheusServer(f"http://127.0.0.1:{port}", process, log)
-    try:
-        _wait_ready(server, startup_timeout_s)
+    with serve_prometheus(
+        tools, config_file, workdir, port=free_port(), startup_timeout_s=startup_timeout_s
+    ) as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @asynccontextmanager

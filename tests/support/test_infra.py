@@ -109,6 +109,7 @@ def test_an_unmarked_spawn_is_refused(guard: infra.Guard) -> None:
         (["/usr/bin/redis-server", "--port", "1"], {infra.REDIS}),
         (["redis-cli", "-p", "1", "cluster", "info"], {infra.REDIS}),
         (["/usr/bin/promtool", "check", "rules"], {infra.PROMETHEUS}),
+        (["/usr/bin/prometheus-alertmanager", "--version"], {infra.PROMETHEUS}),
         (["apt-get", "install", "-y", "prometheus"], {infra.PROMETHEUS, infra.SUBPROCESS}),
         ([sys.executable, "-m", "service", "serve"], {infra.SUBPROCESS}),
         (["docker", "compose", "version"], {infra.SUBPROCESS}),
