@@ -23,6 +23,10 @@ WRITE_METHODS = "POST|PUT|PATCH|DELETE"
 
 _REQUESTS = "hustlehub_http_requests_total"
 _DURATION_BUCKET = "hustlehub_http_request_duration_seconds_bucket"
+# The SLOs are the API's: Prometheus's own scrapes (tens of ms with several workers' files to
+# merge) and the probes' answers (a draining instance's 503s) are the operator's traffic.
+OPS_ROUTES = ("/metrics", "/healthz", "/readyz")
+API = f'route!~"{"|".join(OPS_ROUTES)}"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +65,12 @@ def error_ratio_record(window: str) -> str:
     return f"hustlehub:http_request_errors:ratio_rate{window}"
 
 
-def p99(selector: str) -> str:
-    return f"histogram_quantile(0.99, sum by (le) (rate({_DURATION_BUCKET}{selector}[5m])))"
+def p99(selector: str = "", window: str = "5m") -> str:
+    """The API's P99 over `window`; `selector`: more matchers, comma-led."""
+    return (
+        f"histogram_quantile(0.99, sum by (le) (rate({_DURATION_BUCKET}{{{API}{selector}}}"
+        f"[{window}])))"
+    )
 
 
 # Names of the recorded series the alerts read.
@@ -80,19 +88,19 @@ def recording_groups() -> tuple[Group, ...]:
     error_ratios = tuple(
         Record(
             error_ratio_record(w),
-            f'(sum(rate({_REQUESTS}{{status=~"5.."}}[{w}])) or vector(0))'
-            f" / sum(rate({_REQUESTS}[{w}]))",
+            f'(sum(rate({_REQUESTS}{{{API},status=~"5.."}}[{w}])) or vector(0))'
+            f" / sum(rate({_REQUESTS}{{{API}}}[{w}]))",
         )
         for w in ERROR_RATIO_WINDOWS
     )
     http = Group(
         "hustlehub-http",
         (
-            Record(REQUEST_RATE, f"sum(rate({_REQUESTS}[5m]))"),
+            Record(REQUEST_RATE, f"sum(rate({_REQUESTS}{{{API}}}[5m]))"),
             *error_ratios,
-            Record(P99_ALL, p99("")),
-            Record(P99_READ, p99(f'{{method=~"{READ_METHODS}"}}')),
-            Record(P99_WRITE, p99(f'{{method=~"{WRITE_METHODS}"}}')),
+            Record(P99_ALL, p99()),
+            Record(P99_READ, p99(f',method=~"{READ_METHODS}"')),
+            Record(P99_WRITE, p99(f',method=~"{WRITE_METHODS}"')),
         ),
     )
     # Throttles are counted per attempt, calls per logical call: the attempts are the calls
