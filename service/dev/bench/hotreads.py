@@ -40,10 +40,6 @@ class BenchRead:
     fresh: Callable[[Reads, str], Lookup | None]  # the use case's peek, as the handler calls it
 
 
-def _first_page(reads: Reads, ref: str) -> Lookup | None:
-    return reads.fresh_category_listings(ref, limit=params.DEFAULT_LIMIT, cursor=None)
-
-
 BENCH_READS = {
     "listing": BenchRead(
         "/v1/listings/{ref}",
@@ -61,7 +57,7 @@ BENCH_READS = {
         cachekeys.category_page_key("syn-category-0000", params.DEFAULT_LIMIT, None),
         23_750,
         public.list_category_listings,
-        _first_page,
+        Reads.fresh_first_page,
     ),
 }
 
