@@ -59,7 +59,7 @@ benchmark: $(STAMP)  ## read-path throughput as ratios to a bare aiohttp ceiling
 client-types: $(STAMP)  ## clients/web/openapi.d.ts from the OpenAPI document, checked by tsc --strict
 	$(BIN)/python -m service.dev.clienttypes
 
-hotpath: $(STAMP)  ## an in-process hit's handler timed in-process against the ceiling's Response
+hotpath: $(STAMP)  ## in-process hits (a listing, a category page) timed against the ceiling's Response
 	$(BIN)/python -m service.dev.bench.hotpath $(HOTPATH_ARGS)
 
 # The post-confirmation Lambda runs python3.14 on arm64 (service/aws/infra/signup.py).

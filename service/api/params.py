@@ -8,6 +8,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from service import errors
+from service.catalog.cachekeys import DEFAULT_PAGE_LIMIT
 from service.catalog.listing_filter import (
     MAX_INCOME,
     MAX_LOCATION_CHARS,
@@ -21,7 +22,7 @@ from service.catalog.render import version_from_etag
 from service.models.base import is_ref
 
 MAX_CURSOR_CHARS = 1024
-DEFAULT_LIMIT = 50
+DEFAULT_LIMIT = DEFAULT_PAGE_LIMIT
 MAX_LIMIT = 100
 
 

@@ -70,16 +70,20 @@ class Prepared(web.StreamResponse):
     (its X-Request-Id line); `headers` holds any other field of this request's own (CORS,
     Connection), made only when one is set."""
 
+    # What every prepared answer starts with, as class attributes (as StreamResponse keeps
+    # its own defaults): each is set on an instance only when it differs, which on the hot
+    # path is never.
+    _status = 200
+    _reason = "OK"
+    _extra: CIMultiDict[str] | None = None
+    request_id = ""
+
     def __init__(self, head_lines: bytes, body: bytes, source: str) -> None:
         # Not StreamResponse.__init__: its status and header parsing is what this skips.
         self._state = {}
-        self._extra: CIMultiDict[str] | None = None
-        self._status = 200
-        self._reason = "OK"
         self._head = head_lines
         self._prepared_body = body
         self.source = source
-        self.request_id = ""
 
     @property
     def headers(self) -> CIMultiDict[str]:

@@ -35,9 +35,16 @@ async def get_category(request: web.Request) -> web.StreamResponse:
 
 async def list_category_listings(request: web.Request) -> web.StreamResponse:
     ref = request.match_info["ref"]
+    reads = request.app[READS]
+    if not request.query_string:
+        # The first page, unfiltered: what nearly every reader asks for, so it skips the query's
+        # parsing (params.page and params.listing_filter both answer their defaults for it).
+        lookup = reads.fresh_first_page(ref) or await reads.category_listings(
+            ref, limit=params.DEFAULT_LIMIT, cursor=None
+        )
+        return _answer(request, lookup)
     limit, cursor = params.page(request)
     wanted = params.listing_filter(request)
-    reads = request.app[READS]
     if wanted is None:
         lookup = reads.fresh_category_listings(
             ref, limit=limit, cursor=cursor

@@ -23,6 +23,10 @@ from __future__ import annotations
 
 CATEGORIES = "categories"
 LISTINGS = "listings"
+# The size of a page asked for without a limit (service.api.params.DEFAULT_LIMIT): defined here
+# so that the first page's key, the hottest of them, is made without formatting the number.
+DEFAULT_PAGE_LIMIT = 50
+_FIRST_PAGE = f":{DEFAULT_PAGE_LIMIT}:"
 
 
 def categories_key() -> str:
@@ -35,6 +39,11 @@ def category_key(ref: str) -> str:
 
 def category_page_key(ref: str, limit: int, cursor: str | None) -> str:
     return f"category-page:{ref}:{limit}:{cursor or ''}"
+
+
+def first_page_key(ref: str) -> str:
+    """category_page_key(ref, DEFAULT_PAGE_LIMIT, None)."""
+    return f"category-page:{ref}{_FIRST_PAGE}"
 
 
 def category_chunk_key(ref: str, index: int) -> str:

@@ -53,6 +53,10 @@ class Reads:
     def fresh_category_listings(self, ref: str, *, limit: int, cursor: str | None) -> Lookup | None:
         return self._cache.peek(cachekeys.category_page_key(ref, limit, cursor))
 
+    def fresh_first_page(self, ref: str) -> Lookup | None:
+        """fresh_category_listings(ref, limit=DEFAULT_PAGE_LIMIT, cursor=None)."""
+        return self._cache.peek(cachekeys.first_page_key(ref))
+
     def fresh_listing(self, ref: str) -> Lookup | None:
         return self._cache.peek(cachekeys.listing_key(ref))
 

@@ -107,6 +107,27 @@ async def test_listing_by_id_and_slug_carry_the_category(client: Client, admin_t
         assert body["incomePotential"] == listing["incomePotential"]
 
 
+async def test_the_first_page_is_one_entry_however_it_is_asked_for_and_a_write_drops_it(
+    client: Client, admin_token: str
+) -> None:
+    # The handler reads a page without a query apart from one with a query: both must find
+    # the one entry, and a write to the category must drop it for both.
+    category = await create_category(client, admin_token)
+    await create_listing(client, admin_token, category["id"])
+    base = f"/v1/categories/{category['slug']}/listings"
+    first = await client.get(base)
+    assert first.headers["X-Cache"] == "miss"
+    for path in (base, f"{base}?limit=50", f"{base}?utm_source=mail"):
+        again = await client.get(path)
+        assert again.headers["X-Cache"] == "memory", path
+        assert again.headers["ETag"] == first.headers["ETag"], path
+    added = await create_listing(client, admin_token, category["id"])
+    after = await client.get(base)
+    assert after.headers["X-Cache"] == "miss"
+    assert added["id"] in [item["id"] for item in (await after.json())["items"]]
+    assert (await client.get(f"{base}?limit=50")).headers["X-Cache"] == "memory"
+
+
 async def test_bad_page_parameters_are_400(client: Client, admin_token: str) -> None:
     category = await create_category(client, admin_token)
     other = await create_category(client, admin_token)

@@ -30,6 +30,12 @@ def test_the_timed_handler_answers_from_the_in_process_layer(
     out = capsys.readouterr().out
     for name in ("ceiling: aiohttp Response", "endpoint wrapper + handler", "cache peek"):
         assert name in out
+    # Both of make benchmark's endpoints, each also timed with its answer written.
+    assert "in-process listing hit" in out
+    assert "in-process category page hit" in out
+    assert "ceiling: Response sent" in out
+    assert "wrapper + handler, sent" in out
+    assert out.count("the same, answers sent") == 2
     assert "ours beyond the ceiling's work" in out
     assert "the same, access log default" in out
     assert "the default access log's share" in out
