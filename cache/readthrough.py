@@ -102,6 +102,7 @@ class ReadThroughCache:
         self._notices = notices if redis is not None else None
         self._cut_off = CutOffState(notice_valid_for)
         self._announcer: asyncio.Task[None] | None = None
+        self._announced = False  # a notice of this process may be in the store
         self._withdrawals: set[asyncio.Task[None]] = set()
         self._closing = False
         if redis is not None:
@@ -167,6 +168,7 @@ class ReadThroughCache:
         if self._announcer is not None:
             await cancel_and_wait([self._announcer], within=1.0)
             self._announcer = None
+        if self._announced:
             self._withdraw()
         if self._withdrawals:
             await asyncio.wait(self._withdrawals, timeout=1.0)
@@ -424,7 +426,6 @@ class ReadThroughCache:
         """From when the registration cap nears until registrations get through again: renew
         this process's notice; then withdraw it (cache.cutoff)."""
         state = self._cut_off
-        announced = False
         while True:
             now = monotonic()
             until_needed = self._lease.registered_until - self._channel.registry_ttl / 4 - now
@@ -433,6 +434,7 @@ class ReadThroughCache:
                     break  # the registry vouches for this process again
                 await asyncio.sleep(min(until_needed, state.renew_every))
                 continue
+            self._announced = True  # from the first attempt: a put cut short may have landed
             try:
                 async with asyncio.timeout(state.renew_every):
                     await notices.announce(self._origin, valid_for=state.valid_for)
@@ -440,15 +442,15 @@ class ReadThroughCache:
                 self._observer.cut_off("announce_failed")
             else:
                 state.stored(now, monotonic())
-                announced = True
                 self._observer.cut_off("announced")
             await asyncio.sleep(max(0.0, now + state.renew_every - monotonic()))
         self._announcer = None
-        if announced:
+        if self._announced:
             self._withdraw()
 
     def _withdraw(self) -> None:
         self._cut_off.reset()
+        self._announced = False
         notices = self._notices
         if notices is None:
             return

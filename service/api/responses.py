@@ -70,14 +70,13 @@ def _fresh_head(
     return head(fields, length)
 
 
-def _stored(request: web.Request, entry: Entry) -> tuple[str, bytes] | None:
-    """The stored encoding the client prefers to the body as it is, with its coding."""
-    accept = request.headers.get(hdrs.ACCEPT_ENCODING)
-    if accept:
-        for coding in preferred(accept):
-            data = entry.encoded(coding)
-            if data is not None:
-                return coding, data
+def _stored(accept: str, entry: Entry) -> tuple[str, bytes] | None:
+    """The stored encoding the client prefers (`accept`, its Accept-Encoding) to the body as it
+    is, with its coding."""
+    for coding in preferred(accept):
+        data = entry.encoded(coding)
+        if data is not None:
+            return coding, data
     return None
 
 
@@ -96,14 +95,12 @@ def cached(
     coding: str | None = None
     body = entry.body
     headers = request.headers
-    # _stored, inlined: a page has encodings, and a reader that sends no Accept-Encoding (wrk,
-    # many API clients) is settled by the one lookup.
+    # A reader that sends no Accept-Encoding (wrk, many API clients) is settled by the one
+    # header lookup, without a call.
     if entry.encodings and (accept := headers.get(hdrs.ACCEPT_ENCODING)):
-        for wanted in preferred(accept):
-            data = entry.encoded(wanted)
-            if data is not None:
-                coding, body = wanted, data
-                break
+        chosen = _stored(accept, entry)
+        if chosen is not None:
+            coding, body = chosen
     inm = headers.get(hdrs.IF_NONE_MATCH)
     if inm is not None:
         etag = entry.etag if coding is None else representation_etag(entry.etag, coding)
@@ -141,8 +138,8 @@ def _uncommon(
     body, etag, coding = entry.body, entry.etag, None
     if compress:
         coding = _wanted(request) if len(body) >= render.MIN_COMPRESS_BYTES else None
-    else:
-        chosen = _stored(request, entry)
+    elif accept := request.headers.get(hdrs.ACCEPT_ENCODING):
+        chosen = _stored(accept, entry)
         if chosen is not None:
             coding, body = chosen
     if coding is not None:

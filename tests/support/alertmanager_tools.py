@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from tests.support.debian import ToolsUnavailable, apt_install
+from tests.support.debian import found_or_installed
 from tests.support.prometheus_tools import free_port, log_tail, stop, wait_ready
 
 APT_PACKAGE = "prometheus-alertmanager"
@@ -34,16 +34,7 @@ def _on_path() -> Path | None:
 
 def find_or_install() -> Path:
     """The alertmanager binary from PATH, installing Debian's package if it is missing."""
-    found = _on_path()
-    if found is not None:
-        return found
-    apt_install(APT_PACKAGE)
-    found = _on_path()
-    if found is None:
-        raise ToolsUnavailable(
-            f"Debian's {APT_PACKAGE!r} package installed, yet none of {PROGRAMS} is on PATH"
-        )
-    return found
+    return found_or_installed(APT_PACKAGE, _on_path, what=f"none of {PROGRAMS} is on PATH")
 
 
 class AlertmanagerServer:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 APT_TIMEOUT_S = 600
 # invoke-rc.d asks this script whether a package may start its service; 101 means no.
@@ -74,3 +77,16 @@ def apt_install(package: str) -> None:
             f"`apt-get {' '.join(install)}` failed with exit code {result.returncode}: "
             f"{result.stderr.strip()[-2000:]}"
         )
+
+
+def found_or_installed(package: str, find: Callable[[], T | None], *, what: str) -> T:
+    """What `find` finds, installing Debian's `package` first if it finds nothing; `what` names
+    the tool in the error when even the installed package does not provide it."""
+    found = find()
+    if found is not None:
+        return found
+    apt_install(package)
+    found = find()
+    if found is None:
+        raise ToolsUnavailable(f"Debian's {package!r} package installed, yet {what}")
+    return found

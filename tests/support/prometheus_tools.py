@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from tests.support.debian import ToolsUnavailable, apt_install
+from tests.support.debian import found_or_installed
 
 APT_PACKAGE = "prometheus"
 
@@ -43,17 +43,9 @@ def _on_path() -> Tools | None:
 
 def find_or_install() -> Tools:
     """promtool and prometheus from PATH, installing Debian's package if either is missing."""
-    found = _on_path()
-    if found is not None:
-        return found
-    apt_install(APT_PACKAGE)
-    found = _on_path()
-    if found is None:
-        raise ToolsUnavailable(
-            f"Debian's {APT_PACKAGE!r} package installed, yet promtool and prometheus are "
-            "still not both on PATH"
-        )
-    return found
+    return found_or_installed(
+        APT_PACKAGE, _on_path, what="promtool and prometheus are still not both on PATH"
+    )
 
 
 def free_port() -> int:
