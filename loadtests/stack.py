@@ -195,8 +195,14 @@ def wait_up(
 
 @contextlib.contextmanager
 def service(
-    stack: Stack, *, workers: int = 1, overrides: Mapping[str, str] | None = None
+    stack: Stack,
+    *,
+    workers: int = 1,
+    overrides: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Iterator[Service]:
+    """`hustlehub serve` on this stack; from `cwd`, another checkout's code, if given (`-m`
+    puts the working directory first on the path)."""
     port = free_port()
     env = {
         **os.environ,
@@ -210,7 +216,7 @@ def service(
         argv += ["--workers", str(workers)]
     SERVICE_LOG.parent.mkdir(parents=True, exist_ok=True)
     stack_log = SERVICE_LOG.open("ab")
-    proc = subprocess.Popen(argv, env=env, stdout=stack_log, stderr=stack_log)
+    proc = subprocess.Popen(argv, env=env, stdout=stack_log, stderr=stack_log, cwd=cwd)
     running = Service(proc, f"http://127.0.0.1:{port}", workers, env)
     try:
         wait_up(running.base_url, proc=proc)
