@@ -66,11 +66,11 @@ class ChannelSettings:
     @property
     def ping_every(self) -> float:
         # Two PINGs per lease: a PONG late by up to half a lease does not let it lapse. Four
-        # (3/4 of a lease of slack) cost a worker holding 10,000 entries about 1.5 µs of CPU
-        # per request at 14k req/s, and 3-4% of its cached-read throughput: a PING cycle is a
-        # few hundred µs of redis-py, and every one also evicts the hot path from the CPU's
-        # caches (docs/performance/2026-12-07-lease-pings.md). A lapse loses no freshness:
-        # reads go to cache.recent or Redis until the next PONG.
+        # (3/4 of a lease of slack) cost a worker holding 10,000 entries 1.5 µs of CPU more per
+        # request than two at 14k req/s, and 1.5-3.5% of its cached-read throughput: a PING
+        # cycle is 70-150 µs of redis-py alone, and the requests served after it pay for what
+        # it evicted from the CPU's caches (docs/performance/2026-12-07-lease-pings.md). A
+        # lapse loses no freshness: reads go to cache.recent or Redis until the next PONG.
         return min(self.ping_interval, self.lease / 2)
 
 

@@ -53,7 +53,7 @@ from loadtests import stack
 from loadtests.gate import OWN_P99_LIMIT_S, OwnStats, scrape
 from loadtests.loadgen import CONNECTIONS, Sample, generator_name, measure
 from loadtests.report import cache_counts
-from loadtests.warm import warm
+from loadtests.warm import synthetic_listing_paths, warm
 
 RESULTS = Path("var/benchmark.json")
 PAGE = "/v1/categories/syn-category-0000/listings"
@@ -252,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(8):  # each worker fills its own in-process layer
                 fetch(two.base_url + path)
         print("reading every listing once ...", flush=True)
-        paths = [f"/v1/listings/syn-listing-{i:06d}" for i in range(args.listings)]
-        not_ok = warm(mem.base_url, paths)
+        not_ok = warm(mem.base_url, synthetic_listing_paths(args.listings))
         rss = mem.rss_bytes()
         ceilings = {path: es.enter_context(bare(size)) for path, size in sizes.items()}
         fastapis = {

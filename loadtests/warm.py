@@ -36,5 +36,10 @@ def warm(
     return asyncio.run(_warm(base_url, paths, concurrency, within_s))
 
 
+def synthetic_listing_paths(count: int) -> list[str]:
+    """The paths of the first `count` listings `seed_synthetic` makes."""
+    return [f"/v1/listings/syn-listing-{i:06d}" for i in range(count)]
+
+
 def listing_paths(fixture: dict[str, list[dict[str, str]]]) -> list[str]:
     return [f"/v1/listings/{listing['slug']}" for listing in fixture["listings"]]

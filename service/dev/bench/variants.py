@@ -27,14 +27,13 @@ import os
 import statistics
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadtests import stack
 from loadtests.benchmark import LISTING, SERVICE_ENV, bare, expect_source
 from loadtests.loadgen import generator_name, measure
-from loadtests.warm import warm
+from loadtests.warm import synthetic_listing_paths, warm
 
 _TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 
@@ -88,19 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as es:
         stk = es.enter_context(stack.dev_stack(users=100, listings=args.listings))
         services = {}
+        size = 0
         for v in variants:
             svc = es.enter_context(
                 stack.service(stk, overrides={**SERVICE_ENV, **v.env}, cwd=v.checkout)
             )
-            expect_source(svc.base_url, LISTING, "memory")
+            size = expect_source(svc.base_url, LISTING, "memory")
             if v.warm:
-                paths = [f"/v1/listings/syn-listing-{i:06d}" for i in range(args.listings)]
-                warm(svc.base_url, paths)
+                warm(svc.base_url, synthetic_listing_paths(args.listings))
                 expect_source(svc.base_url, LISTING, "memory")
             print(f"{v.name}: resident {svc.rss_bytes() / 2**20:.0f} MiB", flush=True)
             services[v.name] = svc
-        with urllib.request.urlopen(services[variants[0].name].base_url + LISTING) as r:  # noqa: S310
-            size = len(r.read())
         ceiling = es.enter_context(bare(size))
         for rep in range(args.repeats):
             order = variants if rep % 2 == 0 else variants[::-1]
